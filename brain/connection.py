@@ -1,0 +1,121 @@
+"""Engines and transactions for both backends, with database errors turned into BrainError."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from brain.errors import BrainError
+from brain.urls import safe_url
+
+BUSY_TIMEOUT_MS = 10_000
+
+# Pragmas every SQLite connection needs. busy_timeout makes a second writer wait instead of
+# failing; WAL lets consoles read while a worker writes; SQLite leaves foreign keys off unless
+# asked; synchronous=NORMAL is durable enough under WAL and much faster than FULL.
+SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+)
+
+# Marks a connection whose next transaction will write (see _begin_sqlite_transaction).
+WRITE_OPTION = "brain_write"
+
+
+def create_brain_engine(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(url)
+    connect_args = {} if "connect_timeout" in url.query else {"connect_timeout": 5}
+    # pre_ping: a console stays open for days; a restarted server must not break it.
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _create_sqlite_engine(url: URL) -> Engine:
+    path = Path(url.database).expanduser()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BrainError(f"cannot create the brain's folder {path.parent}: {exc.strerror or exc}") from None
+    engine = create_engine(url.set(database=str(path)))
+    event.listen(engine, "connect", _prepare_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _prepare_sqlite_connection(dbapi_connection, _connection_record) -> None:
+    # Take transaction control away from the sqlite3 module (which would BEGIN lazily, as
+    # DEFERRED, right before the first write); _begin_sqlite_transaction issues BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            _execute_waiting_for_locks(cursor, pragma)
+    finally:
+        cursor.close()
+
+
+def _execute_waiting_for_locks(cursor, statement: str) -> None:
+    # Turning a fresh file to WAL needs an exclusive lock, and SQLite reports "locked" at once
+    # there instead of calling the busy handler; so processes opening a new brain together
+    # would fail. Wait for the lock ourselves, as long as busy_timeout would have.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute(statement)
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _begin_sqlite_transaction(conn: Connection) -> None:
+    # A writer takes the write lock at BEGIN (waiting up to busy_timeout), so two writers
+    # serialise instead of one failing with "database is locked" when it tries to upgrade a
+    # read lock. Readers stay DEFERRED so they never wait for writers under WAL.
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def describe_dbapi_error(exc: DBAPIError) -> str:
+    """The driver's message as one short line (psycopg's span several, with hints)."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    line = next((part.strip() for part in text.splitlines() if part.strip()), text.strip())
+    # psycopg: 'connection failed: connection to server at "…", port 5999 failed: Connection
+    # refused' -> keep what actually failed.
+    if "failed: " in line:
+        line = line.rsplit("failed: ", 1)[1]
+    line = re.sub(r"^(FATAL|ERROR):\s+", "", line)
+    line = re.sub(r"\s+", " ", line)
+    return line[:1].lower() + line[1:]
+
+
+@contextmanager
+def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
+    """One transaction on a pooled connection; commits on success, rolls back on any error."""
+    try:
+        conn = engine.connect()
+    except DBAPIError as exc:
+        raise BrainError(
+            f"cannot reach the brain at {safe_url(engine.url)}: {describe_dbapi_error(exc)}"
+        ) from None
+    with conn:
+        if write:
+            conn.execution_options(**{WRITE_OPTION: True})
+        try:
+            with conn.begin():
+                yield conn
+        except DBAPIError as exc:
+            raise BrainError(f"brain operation failed: {describe_dbapi_error(exc)}") from exc

@@ -1,0 +1,77 @@
+"""The Brain handle and ``open_brain``, the one way in."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+
+from sqlalchemy.engine import Connection, Engine
+
+from brain import migrations
+from brain.audit import AuditMixin
+from brain.bars import BarsMixin
+from brain.connection import create_brain_engine, transaction
+from brain.jobs import JobsMixin
+from brain.registry import RegistryMixin
+from brain.urls import default_brain_url, normalise_url, safe_url
+
+
+class Brain(RegistryMixin, BarsMixin, JobsMixin, AuditMixin):
+    """A connection pool onto one brain (SQLite file or PostgreSQL database).
+
+    Safe to share between threads; every method runs in its own transaction.
+    """
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self.url: str = safe_url(engine.url)
+        self.backend: str = engine.dialect.name  # "sqlite" | "postgresql"
+
+    def _read(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine, write=False)
+
+    def _write(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine, write=True)
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return migrations.current_version(conn)
+
+    def migrate(self, *, target: int | None = None) -> list[int]:
+        """Apply pending migrations (up to ``target``, default all); returns versions applied."""
+        target = migrations.SCHEMA_VERSION if target is None else target
+        applied = []
+        while True:
+            with self._write() as conn:
+                version = migrations.apply_next_migration(conn, target)
+            if version is None:
+                return applied
+            applied.append(version)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Brain:
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Brain({self.url!r})"
+
+
+def open_brain(url: str | None = None, *, migrate: bool = True) -> Brain:
+    """Open (and by default migrate) the brain at ``url``; None means the per-user SQLite file.
+
+    Raises BrainError if the URL is unsupported, the database can't be reached, or its schema
+    is newer than this code.
+    """
+    brain = Brain(create_brain_engine(normalise_url(url or default_brain_url())))
+    try:
+        migrations.refuse_newer(brain.schema_version())  # also proves the database answers
+        if migrate:
+            brain.migrate()
+    except BaseException:
+        brain.close()
+        raise
+    return brain

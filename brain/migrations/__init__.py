@@ -1,0 +1,78 @@
+"""Schema migrations: an ordered list of frozen steps and the runner that applies them.
+
+Each step is a module with VERSION, NAME and ``upgrade(conn)``. The runner applies one step
+per transaction together with its ``schema_version`` row, so a process killed mid-way leaves
+the brain at the previous version, never in between.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, inspect, select
+from sqlalchemy.engine import Connection
+
+from brain.column_types import UTCDateTime
+from brain.errors import BrainError
+from brain.migrations import m0001_registry, m0002_jobs_audit
+
+MIGRATIONS = (m0001_registry, m0002_jobs_audit)
+SCHEMA_VERSION = MIGRATIONS[-1].VERSION
+
+if [m.VERSION for m in MIGRATIONS] != list(range(1, len(MIGRATIONS) + 1)):
+    raise RuntimeError("brain migrations must be numbered 1, 2, 3… in order")
+
+# The bookkeeping table is itself frozen: changing it would strand every existing brain.
+_bookkeeping = MetaData()
+_schema_version = Table(
+    "schema_version",
+    _bookkeeping,
+    Column("version", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+
+def current_version(conn: Connection) -> int:
+    """The highest applied migration; 0 for an empty database."""
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    return conn.execute(select(func.max(_schema_version.c.version))).scalar() or 0
+
+
+def refuse_newer(version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise BrainError(
+            f"brain schema is version {version}, this huracan knows up to {SCHEMA_VERSION}; upgrade huracan"
+        )
+
+
+def _lock_out_other_migrators(conn: Connection) -> None:
+    # SQLite needs nothing here: the caller's transaction began with BEGIN IMMEDIATE, which
+    # already keeps every other writer out until it ends. On PostgreSQL a transaction-scoped
+    # advisory lock does the same, keyed on the schema so separate brains don't contend.
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "SELECT pg_advisory_xact_lock(hashtext('huracan.brain.migrate:' || current_schema()))"
+        )
+
+
+def apply_next_migration(conn: Connection, target: int = SCHEMA_VERSION) -> int | None:
+    """Inside the caller's write transaction: apply the next pending step up to ``target``.
+
+    Returns the version applied, or None when the brain is already at ``target`` or beyond.
+    The version is read after taking the lock, so a concurrent migrator that got there first
+    simply leaves nothing to do.
+    """
+    _lock_out_other_migrators(conn)
+    _schema_version.create(conn, checkfirst=True)
+    version = current_version(conn)
+    refuse_newer(version)
+    if version >= target:
+        return None
+    step = MIGRATIONS[version]
+    step.upgrade(conn)
+    conn.execute(
+        insert(_schema_version).values(version=step.VERSION, name=step.NAME, applied_at=datetime.now(UTC))
+    )
+    return step.VERSION

@@ -1,0 +1,323 @@
+"""Slots, model versions, their artifacts and metrics, and the per-slot status overview."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Row
+
+from brain.audit import insert_audit
+from brain.column_types import nan_to_null
+from brain.errors import BrainError
+from brain.records import MetricRecord, SlotRecord, VersionRecord
+from brain.schema import artifacts, model_metrics, model_versions, slots
+from brain.upsert import insert_on_conflict
+
+_METRIC_KEYS = {"name", "value", "fold", "ts", "scope"}
+
+
+def slot_key(symbol: str, timeframe: str, target: str) -> str:
+    return f"{symbol}:{timeframe}:{target}"
+
+
+def _short(sha256: str) -> str:
+    return f"{sha256[:12]}…"
+
+
+def _slot_record(row: Row) -> SlotRecord:
+    return SlotRecord(**row._mapping)
+
+
+_VERSION_COLUMNS = (
+    model_versions.c.id,
+    slots.c.key.label("slot_key"),
+    model_versions.c.number,
+    model_versions.c.model_kind,
+    model_versions.c.status,
+    model_versions.c.artifact_sha256,
+    model_versions.c.manifest,
+    model_versions.c.data_start,
+    model_versions.c.data_end,
+    model_versions.c.created_at,
+    model_versions.c.notes,
+)
+
+
+def _select_versions():
+    return select(*_VERSION_COLUMNS).join_from(model_versions, slots)
+
+
+def _version_record(row: Row) -> VersionRecord:
+    return VersionRecord(**row._mapping)
+
+
+def _metric_rows(version_id: int, rows: list[dict[str, Any]], now: datetime) -> list[dict]:
+    prepared = []
+    for row in rows:
+        unknown = set(row) - _METRIC_KEYS
+        if unknown:
+            raise BrainError(
+                f"metric row {row!r} has unknown keys {sorted(unknown)}; allowed: {sorted(_METRIC_KEYS)}"
+            )
+        prepared.append(
+            dict(
+                version_id=version_id,
+                name=row.get("name"),
+                value=nan_to_null(row.get("value")),
+                fold=row.get("fold"),
+                ts=row.get("ts") or now,
+                scope=row.get("scope") or "oos",
+            )
+        )
+    return prepared
+
+
+class RegistryMixin:
+    # ---- slots -------------------------------------------------------------------------
+
+    def ensure_slot(self, symbol: str, timeframe: str, target: str, horizon: int) -> SlotRecord:
+        """The slot for (symbol, timeframe, target), created on first use."""
+        for part, label in ((symbol, "symbol"), (timeframe, "timeframe"), (target, "target")):
+            if not part or ":" in part:
+                # ':' separates the parts of the key, so it would make keys ambiguous.
+                raise BrainError(f"slot {label} {part!r} must be non-empty and contain no ':'")
+        if int(horizon) < 1:
+            raise BrainError(f"slot horizon must be a positive number of bars, not {horizon!r}")
+        key = slot_key(symbol, timeframe, target)
+        with self._write() as conn:
+            # ON CONFLICT: two processes may create the same slot at once; both get one row.
+            conn.execute(
+                insert_on_conflict(conn, slots)
+                .values(
+                    key=key,
+                    symbol=symbol,
+                    timeframe=timeframe,
+                    target=target,
+                    horizon=int(horizon),
+                    created_at=datetime.now(UTC),
+                )
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+            slot = _slot_record(conn.execute(select(slots).where(slots.c.key == key)).one())
+        if slot.horizon != int(horizon):
+            raise BrainError(f"slot {key} exists with horizon {slot.horizon}, not {horizon}")
+        return slot
+
+    def get_slot(self, key: str) -> SlotRecord | None:
+        with self._read() as conn:
+            row = conn.execute(select(slots).where(slots.c.key == key)).one_or_none()
+        return None if row is None else _slot_record(row)
+
+    def list_slots(self) -> list[SlotRecord]:
+        with self._read() as conn:
+            return [_slot_record(r) for r in conn.execute(select(slots).order_by(slots.c.key))]
+
+    # ---- versions ----------------------------------------------------------------------
+
+    def add_version(
+        self,
+        slot_key: str,
+        *,
+        model_kind: str,
+        manifest: dict[str, Any],
+        artifact: bytes,
+        artifact_format: str,
+        metrics: list[dict[str, Any]],
+        data_start: datetime | None,
+        data_end: datetime | None,
+        actor: str = "system",
+    ) -> VersionRecord:
+        """Register a trained model: artifact, version row, metrics and audit, all or nothing."""
+        sha256 = hashlib.sha256(artifact).hexdigest()
+        stored_manifest = {**manifest, "artifact_sha256": sha256}
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            # FOR UPDATE serialises concurrent writers of one slot on PostgreSQL so they can't
+            # both pick the same next number; on SQLite BEGIN IMMEDIATE already did that.
+            slot_id = conn.execute(
+                select(slots.c.id).where(slots.c.key == slot_key).with_for_update()
+            ).scalar()
+            if slot_id is None:
+                raise BrainError(f"unknown slot {slot_key!r}; create it with ensure_slot first")
+            conn.execute(
+                insert_on_conflict(conn, artifacts)
+                .values(
+                    sha256=sha256,
+                    format=artifact_format,
+                    size=len(artifact),
+                    data=artifact,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["sha256"])
+            )
+            number = (
+                1
+                + conn.execute(
+                    select(func.coalesce(func.max(model_versions.c.number), 0)).where(
+                        model_versions.c.slot_id == slot_id
+                    )
+                ).scalar_one()
+            )
+            values = dict(
+                number=number,
+                model_kind=model_kind,
+                status="trained",
+                artifact_sha256=sha256,
+                manifest=stored_manifest,
+                data_start=data_start,
+                data_end=data_end,
+                created_at=now,
+                notes=None,
+            )
+            version_id = conn.execute(
+                insert(model_versions).values(slot_id=slot_id, **values)
+            ).inserted_primary_key[0]
+            if metrics:
+                conn.execute(insert(model_metrics), _metric_rows(version_id, metrics, now))
+            insert_audit(
+                conn,
+                "version.add",
+                actor=actor,
+                outcome="ok",
+                target=f"{slot_key} v{number}",
+                details={"model_kind": model_kind, "artifact_sha256": sha256},
+            )
+            # Read back so the record carries exactly what was stored (e.g. timestamp precision).
+            row = conn.execute(_select_versions().where(model_versions.c.id == version_id)).one()
+        return _version_record(row)
+
+    def list_versions(self, slot_key: str) -> list[VersionRecord]:
+        query = _select_versions().where(slots.c.key == slot_key).order_by(model_versions.c.number)
+        with self._read() as conn:
+            return [_version_record(row) for row in conn.execute(query)]
+
+    def get_version(self, slot_key: str, number: int) -> VersionRecord:
+        query = _select_versions().where(slots.c.key == slot_key, model_versions.c.number == number)
+        with self._read() as conn:
+            row = conn.execute(query).one_or_none()
+        if row is None:
+            raise BrainError(f"slot {slot_key!r} has no version {number}")
+        return _version_record(row)
+
+    def latest_version(self, slot_key: str) -> VersionRecord | None:
+        query = (
+            _select_versions()
+            .where(slots.c.key == slot_key)
+            .order_by(model_versions.c.number.desc())
+            .limit(1)
+        )
+        with self._read() as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _version_record(row)
+
+    # ---- artifacts ---------------------------------------------------------------------
+
+    def load_artifact(self, sha256: str) -> bytes:
+        """The artifact's bytes, refused unless they still hash to their address."""
+        with self._read() as conn:
+            data = conn.execute(select(artifacts.c.data).where(artifacts.c.sha256 == sha256)).scalar()
+        if data is None:
+            raise BrainError(f"artifact {_short(sha256)} is not in the brain")
+        data = bytes(data)  # PostgreSQL hands back a memoryview
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise BrainError(f"artifact {_short(sha256)} failed its sha256 check (tampered or corrupt)")
+        return data
+
+    # ---- metrics -----------------------------------------------------------------------
+
+    def record_metrics(self, version_id: int, rows: list[dict[str, Any]]) -> int:
+        """Append metric rows (name, value, fold?, ts?, scope?) to a version; returns the count."""
+        if not rows:
+            return 0
+        prepared = _metric_rows(version_id, rows, datetime.now(UTC))
+        with self._write() as conn:
+            if (
+                conn.execute(select(model_versions.c.id).where(model_versions.c.id == version_id)).scalar()
+                is None
+            ):
+                raise BrainError(f"no model version with id {version_id}")
+            conn.execute(insert(model_metrics), prepared)
+        return len(prepared)
+
+    def version_metrics(self, version_id: int, *, scope: str | None = None) -> list[MetricRecord]:
+        """All measurements of a version in the order they were recorded."""
+        query = (
+            select(
+                model_metrics.c.version_id,
+                model_metrics.c.name,
+                model_metrics.c.value,
+                model_metrics.c.fold,
+                model_metrics.c.ts,
+                model_metrics.c.scope,
+            )
+            .where(model_metrics.c.version_id == version_id)
+            .order_by(model_metrics.c.ts, model_metrics.c.id)
+        )
+        if scope is not None:
+            query = query.where(model_metrics.c.scope == scope)
+        with self._read() as conn:
+            return [MetricRecord(**row._mapping) for row in conn.execute(query)]
+
+    # ---- overview ----------------------------------------------------------------------
+
+    def status(self) -> list[dict[str, Any]]:
+        """One summary per slot, ordered by key, in three queries whatever the slot count."""
+        per_slot = (
+            select(
+                model_versions.c.slot_id,
+                func.count().label("versions"),
+                func.max(model_versions.c.number).label("latest_number"),
+            )
+            .group_by(model_versions.c.slot_id)
+            .subquery()
+        )
+        latest = select(
+            model_versions.c.id,
+            model_versions.c.slot_id,
+            model_versions.c.number,
+            model_versions.c.model_kind,
+            model_versions.c.created_at,
+            per_slot.c.versions,
+        ).join(
+            per_slot,
+            (per_slot.c.slot_id == model_versions.c.slot_id)
+            & (per_slot.c.latest_number == model_versions.c.number),
+        )
+        latest_ids = latest.with_only_columns(model_versions.c.id).scalar_subquery()
+        overall_metrics = (
+            select(model_metrics.c.version_id, model_metrics.c.name, model_metrics.c.value)
+            .where(
+                model_metrics.c.version_id.in_(latest_ids),
+                model_metrics.c.fold.is_(None),
+                model_metrics.c.scope == "oos",
+            )
+            .order_by(model_metrics.c.ts, model_metrics.c.id)
+        )
+        with self._read() as conn:
+            slot_rows = conn.execute(select(slots).order_by(slots.c.key)).all()
+            latest_by_slot = {row.slot_id: row for row in conn.execute(latest)}
+            metrics_by_version: dict[int, dict[str, float | None]] = {}
+            for row in conn.execute(overall_metrics):
+                # Ordered by time, so a re-measured metric ends up with its newest value.
+                metrics_by_version.setdefault(row.version_id, {})[row.name] = row.value
+        summaries = []
+        for slot in slot_rows:
+            version = latest_by_slot.get(slot.id)
+            summaries.append(
+                {
+                    "slot": slot.key,
+                    "symbol": slot.symbol,
+                    "timeframe": slot.timeframe,
+                    "target": slot.target,
+                    "horizon": slot.horizon,
+                    "versions": version.versions if version else 0,
+                    "latest_version": version.number if version else None,
+                    "model_kind": version.model_kind if version else None,
+                    "trained_at": version.created_at.isoformat() if version else None,
+                    "metrics": metrics_by_version.get(version.id, {}) if version else {},
+                }
+            )
+        return summaries

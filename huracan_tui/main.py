@@ -1,0 +1,73 @@
+"""`huracan-tui`: the console, or with --headless the scheduler alone."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from huracan_tui import __version__
+from huracan_tui.settings import add_global_options, resolve_brain_url, resolve_config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="huracan-tui",
+        description="Huracan: a keyboard-driven console for trading models, or (--headless) "
+        "the scheduler that keeps them fresh.",
+    )
+    parser.add_argument("--version", action="version", version=f"huracan-tui {__version__}")
+    add_global_options(parser)
+    parser.add_argument("--headless", action="store_true",
+                        help="run the scheduler without a UI (stop with SIGTERM or Ctrl-C)")
+    parser.add_argument("--demo", action="store_true",
+                        help="import the bundled market data and train the demo models at start")
+    return parser
+
+
+def _state_dir() -> Path:
+    from platformdirs import user_state_dir
+
+    path = Path(user_state_dir("huracan"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def run(argv: list[str] | None = None) -> int:
+    from brain import BrainError, open_brain
+    from scheduler.config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    try:
+        config = resolve_config(args.config)
+        brain_url = resolve_brain_url(args.brain, config)
+        if args.headless:
+            from scheduler.headless import run_headless
+
+            logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                                format="%(asctime)s %(name)s %(levelname)s %(message)s")
+            # APScheduler logs every tick at INFO; our own lines say what was done.
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
+            return run_headless(brain_url, config, log_dir=_state_dir())
+        brain = open_brain(brain_url)
+    except ConfigError as error:
+        print(f"huracan-tui: error: {error}", file=sys.stderr)
+        return 2
+    except BrainError as error:
+        print(f"huracan-tui: error: {error}", file=sys.stderr)
+        return 1
+
+    from huracan_tui.app import HuracanApp
+
+    app = HuracanApp(brain, brain_url, config, demo=args.demo,
+                     worker_log=_state_dir() / "workers.log")
+    try:
+        app.run()
+    finally:
+        brain.close()
+    return app.return_code or 0
+
+
+def main() -> None:
+    sys.exit(run())

@@ -1,0 +1,143 @@
+"""The Models view: one row per slot with its latest version's out-of-sample metrics, and the
+jobs the brain is running (demo, retrains) with their progress."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, ProgressBar, Static
+
+from huracan_tui import formatting as fmt
+from huracan_tui.actions import bindings
+from huracan_tui.snapshot import BrainSnapshot
+from huracan_tui.widgets.status_bar import StatusBar
+
+MODEL_COLUMNS = (
+    ("slot", "Slot"),
+    ("version", "Ver"),
+    ("model", "Model"),
+    ("sharpe", "Sharpe"),
+    ("hit", "Hit rate"),
+    ("ic", "IC"),
+    ("rmse", "RMSE bps"),
+    ("mae", "MAE bps"),
+    ("trained", "Trained (UTC)"),
+)
+JOB_COLUMNS = (
+    ("id", "Job"),
+    ("kind", "Kind"),
+    ("state", "State"),
+    ("progress", "Progress"),
+    ("message", "Message"),
+)
+STATE_STYLES = {
+    "running": "bold $accent",
+    "queued": "dim",
+    "succeeded": "green",
+    "failed": "bold red",
+    "interrupted": "yellow",
+    "cancelled": "dim",
+}
+
+
+def slot_cells(slot: dict) -> dict[str, object]:
+    metrics = slot.get("metrics") or {}
+    return {
+        "slot": slot["slot"],
+        "version": fmt.right(f"v{slot['latest_version']}" if slot.get("latest_version") else "-"),
+        "model": slot.get("model_kind") or "-",
+        "sharpe": fmt.signed(metrics.get("sharpe")),
+        "hit": fmt.percent(metrics.get("hit_rate")),
+        "ic": fmt.signed(metrics.get("ic"), 3),
+        "rmse": fmt.right(fmt.number(metrics.get("rmse"), 1)),
+        "mae": fmt.right(fmt.number(metrics.get("mae"), 1)),
+        "trained": fmt.timestamp(slot.get("trained_at")),
+    }
+
+
+def job_cells(job) -> dict[str, object]:
+    style = STATE_STYLES.get(job.state, "").replace("$accent", "yellow")
+    return {
+        "id": fmt.right(str(job.id)),
+        "kind": job.kind if not job.slot_key else f"{job.kind} {job.slot_key}",
+        "state": Text(job.state, style=style),
+        "progress": fmt.percent(job.progress if job.progress is not None else 0.0),
+        "message": (job.error or job.message or "")[:60],
+    }
+
+
+def sync_rows(table: DataTable, rows: dict[str, dict[str, object]]) -> None:
+    """Bring a table in line with `rows` (row key -> {column key: cell}) by touching only what
+    changed: new rows are added, gone rows removed, changed cells updated in place."""
+    for key in [row_key.value for row_key in table.rows if row_key.value not in rows]:
+        table.remove_row(key)
+    for key, cells in rows.items():
+        if key not in table.rows:
+            table.add_row(*cells.values(), key=key)
+            continue
+        for column, value in cells.items():
+            if str(table.get_cell(key, column)) != str(value):
+                table.update_cell(key, column, value, update_width=True)
+
+
+class ModelsScreen(Screen):
+    BINDINGS = bindings("models")
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Static("Models", classes="section-title")
+        yield Static(
+            "This brain has no models yet. Press d to import the bundled market data and train "
+            "the demo models.",
+            id="empty-hint",
+        )
+        table = DataTable(id="models", cursor_type="row", zebra_stripes=True)
+        for key, label in MODEL_COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        with Vertical(id="jobs-panel"):
+            yield Static("Jobs", classes="section-title")
+            yield ProgressBar(total=1.0, show_eta=False, id="job-progress")
+            jobs = DataTable(id="jobs", cursor_type="none", show_cursor=False)
+            for key, label in JOB_COLUMNS:
+                jobs.add_column(label, key=key)
+            yield jobs
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#job-progress").display = False
+        self.query_one("#jobs-panel").display = False
+        if self.app.snapshot is not None:
+            self.show_snapshot(self.app.snapshot)
+
+    def show_snapshot(self, snapshot: BrainSnapshot) -> None:
+        self.query_one(StatusBar).show(self.app.status_line(snapshot))
+        self.query_one("#empty-hint").display = not snapshot.slots
+        sync_rows(self.query_one("#models", DataTable),
+                  {slot["slot"]: slot_cells(slot) for slot in snapshot.slots})
+        self.query_one("#jobs-panel").display = bool(snapshot.jobs)
+        sync_rows(self.query_one("#jobs", DataTable), {str(job.id): job_cells(job) for job in snapshot.jobs})
+        running = [job for job in snapshot.jobs if job.state == "running"]
+        bar = self.query_one("#job-progress", ProgressBar)
+        bar.display = bool(running)
+        if running:
+            bar.update(progress=running[0].progress or 0.0)
+
+    def selected_slot(self) -> str | None:
+        table = self.query_one("#models", DataTable)
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    def action_open_slot(self) -> None:
+        slot = self.selected_slot()
+        if slot is not None:
+            self.app.open_slot(slot)
+
+    @on(DataTable.RowSelected, "#models")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.open_slot(event.row_key.value)

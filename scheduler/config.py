@@ -1,0 +1,105 @@
+"""The YAML configuration, validated into typed objects.
+
+Errors name the file and the key (``huracan.yaml: training.horizon: Input should be a valid
+integer``) so an operator can fix the file without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MODEL_CHOICES = ("linear", "lightgbm")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded as one line that names the file and the key."""
+
+
+def parse_duration(text: str | int | float) -> float:
+    """'90s', '15m', '24h', '7d', '1w' (or a plain number of seconds) -> seconds."""
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        match = _DURATION.match(str(text))
+        if not match:
+            raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 24h, 7d)")
+        seconds = float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)]
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive, got {text!r}")
+    return seconds
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainingConfig(_Strict):
+    models: list[Literal["linear", "lightgbm"]] = Field(default_factory=lambda: list(MODEL_CHOICES))
+    horizon: int = Field(default=1, ge=1)
+    cost_bps: float = Field(default=1.0, ge=0)
+    n_folds: int = Field(default=5, ge=2)
+    seed: int = 42
+    # Hyperparameters per model kind, passed to the model's constructor.
+    params: dict[Literal["linear", "lightgbm"], dict[str, Any]] = Field(default_factory=dict)
+
+
+class ScheduleConfig(_Strict):
+    retrain_every: float = Field(default=24 * 3600.0, description="seconds between retrains")
+    retrain_on_start: bool = False
+    dispatch_every: float = 2.0
+    misfire_grace: float = 300.0
+
+    @field_validator("retrain_every", "dispatch_every", "misfire_grace", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class ConsoleConfig(_Strict):
+    refresh_seconds: float = Field(default=2.0, gt=0)
+
+
+class HuracanConfig(_Strict):
+    brain: str | None = None
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+
+
+def load_config(path: str | Path | None) -> HuracanConfig:
+    """Read and validate a YAML config; None gives the defaults."""
+    if path is None:
+        return HuracanConfig()
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: invalid YAML{where}: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, not {type(raw).__name__}")
+    try:
+        return HuracanConfig.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        message = message.removeprefix("Value error, ")
+        more = len(error.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise ConfigError(f"{path}: {key}: {message}{suffix}") from None

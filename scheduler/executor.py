@@ -1,0 +1,72 @@
+"""Local execution: each job in its own worker process, so training never blocks the caller and
+a crash or kill of a worker cannot take the console or the leader down with it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def worker_command(brain_url: str, job_id: int) -> list[str]:
+    return [sys.executable, "-m", "scheduler.worker", "--brain", brain_url, "--job", str(job_id)]
+
+
+def start_worker(brain_url: str, job_id: int, *, log_path: Path | None = None) -> subprocess.Popen:
+    """Start a worker for one job. Its output goes to log_path (or is discarded): a console's
+    terminal must not be written over by a child process."""
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            worker_command(brain_url, job_id),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C in the operator's terminal goes to the console only.
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        if log is not subprocess.DEVNULL:
+            log.close()
+
+
+@dataclass
+class LocalExecutor:
+    """Runs at most `max_workers` worker processes at once and remembers which job each runs."""
+
+    brain_url: str
+    max_workers: int = 1
+    log_path: Path | None = None
+    running: dict[int, subprocess.Popen] = field(default_factory=dict)
+
+    def has_capacity(self) -> bool:
+        self.reap()
+        return len(self.running) < self.max_workers
+
+    def submit(self, job_id: int) -> None:
+        self.running[job_id] = start_worker(self.brain_url, job_id, log_path=self.log_path)
+
+    def reap(self) -> dict[int, int]:
+        """Forget finished workers; returns {job_id: exit code} of those that ended."""
+        ended = {job_id: proc.poll() for job_id, proc in self.running.items()}
+        ended = {job_id: code for job_id, code in ended.items() if code is not None}
+        for job_id in ended:
+            del self.running[job_id]
+        return ended
+
+    def stop_all(self, timeout: float = 20.0) -> dict[int, int | None]:
+        """SIGTERM every worker (each marks its job interrupted), then wait; SIGKILL stragglers."""
+        for proc in self.running.values():
+            proc.terminate()
+        codes = {}
+        for job_id, proc in self.running.items():
+            try:
+                codes[job_id] = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[job_id] = proc.wait()
+        self.running.clear()
+        return codes

@@ -1,0 +1,132 @@
+"""Training a slot: engine results written to the brain, one version per model kind.
+
+Shared by the CLI (`huracan train`), the worker process (demo and scheduled retrains) and the
+headless leader, so a version looks the same whoever made it. Fitting and storing are separate
+steps so a caller can fit everything first and write nothing if any model fails.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+
+import polars as pl
+
+from brain import Brain
+from brain.records import SlotRecord, VersionRecord
+from engine.targets import target_name
+from engine.training import TrainingResult, train_model
+from scheduler.config import TrainingConfig
+
+Progress = Callable[[float, str], None]
+
+
+def _finite_or_none(value: float | int | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def metric_rows(result: TrainingResult) -> list[dict]:
+    """Overall and per-fold out-of-sample metrics in the brain's long format."""
+    rows = [{"name": name, "value": _finite_or_none(value)} for name, value in result.metrics.items()]
+    for fold in result.folds:
+        rows += [
+            {"name": name, "value": _finite_or_none(value), "fold": fold["index"]}
+            for name, value in fold["metrics"].items()
+        ]
+    return rows
+
+
+def manifest_of(result: TrainingResult, slot_key: str) -> dict:
+    """Everything needed to know what a version is and to rebuild it, artifact aside."""
+    manifest = asdict(result)
+    del manifest["artifact"]
+    manifest["slot"] = slot_key
+    return manifest
+
+
+def fit_models(
+    frame: pl.DataFrame,
+    timeframe: str,
+    config: TrainingConfig,
+    *,
+    progress: Progress | None = None,
+    label: str = "",
+) -> list[TrainingResult]:
+    """Walk-forward evaluate and fit every configured model kind; nothing is stored."""
+    kinds = list(config.models)
+    results = []
+    for position, kind in enumerate(kinds):
+
+        def report(fraction: float, message: str, position=position, kind=kind) -> None:
+            if progress is not None:
+                progress((position + fraction) / len(kinds), f"{label}{kind}: {message}")
+
+        results.append(
+            train_model(
+                frame,
+                kind,
+                timeframe=timeframe,
+                horizon=config.horizon,
+                cost_bps=config.cost_bps,
+                n_folds=config.n_folds,
+                seed=config.seed,
+                params=dict(config.params.get(kind, {})),
+                progress=report,
+            )
+        )
+    return results
+
+
+def store_result(
+    brain: Brain, slot: SlotRecord, result: TrainingResult, *, actor: str = "system"
+) -> VersionRecord:
+    """Artifact, manifest, version row, metrics and audit entry: one transaction in the brain."""
+    return brain.add_version(
+        slot.key,
+        model_kind=result.model_kind,
+        manifest=manifest_of(result, slot.key),
+        artifact=result.artifact,
+        artifact_format=result.artifact_format,
+        metrics=metric_rows(result),
+        data_start=datetime.fromisoformat(result.data_start),
+        data_end=datetime.fromisoformat(result.data_end),
+        actor=actor,
+    )
+
+
+def slot_for(brain: Brain, symbol: str, timeframe: str, horizon: int) -> SlotRecord:
+    return brain.ensure_slot(symbol, timeframe, target_name(horizon), horizon)
+
+
+def train_slot(
+    brain: Brain,
+    symbol: str,
+    timeframe: str,
+    config: TrainingConfig,
+    *,
+    progress: Progress | None = None,
+    actor: str = "system",
+) -> list[VersionRecord]:
+    """Train every configured model kind on the slot's bars in the brain, storing each version
+    as soon as it is ready so a watching console fills as versions land."""
+    frame = brain.load_bars(symbol, timeframe)
+    if frame.is_empty():
+        raise ValueError(f"the brain holds no {timeframe} bars for {symbol}; import data first")
+    slot = slot_for(brain, symbol, timeframe, config.horizon)
+    versions = []
+    kinds = list(config.models)
+    for position, kind in enumerate(kinds):
+        one_kind = config.model_copy(update={"models": [kind]})
+
+        def report(fraction: float, message: str, position=position) -> None:
+            if progress is not None:
+                progress((position + fraction) / len(kinds), message)
+
+        (result,) = fit_models(frame, timeframe, one_kind, progress=report, label=f"{slot.key} ")
+        versions.append(store_result(brain, slot, result, actor=actor))
+    return versions

@@ -1,0 +1,85 @@
+"""A worker process: runs one job from the brain and reports progress and the outcome there.
+
+Training never runs in the console's process; the console and the headless leader start
+`python -m scheduler.worker --brain URL --job ID`. SIGTERM marks the job interrupted before the
+process exits, so a stopped job is never left looking as if it were still running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+import traceback
+
+from brain import Brain, BrainError, open_brain
+from scheduler.runners import RUNNERS
+
+log = logging.getLogger("huracan.worker")
+
+
+class Interrupted(BaseException):
+    """Raised in the worker's main thread by SIGTERM / SIGINT; BaseException so no `except
+    Exception` in library code swallows it."""
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_job(brain: Brain, job_id: int) -> str:
+    """Claim a queued job and run it to its end; returns its final state."""
+    if not brain.claim_job(job_id, worker=worker_name(), pid=os.getpid()):
+        job = brain.get_job(job_id)
+        log.warning("job %s is %s, not queued; nothing to do", job_id, job.state)
+        return job.state
+    job = brain.get_job(job_id)
+    run = RUNNERS.get(job.kind)
+    if run is None:
+        brain.fail_job(job_id, f"unknown job kind {job.kind!r}")
+        return "failed"
+
+    def progress(fraction: float, message: str) -> None:
+        brain.update_job(job_id, progress=max(0.0, min(1.0, fraction)), message=message)
+
+    try:
+        result = run(brain, job, progress)
+    except Interrupted as stop:
+        brain.interrupt_job(job_id, f"worker stopped by {stop}")
+        return "interrupted"
+    except Exception as error:  # a failed job is recorded, never lost: the error is the outcome
+        log.debug("job %s failed:\n%s", job_id, traceback.format_exc())
+        brain.fail_job(job_id, f"{type(error).__name__}: {error}")
+        return "failed"
+    brain.finish_job(job_id, result)
+    return "succeeded"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scheduler.worker", description=__doc__)
+    parser.add_argument("--brain", required=True, help="brain URL")
+    parser.add_argument("--job", required=True, type=int, help="job id")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    signal.signal(signal.SIGINT, _raise_interrupted)
+    try:
+        with open_brain(args.brain) as brain:
+            state = run_job(brain, args.job)
+    except BrainError as error:
+        print(f"huracan worker: {error}", file=sys.stderr)
+        return 1
+    except Interrupted:
+        return 143
+    return {"succeeded": 0, "interrupted": 143}.get(state, 1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import UniqueConstraint, insert, inspect, select, update
+
+from brain import SCHEMA_VERSION, BrainError, open_brain, schema
+
+
+def test_open_migrates_an_empty_database(brain_url):
+    with open_brain(brain_url, migrate=False) as brain:
+        assert brain.schema_version() == 0
+        assert brain.migrate() == list(range(1, SCHEMA_VERSION + 1))
+        assert brain.schema_version() == SCHEMA_VERSION
+
+
+def test_reopening_is_idempotent(brain_url, raw_engine):
+    with open_brain(brain_url) as brain:
+        brain.ensure_slot("GOOG", "1d", "fwd_ret_1", 1)
+    with open_brain(brain_url) as brain:
+        assert brain.migrate() == []
+        assert brain.schema_version() == SCHEMA_VERSION
+        assert [s.key for s in brain.list_slots()] == ["GOOG:1d:fwd_ret_1"]
+    with raw_engine.connect() as conn:
+        versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
+    assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_a_version_1_brain_upgrades_with_its_data(brain_url, raw_engine):
+    with open_brain(brain_url, migrate=False) as brain:
+        assert brain.migrate(target=1) == [1]
+    now = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+    # Write rows the way version-1 code would have: only the columns that existed then.
+    with raw_engine.begin() as conn:
+        conn.execute(
+            insert(schema.slots).values(
+                id=1,
+                key="GOOG:1d:fwd_ret_1",
+                symbol="GOOG",
+                timeframe="1d",
+                target="fwd_ret_1",
+                horizon=1,
+                created_at=now,
+            )
+        )
+        conn.execute(
+            insert(schema.artifacts).values(
+                sha256="ab" * 32, format="skops", size=3, data=b"old", created_at=now
+            )
+        )
+        conn.execute(
+            insert(schema.model_versions).values(
+                id=1,
+                slot_id=1,
+                number=1,
+                model_kind="ridge",
+                status="trained",
+                artifact_sha256="ab" * 32,
+                manifest={"seed": 7},
+                created_at=now,
+            )
+        )
+        conn.execute(
+            insert(schema.model_metrics).values(
+                version_id=1, name="sharpe", value=0.8, fold=None, ts=now, scope="oos"
+            )
+        )
+    with open_brain(brain_url, migrate=False) as brain:
+        assert brain.schema_version() == 1
+        assert brain.migrate() == list(range(2, SCHEMA_VERSION + 1))
+
+    with open_brain(brain_url) as brain:
+        (version,) = brain.list_versions("GOOG:1d:fwd_ret_1")
+        assert version.manifest == {"seed": 7}
+        assert version.created_at == now
+        assert version.notes is None
+        assert [(m.name, m.value) for m in brain.version_metrics(version.id)] == [("sharpe", 0.8)]
+        # What migration 2 added is usable.
+        job = brain.create_job("train", slot_key="GOOG:1d:fwd_ret_1")
+        assert brain.get_job(job.id).state == "queued"
+        brain.audit("test.upgrade", actor="tester", outcome="ok")
+        assert brain.list_audit()[0].action == "test.upgrade"
+    with raw_engine.begin() as conn:
+        conn.execute(update(schema.model_versions).values(notes="kept from v1"))
+    with open_brain(brain_url) as brain:
+        assert brain.get_version("GOOG:1d:fwd_ret_1", 1).notes == "kept from v1"
+
+
+@pytest.mark.parametrize("migrate", [True, False])
+def test_a_brain_newer_than_the_code_is_refused(brain_url, raw_engine, migrate):
+    open_brain(brain_url).close()
+    with raw_engine.begin() as conn:
+        conn.execute(
+            insert(schema.schema_version).values(
+                version=SCHEMA_VERSION + 1, name="from_the_future", applied_at=datetime.now(UTC)
+            )
+        )
+    with pytest.raises(BrainError) as caught:
+        open_brain(brain_url, migrate=migrate)
+    assert str(caught.value) == (
+        f"brain schema is version {SCHEMA_VERSION + 1}, this huracan knows up to "
+        f"{SCHEMA_VERSION}; upgrade huracan"
+    )
+
+
+def _shape(inspector, table: str) -> dict:
+    return {
+        "columns": {
+            c["name"]: (c["nullable"], c["type"]._type_affinity) for c in inspector.get_columns(table)
+        },
+        "primary_key": sorted(inspector.get_pk_constraint(table)["constrained_columns"]),
+        "foreign_keys": sorted(
+            (tuple(fk["constrained_columns"]), fk["referred_table"], tuple(fk["referred_columns"]))
+            for fk in inspector.get_foreign_keys(table)
+        ),
+        "unique": sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+        "indexes": sorted(
+            (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+            for i in inspector.get_indexes(table)
+            if "duplicates_constraint" not in i  # PostgreSQL's index behind a UNIQUE
+        ),
+    }
+
+
+def _expected_shape(table) -> dict:
+    return {
+        "columns": {c.name: (c.nullable, c.type._type_affinity) for c in table.columns},
+        "primary_key": sorted(c.name for c in table.primary_key.columns),
+        "foreign_keys": sorted(
+            ((fk.parent.name,), fk.column.table.name, (fk.column.name,)) for fk in table.foreign_keys
+        ),
+        "unique": sorted(
+            tuple(c.name for c in u.columns)
+            for u in table.constraints
+            if isinstance(u, UniqueConstraint)  # includes those from Column(unique=True)
+        ),
+        "indexes": sorted((i.name, tuple(c.name for c in i.columns), bool(i.unique)) for i in table.indexes),
+    }
+
+
+def test_migrated_schema_equals_schema_module(brain, raw_engine):
+    inspector = inspect(raw_engine)
+    assert sorted(inspector.get_table_names()) == sorted(schema.metadata.tables)
+    for name, table in schema.metadata.tables.items():
+        assert _shape(inspector, name) == _expected_shape(table), name
+
+
+def test_concurrent_openers_migrate_once(brain_url, raw_engine):
+    errors = []
+    start = threading.Barrier(3)
+
+    def opener() -> None:
+        try:
+            start.wait()
+            open_brain(brain_url).close()
+        except Exception as exc:  # reported below; a thread can't fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=opener) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with raw_engine.connect() as conn:
+        versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
+    assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))

@@ -1,0 +1,67 @@
+"""Worker processes: a job runs to its end, and every ending (success, failure, SIGTERM) is
+recorded in the brain."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from brain import open_brain
+from scheduler.config import TrainingConfig
+from scheduler.executor import worker_command
+from scheduler.jobs import train_job_params
+from scheduler.worker import run_job
+
+GOOG = "GOOG:1d:fwd_ret_1"
+
+
+def wait_for_state(brain, job_id, states, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while (job := brain.get_job(job_id)).state not in states:
+        assert time.monotonic() < deadline, f"job {job_id} stayed {job.state}"
+        time.sleep(0.05)
+    return job
+
+
+def test_train_job_stores_new_versions_and_reports_progress(seeded_brain_url, fast_training):
+    with open_brain(seeded_brain_url) as brain:
+        job = brain.create_job("train", slot_key=GOOG,
+                               params=train_job_params("GOOG", "1d", fast_training))
+        assert run_job(brain, job.id) == "succeeded"
+        done = brain.get_job(job.id)
+        assert done.progress == 1.0 and done.finished_at is not None
+        assert [v["number"] for v in done.result["versions"]] == [3, 4]
+        assert brain.latest_version(GOOG).number == 4
+        # A job runs once: a second worker finds it no longer queued.
+        assert run_job(brain, job.id) == "succeeded"
+        assert brain.latest_version(GOOG).number == 4
+
+
+def test_a_failing_job_records_its_error(seeded_brain_url, fast_training):
+    with open_brain(seeded_brain_url) as brain:
+        job = brain.create_job("train", params=train_job_params("NOPE", "1d", fast_training))
+        assert run_job(brain, job.id) == "failed"
+        failed = brain.get_job(job.id)
+        assert failed.state == "failed" and "no 1d bars for NOPE" in failed.error
+        unknown = brain.create_job("teleport", params={})
+        assert run_job(brain, unknown.id) == "failed"
+        assert "unknown job kind 'teleport'" in brain.get_job(unknown.id).error
+
+
+def test_sigterm_marks_the_running_job_interrupted(seeded_brain_url):
+    slow = TrainingConfig.model_validate(
+        {"models": ["lightgbm"], "n_folds": 3, "params": {"lightgbm": {"n_estimators": 20000}}})
+    with open_brain(seeded_brain_url) as brain:
+        job = brain.create_job("train", slot_key="EURUSD:1h:fwd_ret_1",
+                               params=train_job_params("EURUSD", "1h", slow))
+        process = subprocess.Popen(worker_command(seeded_brain_url, job.id),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for_state(brain, job.id, {"running"})
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 143, process.stderr.read()
+        stopped = brain.get_job(job.id)
+        assert stopped.state == "interrupted" and "SIGTERM" in stopped.message
+        assert brain.latest_version("EURUSD:1h:fwd_ret_1").number == 2  # nothing half-stored
+    assert sys.executable  # the worker ran under this interpreter

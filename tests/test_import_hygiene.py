@@ -1,0 +1,36 @@
+"""Layering, checked in fresh interpreters: the core never imports Textual, and the console
+never imports torch (it must start fast; torch alone takes seconds to import)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def modules_after(code: str) -> set[str]:
+    done = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"],
+                          capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("package", [
+    "engine", "engine.data", "engine.features", "engine.training", "engine.models",
+    "brain", "scheduler.headless", "scheduler.worker", "scheduler.runners",
+])
+def test_core_packages_do_not_import_textual(package):
+    loaded = modules_after(f"import {package}")
+    assert "textual" not in loaded
+
+
+def test_engine_imports_heavy_libraries_lazily():
+    loaded = modules_after("import engine.training, engine.models")
+    assert not {"lightgbm", "torch", "xgboost"} & loaded
+
+
+def test_console_process_does_not_import_torch():
+    # Everything the console loads to show its first screen, the app and its screens included.
+    loaded = modules_after("import huracan_tui.main, huracan_tui.app, huracan_tui.cli")
+    assert "textual" in loaded
+    assert "torch" not in loaded and "lightgbm" not in loaded

@@ -1,0 +1,143 @@
+"""The console as a person uses it, driven through Textual's Pilot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.widgets import DataTable, Static
+
+from brain import open_brain
+from huracan_tui.screens.demo import DemoOfferScreen
+from huracan_tui.screens.detail import ModelDetailScreen
+from huracan_tui.screens.help import HelpScreen
+from huracan_tui.screens.models import ModelsScreen
+from scheduler.config import HuracanConfig
+from tests.conftest import FAST_TRAINING
+from tests.tui.helpers import make_app, wait_until
+
+GOOG = "GOOG:1d:fwd_ret_1"
+EURUSD = "EURUSD:1h:fwd_ret_1"
+
+
+def models_table(app) -> DataTable:
+    return app.screen.query_one("#models", DataTable)
+
+
+async def test_opens_on_models_view_with_trained_slots(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: models_table(app).row_count == 2, what="two slot rows")
+        assert isinstance(app.screen, ModelsScreen)
+        table = models_table(app)
+        assert [key.value for key in table.rows] == [EURUSD, GOOG]
+        assert str(table.get_cell(GOOG, "version")) == "v2"
+        assert str(table.get_cell(GOOG, "model")) == "lightgbm"
+        # Metrics are the brain's numbers, formatted.
+        with open_brain(seeded_brain_url) as brain:
+            status = {row["slot"]: row for row in brain.status()}
+        sharpe = status[GOOG]["metrics"]["sharpe"]
+        assert str(table.get_cell(GOOG, "sharpe")) == f"{sharpe:+.2f}"
+        assert not app.screen.query_one("#empty-hint").display
+
+
+async def test_enter_opens_detail_with_folds_and_manifest_then_escape_returns(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: models_table(app).row_count == 2, what="slot rows")
+        await pilot.press("down", "enter")  # second row: GOOG
+        assert isinstance(app.screen, ModelDetailScreen)
+        assert app.screen.slot_key == GOOG
+        versions = app.screen.query_one("#versions", DataTable)
+        await wait_until(pilot, lambda: versions.row_count == 2, what="version rows")
+        folds = app.screen.query_one("#folds", DataTable)
+        assert folds.row_count == FAST_TRAINING["n_folds"]
+        manifest = str(app.screen.query_one("#manifest", Static).render())
+        assert "data_fingerprint" in manifest and "lightgbm" in manifest
+        # Moving to the older version shows its own folds and manifest.
+        await pilot.press("down")
+        await wait_until(pilot, lambda: "linear" in str(app.screen.query_one("#manifest").render()),
+                         what="v1 manifest")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ModelsScreen)
+
+
+async def test_help_lists_every_key_and_closes(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = app.screen.query_one("#help-keys", DataTable)
+        listed = {str(keys.get_row_at(i)[0]) for i in range(keys.row_count)}
+        assert {"q", "? / F1", "Enter", "Esc", "d", "r"} <= listed
+        await pilot.press("escape")
+        assert isinstance(app.screen, ModelsScreen)
+
+
+async def test_q_quits(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, what="the app to exit")
+
+
+async def test_empty_brain_offers_the_demo_and_escape_declines(empty_brain_url):
+    app = make_app(empty_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DemoOfferScreen), what="demo offer")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ModelsScreen)
+        assert app.screen.query_one("#empty-hint").display
+        with open_brain(empty_brain_url) as brain:
+            assert brain.list_jobs() == []  # declining starts nothing
+
+
+async def test_view_updates_in_place_as_the_brain_changes(seeded_brain_url, fast_training):
+    """Versions and jobs written by another process (a worker, the headless leader) appear on
+    the next poll; the table is updated, not rebuilt."""
+    from scheduler.training import train_slot
+
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: models_table(app).row_count == 2, what="slot rows")
+        table = models_table(app)
+        with open_brain(seeded_brain_url) as other:
+            job = other.create_job("train", slot_key=GOOG, params={})
+            other.claim_job(job.id, worker="test", pid=0)
+            other.update_job(job.id, progress=0.5, message="fold 2 of 3")
+        jobs = app.screen.query_one("#jobs", DataTable)
+        await wait_until(pilot, lambda: jobs.row_count == 1, what="the job row")
+        assert str(jobs.get_cell(str(job.id), "state")) == "running"
+        assert str(jobs.get_cell(str(job.id), "progress")) == "50.0%"
+        assert app.screen.query_one("#job-progress").display
+
+        with open_brain(seeded_brain_url) as other:
+            train_slot(other, "GOOG", "1d", fast_training.model_copy(update={"models": ["linear"]}))
+            other.finish_job(job.id, {"versions": []})
+        await wait_until(pilot, lambda: str(table.get_cell(GOOG, "version")) == "v3",
+                         what="v3 in the GOOG row")
+        assert models_table(app) is table and table.row_count == 2
+        assert str(table.get_cell(GOOG, "model")) == "linear"
+        await wait_until(pilot, lambda: str(jobs.get_cell(str(job.id), "state")) == "succeeded",
+                         what="the job to show succeeded")
+        assert not app.screen.query_one("#job-progress").display
+
+
+async def test_demo_trains_in_a_worker_process_and_the_view_fills(empty_brain_url, tmp_path):
+    config = HuracanConfig.model_validate(
+        {"training": FAST_TRAINING, "console": {"refresh_seconds": 0.2}})
+    app = make_app(empty_brain_url, config=config, worker_log=tmp_path / "worker.log")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DemoOfferScreen), what="demo offer")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: models_table(app).row_count == 3, timeout=240,
+                         what="three demo slots")
+        await wait_until(pilot, lambda: all(j.state == "succeeded" for j in app.snapshot.jobs),
+                         timeout=240, what="the demo job to finish")
+    with open_brain(empty_brain_url) as brain:
+        (job,) = brain.list_jobs()
+        assert job.kind == "demo" and job.state == "succeeded" and job.progress == 1.0
+        assert job.pid is not None and job.pid != __import__("os").getpid()  # a separate process
+        slots = {row["slot"]: row for row in brain.status()}
+        assert set(slots) == {"GOOG:1d:fwd_ret_1", "EURUSD:1h:fwd_ret_1", "BTCUSD:1mo:fwd_ret_1"}
+        assert all(row["versions"] == 2 for row in slots.values())
+        assert all(isinstance(row["trained_at"], str | datetime) for row in slots.values())

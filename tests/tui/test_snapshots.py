@@ -1,0 +1,69 @@
+"""A named snapshot of every screen at 120×40 and 80×24, on a brain with frozen data and clock.
+
+Regenerate after an intended change with `pytest tests/tui/test_snapshots.py --snapshot-update`
+and look at the report before committing."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable
+
+from huracan_tui.screens.demo import DemoOfferScreen
+from tests.tui.helpers import make_app, wait_until
+
+SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
+
+
+def _slot_rows(app) -> int:
+    return app.screen.query_one("#models", DataTable).row_count
+
+
+def _stop_polling(app) -> None:
+    """Hold the view still: no poll may land between the wait and the picture."""
+    app.refresh_now = lambda: None
+    if app._timer is not None:
+        app._timer.stop()
+
+
+async def _models_loaded(pilot) -> None:
+    await wait_until(pilot, lambda: _slot_rows(pilot.app) == 2, what="slot rows")
+    _stop_polling(pilot.app)
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_models_view(snap_compare, seeded_brain_url, size):
+    assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=_models_loaded)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_model_detail(snap_compare, seeded_brain_url, size):
+    async def open_goog(pilot) -> None:
+        await _models_loaded(pilot)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: pilot.app.screen.query_one("#folds", DataTable).row_count == 3,
+                         what="fold rows")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_goog)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare, seeded_brain_url, size):
+    async def open_help(pilot) -> None:
+        await _models_loaded(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_help)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_demo_offer(snap_compare, empty_brain_url, size):
+    async def offered(pilot) -> None:
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, DemoOfferScreen),
+                         what="demo offer")
+        _stop_polling(pilot.app)
+        await pilot.pause()
+
+    assert snap_compare(make_app(empty_brain_url), terminal_size=size, run_before=offered)

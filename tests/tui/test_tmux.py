@@ -1,0 +1,139 @@
+"""The console in a real terminal: tmux runs `huracan-tui`, send-keys types, capture-pane reads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_config
+
+pytestmark = [
+    pytest.mark.tmux,
+    pytest.mark.skipif(shutil.which("tmux") is None and os.environ.get("CI") != "true",
+                       reason="tmux is not installed (CI installs it and never skips)"),
+]
+BIN = Path(sys.executable).parent
+
+
+class Terminal:
+    """One tmux server of our own (its own socket), one session, 120×40."""
+
+    def __init__(self, command: list[str], env: dict[str, str], size=(120, 40)):
+        self.socket = f"huracan-test-{uuid.uuid4().hex[:8]}"
+        line = " ".join(["env", *(f"{k}={v}" for k, v in env.items()), *command])
+        self.tmux("new-session", "-d", "-s", "main", "-x", str(size[0]), "-y", str(size[1]), line)
+        self.tmux("set-option", "-t", "main", "remain-on-exit", "on")
+
+    def tmux(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)}: {done.stderr.strip()}")
+        return done.stdout
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", "main")
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", "main", *keys)
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+            time.sleep(0.1)
+
+    def wait_gone(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text in (screen := self.screen()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never went away; the screen was:\n{screen}")
+            time.sleep(0.1)
+        return screen
+
+    def wait_exit(self, timeout: float = 15.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            parts = self.tmux("display-message", "-p", "-t", "main",
+                              "#{pane_dead} #{pane_dead_status}").split()
+            if parts[0] == "1":
+                return int(parts[1])
+            time.sleep(0.1)
+        raise AssertionError(f"the console did not exit; the screen was:\n{self.screen()}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def terminal_env(tmp_path) -> dict[str, str]:
+    return {
+        "TERM": "xterm-256color",
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "PYTHONPATH": str(Path.cwd()),
+    }
+
+
+def test_operator_round_trip(seeded_brain_url, terminal_env):
+    term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env)
+    try:
+        screen = term.wait_for("GOOG:1d:fwd_ret_1")
+        row = next(line for line in screen.splitlines() if "GOOG:1d:fwd_ret_1" in line)
+        assert "v2" in row and "lightgbm" in row
+        assert "EURUSD:1h:fwd_ret_1" in screen
+        term.keys("Down", "Enter")
+        screen = term.wait_for("walk-forward folds")
+        assert "Slot GOOG:1d:fwd_ret_1" in screen and "data_fingerprint" in screen
+        # Wait for each Escape to land: an ESC followed at once by a key reads as Alt+key.
+        term.keys("Escape")
+        assert "EURUSD:1h:fwd_ret_1" in term.wait_gone("walk-forward folds")
+        term.keys("?")
+        term.wait_for("Huracan — keys")
+        term.keys("Escape")
+        term.wait_gone("Huracan — keys")
+        term.keys("q")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+
+
+def test_console_shows_a_headless_leaders_jobs_live(seeded_brain_url, terminal_env, tmp_path):
+    config = write_config(tmp_path / "huracan.yaml",
+                          schedule={"retrain_every": "1h", "retrain_on_start": True,
+                                    "dispatch_every": "1s"})
+    env = {**os.environ, **terminal_env}
+    leader = subprocess.Popen(
+        [str(BIN / "huracan-tui"), "--headless", "--brain", seeded_brain_url, "--config", str(config)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env)
+    try:
+        term.wait_for("GOOG:1d:fwd_ret_1")
+        # The leader queues a retrain per slot at start; its workers store versions 3 and 4.
+        screen = term.wait_for("succeeded", timeout=120)
+        assert "train GOOG:1d:fwd_ret_1" in screen or "train EURUSD:1h:fwd_ret_1" in screen
+        deadline = time.monotonic() + 120
+        while True:
+            rows = [line for line in term.screen().splitlines() if "fwd_ret_1" in line and "v4" in line]
+            if len(rows) == 2:
+                break
+            assert time.monotonic() < deadline, term.screen()
+            time.sleep(0.2)
+        term.keys("q")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+        leader.send_signal(signal.SIGTERM)
+        assert leader.wait(timeout=30) == 0, leader.stderr.read()
