@@ -1,0 +1,73 @@
+"""The one model interface every learner in the zoo follows, and its info card.
+
+scikit-learn's shape: parameters in __init__, learned state in attributes ending in `_`.
+Heavy libraries (torch, xgboost, lightgbm) are imported inside methods, never at module import,
+so listing the zoo or opening the console stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+# progress(fraction 0..1, message, extra) — extra carries e.g. {"epoch": 3, "loss": .., "val_loss": ..}
+FitProgress = Callable[[float, str, dict[str, Any]], None]
+
+TASKS = ("regression", "classification")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model is for, shown by `huracan models` and the console's detail screen."""
+
+    kind: str
+    family: str  # "baseline", "tree", "neural", "online", "ensemble"
+    task: str  # "regression" or "classification"
+    library: str
+    purpose: str
+    ideal_input: str  # e.g. "tabular features, 1k–1M rows" or "sequences (lookback × features)"
+    feature_requirements: str  # e.g. "scaled numeric, no NaN" / "NaN allowed"
+    output_schema: str  # e.g. "float: forecast of the target in its units" / "P(class) per class"
+    regimes: tuple[str, ...] = field(default_factory=tuple)  # market regimes it suits
+
+    def to_dict(self) -> dict[str, Any]:
+        card = asdict(self)
+        card["regimes"] = list(self.regimes)
+        return card
+
+
+@runtime_checkable
+class Model(Protocol):
+    """The interface. `fit` takes optional validation data (early stopping), sample weights
+    (e.g. realised reward/risk) and a progress callback; unknown params raise ValueError."""
+
+    kind: ClassVar[str]
+    task: ClassVar[str]
+    artifact_format: ClassVar[str]
+    card: ClassVar[ModelCard]
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        X_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+        progress: FitProgress | None = None,
+    ) -> Model: ...
+
+    def predict(self, X: np.ndarray) -> np.ndarray: ...
+
+    def get_params(self) -> dict[str, Any]: ...
+
+    def to_bytes(self) -> bytes: ...
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Model: ...
+
+    @classmethod
+    def library_versions(cls) -> dict[str, str]: ...
