@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -26,11 +27,13 @@ BIN = Path(sys.executable).parent
 class Terminal:
     """One tmux server of our own (its own socket), one session, 120×40."""
 
-    def __init__(self, command: list[str], env: dict[str, str], size=(120, 40)):
+    def __init__(self, command: list[str], env: dict[str, str], exit_file: Path, size=(120, 40)):
         self.socket = f"huracan-test-{uuid.uuid4().hex[:8]}"
-        line = " ".join(["env", *(f"{k}={v}" for k, v in env.items()), *command])
+        self.exit_file = exit_file
+        program = " ".join(shlex.quote(part) for part in command)
+        variables = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
+        line = f"env {variables} {program}; echo $? > {shlex.quote(str(exit_file))}"
         self.tmux("new-session", "-d", "-s", "main", "-x", str(size[0]), "-y", str(size[1]), line)
-        self.tmux("set-option", "-t", "main", "remain-on-exit", "on")
 
     def tmux(self, *args: str) -> str:
         done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True)
@@ -63,14 +66,13 @@ class Terminal:
         return screen
 
     def wait_exit(self, timeout: float = 15.0) -> int:
+        """The console's exit status, which the wrapping shell writes to a file."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            parts = self.tmux("display-message", "-p", "-t", "main",
-                              "#{pane_dead} #{pane_dead_status}").split()
-            if parts[0] == "1":
-                return int(parts[1])
+        while not self.exit_file.exists() or not self.exit_file.read_text().strip():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the console did not exit; the screen was:\n{self.screen()}")
             time.sleep(0.1)
-        raise AssertionError(f"the console did not exit; the screen was:\n{self.screen()}")
+        return int(self.exit_file.read_text())
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
@@ -87,8 +89,9 @@ def terminal_env(tmp_path) -> dict[str, str]:
     }
 
 
-def test_operator_round_trip(seeded_brain_url, terminal_env):
-    term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env)
+def test_operator_round_trip(seeded_brain_url, terminal_env, tmp_path):
+    term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env,
+                    tmp_path / "exit-status")
     try:
         screen = term.wait_for("GOOG:1d:fwd_ret_1")
         row = next(line for line in screen.splitlines() if "GOOG:1d:fwd_ret_1" in line)
@@ -118,7 +121,8 @@ def test_console_shows_a_headless_leaders_jobs_live(seeded_brain_url, terminal_e
     leader = subprocess.Popen(
         [str(BIN / "huracan-tui"), "--headless", "--brain", seeded_brain_url, "--config", str(config)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env)
+    term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env,
+                    tmp_path / "exit-status")
     try:
         term.wait_for("GOOG:1d:fwd_ret_1")
         # The leader queues a retrain per slot at start; its workers store versions 3 and 4.
