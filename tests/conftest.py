@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from scheduler.config import TrainingConfig
+from tests.brain.conftest import postgres_schema_url  # noqa: F401  (a fixture, shared)
 
 # Small enough that the suite stays quick on 2 cores; the big runs belong in benchmarks/.
 FAST_TRAINING = {
@@ -87,3 +88,11 @@ def seeded_brain_url(tmp_path, seeded_brain_template) -> str:
 @pytest.fixture
 def empty_brain_url(tmp_path) -> str:
     return sqlite_url(tmp_path / "empty.db")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_brain_url(request, tmp_path) -> str:
+    """An empty brain on each backend: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "brain.db")
+    return request.getfixturevalue("postgres_schema_url")

@@ -29,8 +29,8 @@ def test_help_and_version(tool):
     assert shown.returncode == 0 and "--brain" in shown.stdout and "--config" in shown.stdout
 
 
-def test_train_stores_versions_and_prints_one_json_document(tmp_path, config_file):
-    url = f"sqlite:///{tmp_path / 'brain.db'}"
+def test_train_stores_versions_and_prints_one_json_document(any_brain_url, config_file):
+    url = any_brain_url
     done = run("train", "--data", str(bundled_path("GOOG")), "--symbol", "GOOG",
                "--brain", url, "--config", str(config_file), "--json")
     assert done.returncode == 0, done.stderr

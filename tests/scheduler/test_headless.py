@@ -79,3 +79,25 @@ def test_ctrl_c_stops_it_too(seeded_brain_url, tmp_path):
     leader.send_signal(signal.SIGINT)
     output, _ = leader.communicate(timeout=60)
     assert leader.returncode == 0 and "SIGINT received: stopping" in output
+
+
+def test_headless_on_a_postgresql_brain(postgres_schema_url, fast_training, tmp_path):
+    from engine.data import load_ohlcv
+    from engine.datasets import bundled_path
+    from scheduler.training import train_slot
+
+    with open_brain(postgres_schema_url) as brain:
+        brain.store_bars("GOOG", "1d", load_ohlcv(bundled_path("GOOG"), symbol="GOOG"))
+        train_slot(brain, "GOOG", "1d", fast_training.model_copy(update={"models": ["linear"]}))
+    config = write_config(tmp_path / "pg.yaml", schedule={
+        "retrain_every": "1h", "retrain_on_start": True, "dispatch_every": "1s"})
+    leader = start_headless(postgres_schema_url, config, tmp_path)
+    try:
+        with open_brain(postgres_schema_url) as brain:
+            job = wait_until(lambda: [j for j in brain.list_jobs() if j.state == "succeeded"], 120,
+                             "the retrain on PostgreSQL")[0]
+            assert job.result["versions"][-1]["number"] == 3  # v1 seeded, v2 + v3 from the retrain
+    finally:
+        leader.send_signal(signal.SIGTERM)
+        output, _ = leader.communicate(timeout=60)
+    assert leader.returncode == 0, output

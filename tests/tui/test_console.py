@@ -141,3 +141,24 @@ async def test_demo_trains_in_a_worker_process_and_the_view_fills(empty_brain_ur
         assert set(slots) == {"GOOG:1d:fwd_ret_1", "EURUSD:1h:fwd_ret_1", "BTCUSD:1mo:fwd_ret_1"}
         assert all(row["versions"] == 2 for row in slots.values())
         assert all(isinstance(row["trained_at"], str | datetime) for row in slots.values())
+
+
+async def test_console_on_a_postgresql_brain(postgres_schema_url, fast_training):
+    from scheduler.training import train_slot
+    from tests.conftest import SEEDED_SERIES
+
+    symbol, timeframe = SEEDED_SERIES[0]
+    with open_brain(postgres_schema_url) as brain:
+        from engine.data import load_ohlcv
+        from engine.datasets import bundled_path
+
+        brain.store_bars(symbol, timeframe, load_ohlcv(bundled_path(symbol), symbol=symbol))
+        train_slot(brain, symbol, timeframe, fast_training.model_copy(update={"models": ["linear"]}))
+    app = make_app(postgres_schema_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: models_table(app).row_count == 1, what="the GOOG row")
+        assert str(models_table(app).get_cell(GOOG, "model")) == "linear"
+        assert "postgresql:127.0.0.1/test" in app.status_line(app.snapshot)
+        await pilot.press("enter")
+        versions = app.screen.query_one("#versions", DataTable)
+        await wait_until(pilot, lambda: versions.row_count == 1, what="the version row")
