@@ -65,22 +65,34 @@ def job_cells(job) -> dict[str, object]:
         "kind": job.kind if not job.slot_key else f"{job.kind} {job.slot_key}",
         "state": Text(job.state, style=style),
         "progress": fmt.percent(job.progress if job.progress is not None else 0.0),
-        "message": (job.error or job.message or "")[:60],
+        "message": job_message(job)[:60],
     }
 
 
-def sync_rows(table: DataTable, rows: dict[str, dict[str, object]]) -> None:
+def job_message(job) -> str:
+    if job.state == "succeeded" and job.result and "versions" in job.result:
+        stored = job.result["versions"]
+        return f"stored {len(stored)} version{'s' if len(stored) != 1 else ''}"
+    return job.error or job.message or ""
+
+
+def sync_rows(table: DataTable, rows: dict[str, dict[str, object]], *, sort_by: str | None = None,
+              sort_key=None, reverse: bool = False) -> None:
     """Bring a table in line with `rows` (row key -> {column key: cell}) by touching only what
     changed: new rows are added, gone rows removed, changed cells updated in place."""
     for key in [row_key.value for row_key in table.rows if row_key.value not in rows]:
         table.remove_row(key)
+    added = False
     for key, cells in rows.items():
         if key not in table.rows:
             table.add_row(*cells.values(), key=key)
+            added = True
             continue
         for column, value in cells.items():
             if str(table.get_cell(key, column)) != str(value):
                 table.update_cell(key, column, value, update_width=True)
+    if added and sort_by is not None:
+        table.sort(sort_by, key=sort_key, reverse=reverse)
 
 
 class ModelsScreen(Screen):
@@ -117,9 +129,10 @@ class ModelsScreen(Screen):
         self.query_one(StatusBar).show(self.app.status_line(snapshot))
         self.query_one("#empty-hint").display = not snapshot.slots
         sync_rows(self.query_one("#models", DataTable),
-                  {slot["slot"]: slot_cells(slot) for slot in snapshot.slots})
+                  {slot["slot"]: slot_cells(slot) for slot in snapshot.slots}, sort_by="slot", sort_key=str)
         self.query_one("#jobs-panel").display = bool(snapshot.jobs)
-        sync_rows(self.query_one("#jobs", DataTable), {str(job.id): job_cells(job) for job in snapshot.jobs})
+        sync_rows(self.query_one("#jobs", DataTable), {str(job.id): job_cells(job) for job in snapshot.jobs},
+                  sort_by="id", sort_key=lambda cell: int(str(cell)), reverse=True)
         running = [job for job in snapshot.jobs if job.state == "running"]
         bar = self.query_one("#job-progress", ProgressBar)
         bar.display = bool(running)
