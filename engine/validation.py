@@ -72,15 +72,63 @@ def walk_forward_folds(
     return folds
 
 
-def _check_arguments(n_rows, n_folds, horizon, embargo, min_train_fraction, window) -> None:
-    for name, value, lowest in [
-        ("n_rows", n_rows, 1),
-        ("n_folds", n_folds, 1),
-        ("horizon", horizon, 1),
-        ("embargo", embargo, 0),
-    ]:
+def time_series_cv(
+    n_rows: int,
+    n_splits: int = 5,
+    horizon: int = 1,
+    embargo: int = 0,
+    max_train_size: int | None = None,
+    test_size: int | None = None,
+) -> list[Fold]:
+    """Forward-chaining cross-validation folds for tuning, purged like `walk_forward_folds`.
+
+    The same splits as scikit-learn's `TimeSeriesSplit(n_splits, max_train_size=max_train_size,
+    test_size=test_size, gap=horizon + embargo)`, as `Fold` records: the last
+    n_splits * test_size rows (test_size defaults to n_rows // (n_splits + 1)) are cut into
+    `n_splits` equal validation blocks, and each fold trains on the rows before its block,
+    ending `horizon` (purge) + `embargo` rows before it. Rows before the first block that
+    don't fill a whole block go to training. With `max_train_size` a fold trains on at most
+    that many of the latest rows before its gap (a sliding window); without it the window
+    expands from row 0. Raises ValueError when a fold would get no training or validation row.
+    """
+    _check_whole_numbers(
+        [("n_rows", n_rows, 1), ("n_splits", n_splits, 2), ("horizon", horizon, 1), ("embargo", embargo, 0)]
+    )
+    _check_optional_size("max_train_size", max_train_size)
+    _check_optional_size("test_size", test_size)
+    block = test_size if test_size is not None else n_rows // (n_splits + 1)
+    gap = horizon + embargo
+    first_test_start = n_rows - n_splits * block
+    if block < 1 or first_test_start - gap < 1:
+        raise ValueError(
+            f"not enough rows: {n_rows} rows cannot hold {n_splits} validation blocks of "
+            f"{max(block, 1)} row(s) after at least one training row, a purge of {horizon} and "
+            f"an embargo of {embargo}"
+        )
+    folds = []
+    for index in range(n_splits):
+        test_start = first_test_start + index * block
+        train_end = test_start - gap
+        train_start = 0 if max_train_size is None else max(0, train_end - max_train_size)
+        folds.append(Fold(index, train_start, train_end, test_start, test_start + block))
+    return folds
+
+
+def _check_whole_numbers(checks: list[tuple[str, object, int]]) -> None:
+    for name, value, lowest in checks:
         if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
             raise ValueError(f"{name} must be a whole number >= {lowest}, got {value!r}")
+
+
+def _check_optional_size(name: str, value: object) -> None:
+    if value is not None:
+        _check_whole_numbers([(name, value, 1)])
+
+
+def _check_arguments(n_rows, n_folds, horizon, embargo, min_train_fraction, window) -> None:
+    _check_whole_numbers(
+        [("n_rows", n_rows, 1), ("n_folds", n_folds, 1), ("horizon", horizon, 1), ("embargo", embargo, 0)]
+    )
     if not 0 < min_train_fraction < 1:
         raise ValueError(f"min_train_fraction must be between 0 and 1, got {min_train_fraction!r}")
     if window not in WINDOWS:

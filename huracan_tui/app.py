@@ -1,6 +1,9 @@
 """The Textual console. It holds no state the brain does not have: a worker thread polls the
 brain, and each snapshot it reads is handed to the screens. Training runs in worker processes
-(scheduler.worker), never in this process, so the UI never blocks on it."""
+(scheduler.worker), never in this process, so the UI never blocks on it.
+
+Every action is in the registry (huracan_tui.actions) and every one passes one gate,
+`allows`, whether it comes from a key, the command palette or the `:` command line."""
 
 from __future__ import annotations
 
@@ -13,7 +16,12 @@ from textual.message import Message
 from textual.timer import Timer
 
 from brain import Brain, BrainError
-from huracan_tui.actions import bindings
+from brain.identity import current_actor
+from huracan_tui.actions import CHANGES_THINGS, Action, action_name, bindings
+from huracan_tui.command_line import CommandLineError, parse_command
+from huracan_tui.export import export_table
+from huracan_tui.palette import ActionsProvider
+from huracan_tui.screens.command_line import CommandLineScreen
 from huracan_tui.screens.demo import DemoOfferScreen
 from huracan_tui.screens.detail import ModelDetailScreen
 from huracan_tui.screens.help import HelpScreen
@@ -22,7 +30,10 @@ from huracan_tui.snapshot import BrainSnapshot, Clock, read_snapshot, utc_now
 from scheduler.config import HuracanConfig
 from scheduler.executor import start_worker
 from scheduler.jobs import demo_job_params
-from themes import DEFAULT_THEME, STYLESHEET, THEMES
+from themes import STYLESHEET, THEME_NAMES, THEMES
+
+MIN_REFRESH_SECONDS = 0.25
+MAX_REFRESH_SECONDS = 300.0
 
 
 def brain_label(url: str) -> str:
@@ -49,6 +60,7 @@ class HuracanApp(App):
     TITLE = "Huracan"
     CSS_PATH = str(STYLESHEET)
     BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {ActionsProvider}
 
     def __init__(
         self,
@@ -57,8 +69,10 @@ class HuracanApp(App):
         config: HuracanConfig,
         *,
         demo: bool = False,
+        read_only: bool = False,
         clock: Clock = utc_now,
         worker_log: Path | None = None,
+        identity: tuple[str, str | None] | None = None,
     ) -> None:
         super().__init__()
         self.brain = brain
@@ -66,7 +80,11 @@ class HuracanApp(App):
         self.config = config
         self.clock = clock
         self.worker_log = worker_log
+        self.user, self.origin = identity or current_actor()
+        self.role = "viewer" if read_only else config.roles.role_of(self.user)
         self.snapshot: BrainSnapshot | None = None
+        self.refresh_seconds = config.console.refresh_seconds
+        self.paused = False
         self._start_demo = demo
         self._demo_offered = False
         self._polling = False
@@ -77,7 +95,9 @@ class HuracanApp(App):
     def on_mount(self) -> None:
         for theme in THEMES:
             self.register_theme(theme)
-        self.theme = DEFAULT_THEME
+        self.theme = self.config.console.theme
+        if self.config.console.keymap:
+            self.set_keymap(self.config.console.keymap)
         self.push_screen(ModelsScreen())
         self.refresh_now()
 
@@ -98,18 +118,22 @@ class HuracanApp(App):
 
     def _rearm(self) -> None:
         self._polling = False
-        self._timer = self.set_timer(self.config.console.refresh_seconds, self.refresh_now)
+        if not self.paused:
+            self._timer = self.set_timer(self.refresh_seconds, self.refresh_now)
 
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
         first = self.snapshot is None
         self.snapshot = message.snapshot
-        for screen in self.screen_stack:
-            if isinstance(screen, ModelsScreen):
-                screen.show_snapshot(self.snapshot)
+        self._show(self.snapshot)
         self._rearm()
         if first:
             self._after_first_snapshot()
+
+    def _show(self, snapshot: BrainSnapshot) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ModelsScreen):
+                screen.show_snapshot(snapshot)
 
     @on(PollFailed)
     def _poll_failed(self, message: PollFailed) -> None:
@@ -119,7 +143,8 @@ class HuracanApp(App):
     def _after_first_snapshot(self) -> None:
         if self._start_demo:
             self.start_demo()
-        elif not self.snapshot.slots and not self.snapshot.active_jobs and not self._demo_offered:
+        elif (not self.snapshot.slots and not self.snapshot.active_jobs and not self._demo_offered
+              and self.role == "operator"):
             self._demo_offered = True
             self.push_screen(DemoOfferScreen(), self._demo_answered)
 
@@ -130,12 +155,43 @@ class HuracanApp(App):
     def status_line(self, snapshot: BrainSnapshot) -> str:
         active = len(snapshot.active_jobs)
         jobs = f"{active} job{'s' if active != 1 else ''} active" if active else "idle"
-        return (f"brain {brain_label(self.brain.url)}  ·  {len(snapshot.slots)} slots  ·  {jobs}  ·  "
-                f"refreshed {snapshot.taken_at:%H:%M:%S} UTC")
+        role = "READ-ONLY" if self.role == "viewer" else "OPERATOR"
+        live = "PAUSED" if self.paused else f"every {self.refresh_seconds:g}s"
+        return (f"brain {brain_label(self.brain.url)}  ·  {self.user} {role}  ·  "
+                f"{len(snapshot.slots)} slots  ·  {jobs}  ·  refreshed {snapshot.taken_at:%H:%M:%S} UTC "
+                f"({live})")
+
+    # --- the one gate -------------------------------------------------------------------------
+
+    def allows(self, action: str) -> bool:
+        """Viewers may look, never act: actions that change things are for operators only."""
+        return self.role == "operator" or action_name(action) not in CHANGES_THINGS
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.allows(action)
+
+    def action_is_available(self, action: Action) -> bool:
+        return self.allows(action.action)
+
+    def run_registered_action(self, action: Action) -> None:
+        """Run a registry action from the palette: screen actions on the screen that binds them."""
+        if not self.allows(action.action):
+            self.deny(action.id)
+            return
+        target = "app" if action.scope == "app" else "screen"
+        self.call_later(self.run_action, f"{target}.{action.action}")
+
+    def deny(self, what: str) -> None:
+        self.brain.audit(what, actor=self.user, origin=self.origin, outcome="denied",
+                         details={"role": self.role})
+        self.notify(f"{what}: not allowed for a viewer", severity="warning", title="Read-only")
 
     # --- actions ------------------------------------------------------------------------------
 
     def start_demo(self) -> None:
+        if not self.allows("demo"):
+            self.deny("demo.start")
+            return
         running = [job for job in (self.snapshot.active_jobs if self.snapshot else [])
                    if job.kind == "demo"]
         if running:
@@ -143,6 +199,8 @@ class HuracanApp(App):
             return
         job = self.brain.create_job("demo", params=demo_job_params(self.config.training))
         start_worker(self.brain_url, job.id, log_path=self.worker_log)
+        self.brain.audit("demo.start", actor=self.user, origin=self.origin, outcome="ok",
+                         target=f"job {job.id}")
         self.notify(f"Demo started as job {job.id}: importing data and training in a worker.",
                     title="Demo")
         self.refresh_now()
@@ -156,6 +214,71 @@ class HuracanApp(App):
     def action_refresh(self) -> None:
         self.refresh_now()
 
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused and self._timer is not None:
+            self._timer.stop()
+        self.notify("Live refresh paused (p resumes)" if self.paused else "Live refresh resumed")
+        if not self.paused:
+            self.refresh_now()
+        elif self.snapshot is not None:
+            self._show(self.snapshot)
+
+    def set_refresh_seconds(self, seconds: float) -> None:
+        self.refresh_seconds = min(MAX_REFRESH_SECONDS, max(MIN_REFRESH_SECONDS, seconds))
+        self.notify(f"Refreshing every {self.refresh_seconds:g}s")
+        if not self.paused:
+            self.refresh_now()
+
+    def action_refresh_faster(self) -> None:
+        self.set_refresh_seconds(self.refresh_seconds / 2)
+
+    def action_refresh_slower(self) -> None:
+        self.set_refresh_seconds(self.refresh_seconds * 2)
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_command_line(self) -> None:
+        if not isinstance(self.screen, CommandLineScreen):
+            self.push_screen(CommandLineScreen(), self.run_command_line)
+
+    def run_command_line(self, text: str | None) -> None:
+        if not text:
+            return
+        slots = [slot["slot"] for slot in self.snapshot.slots] if self.snapshot else []
+        try:
+            command = parse_command(text, slots)
+        except CommandLineError as error:
+            self.notify(str(error), severity="warning", title="Command")
+            return
+        if not self.allows(command.action):
+            self.deny(command.action)
+            return
+        if command.action == "models":
+            while not isinstance(self.screen, ModelsScreen):
+                self.pop_screen()
+        elif command.action == "slot":
+            self.open_slot(command.argument)
+        elif command.action == "interval":
+            self.set_refresh_seconds(float(command.argument))
+        elif command.action == "theme":
+            if command.argument not in THEME_NAMES:
+                self.notify(f"unknown theme {command.argument!r}; themes: {', '.join(THEME_NAMES)}",
+                            severity="warning")
+                return
+            self.theme = command.argument
+        else:
+            self.call_later(self.run_action, command.action)
+
+    def export_table(self, table, name: str, fmt: str) -> None:
+        path = export_table(table, Path(self.config.console.export_dir), name, fmt, self.clock())
+        self.notify(f"Wrote {path}", title="Export")
+
+    def action_save_svg(self) -> None:
+        folder = Path(self.config.console.export_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = self.save_screenshot(path=str(folder),
+                                    filename=f"huracan-{self.clock():%Y%m%dT%H%M%S}.svg")
+        self.notify(f"Wrote {path}", title="Screenshot")

@@ -23,6 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the scheduler without a UI (stop with SIGTERM or Ctrl-C)")
     parser.add_argument("--demo", action="store_true",
                         help="import the bundled market data and train the demo models at start")
+    parser.add_argument("--read-only", action="store_true",
+                        help="look, never act: every action that changes something is disabled")
     return parser
 
 
@@ -34,6 +36,21 @@ def _state_dir() -> Path:
     return path
 
 
+def check_console_config(config, path) -> None:
+    """What only the console knows: its action ids and theme names."""
+    from huracan_tui.actions import unknown_keymap_ids
+    from scheduler.config import ConfigError
+    from themes import THEME_NAMES
+
+    unknown = unknown_keymap_ids(config.console.keymap)
+    if unknown:
+        raise ConfigError(f"{path}: console.keymap.{unknown[0]}: unknown action id "
+                          f"(see the help screen for the ids)")
+    if config.console.theme not in THEME_NAMES:
+        raise ConfigError(f"{path}: console.theme: unknown theme {config.console.theme!r} "
+                          f"(themes: {', '.join(THEME_NAMES)})")
+
+
 def run(argv: list[str] | None = None) -> int:
     from brain import BrainError, open_brain
     from scheduler.config import ConfigError
@@ -41,6 +58,7 @@ def run(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = resolve_config(args.config)
+        check_console_config(config, args.config)
         brain_url = resolve_brain_url(args.brain, config)
         if args.headless:
             from scheduler.headless import run_headless
@@ -60,7 +78,7 @@ def run(argv: list[str] | None = None) -> int:
 
     from huracan_tui.app import HuracanApp
 
-    app = HuracanApp(brain, brain_url, config, demo=args.demo,
+    app = HuracanApp(brain, brain_url, config, demo=args.demo, read_only=args.read_only,
                      worker_log=_state_dir() / "workers.log")
     try:
         app.run()

@@ -64,6 +64,20 @@ class ScheduleConfig(_Strict):
 
 class ConsoleConfig(_Strict):
     refresh_seconds: float = Field(default=2.0, gt=0)
+    theme: str = "huracan-dark"
+    # action id -> keys, e.g. {"quit": "ctrl+q", "help": "h,f1"}; ids are listed by the help screen
+    keymap: dict[str, str] = Field(default_factory=dict)
+    export_dir: str = "."  # where table exports (CSV / JSON) and screenshots (SVG) are written
+
+
+class RolesConfig(_Strict):
+    """Who may act. Operators act; viewers only look. `--read-only` makes anyone a viewer."""
+
+    default: Literal["operator", "viewer"] = "operator"
+    users: dict[str, Literal["operator", "viewer"]] = Field(default_factory=dict)
+
+    def role_of(self, user: str) -> str:
+        return self.users.get(user, self.default)
 
 
 class HuracanConfig(_Strict):
@@ -71,6 +85,7 @@ class HuracanConfig(_Strict):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    roles: RolesConfig = Field(default_factory=RolesConfig)
 
 
 def load_config(path: str | Path | None) -> HuracanConfig:

@@ -1,4 +1,9 @@
-"""Textual themes and the stylesheet shared by every screen of the console."""
+"""Textual themes and the stylesheet shared by every screen of the console.
+
+Four themes: dark (default) and light for true-colour terminals, high contrast for projectors
+and tired eyes, and ANSI, which uses only the terminal's own 16 colours (old terminals, some SSH
+clients, tmux without RGB). NO_COLOR is honoured by Textual itself (monochrome output).
+"""
 
 from __future__ import annotations
 
@@ -38,5 +43,54 @@ HURACAN_LIGHT = Theme(
     dark=False,
 )
 
-THEMES = (HURACAN_DARK, HURACAN_LIGHT)
+HURACAN_HIGH_CONTRAST = Theme(
+    name="huracan-high-contrast",
+    primary="#FFFF00",
+    secondary="#00FFFF",
+    accent="#FF00FF",
+    warning="#FFFF00",
+    error="#FF3030",
+    success="#00FF00",
+    foreground="#FFFFFF",
+    background="#000000",
+    surface="#000000",
+    panel="#303030",
+    dark=True,
+)
+
+# Only the terminal's 16 ANSI colours, so it reads right whatever palette the terminal has.
+HURACAN_ANSI = Theme(
+    name="huracan-ansi",
+    primary="ansi_bright_blue",
+    secondary="ansi_cyan",
+    accent="ansi_yellow",
+    warning="ansi_yellow",
+    error="ansi_red",
+    success="ansi_green",
+    foreground="ansi_default",
+    background="ansi_default",
+    surface="ansi_default",
+    panel="ansi_default",
+    boost="ansi_default",
+    dark=True,
+    ansi=True,
+    # Textual's own widgets need these under an ANSI theme (as its built-in ansi-dark sets them).
+    variables={
+        "ansi-background": "ansi_black",
+        "ansi-foreground": "ansi_white",
+        "border-blurred": "ansi_black",
+        "block-cursor-foreground": "ansi_black",
+        "block-cursor-background": "ansi_white",
+        "input-cursor-background": "ansi_black",
+        "input-cursor-foreground": "ansi_bright_white",
+        "input-cursor-text-style": "none",
+        "input-selection-background": "ansi_bright_blue",
+        "input-selection-foreground": "ansi_black",
+        "screen-selection-background": "ansi_bright_blue",
+        "screen-selection-foreground": "ansi_black",
+    },
+)
+
+THEMES = (HURACAN_DARK, HURACAN_LIGHT, HURACAN_HIGH_CONTRAST, HURACAN_ANSI)
+THEME_NAMES = tuple(theme.name for theme in THEMES)
 DEFAULT_THEME = HURACAN_DARK.name

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMAND_MODULES = ("train", "status", "show")
+COMMAND_MODULES = ("train", "status", "show", "evaluate")
 
 
 def register_all(command) -> None:

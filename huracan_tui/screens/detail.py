@@ -9,12 +9,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from brain.records import MetricRecord, VersionRecord
 from huracan_tui import formatting as fmt
 from huracan_tui.actions import bindings
+from huracan_tui.screens.base import HuracanScreen
 from huracan_tui.widgets.status_bar import StatusBar
 
 VERSION_COLUMNS = (("number", "Ver"), ("model", "Model"), ("sharpe", "Sharpe"), ("hit", "Hit rate"),
@@ -55,7 +55,7 @@ def manifest_text(manifest: dict) -> str:
     return "\n".join(lines)
 
 
-class ModelDetailScreen(Screen):
+class ModelDetailScreen(HuracanScreen):
     BINDINGS = bindings("detail")
 
     def __init__(self, slot_key: str) -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 
 from huracan_tui import formatting as fmt
 from huracan_tui.actions import bindings
+from huracan_tui.screens.base import HuracanScreen
 from huracan_tui.snapshot import BrainSnapshot
 from huracan_tui.widgets.status_bar import StatusBar
 
@@ -76,8 +77,17 @@ def job_message(job) -> str:
     return job.error or job.message or ""
 
 
+def sort_key(cell) -> tuple[int, float | str]:
+    """Numbers sort as numbers ('+0.74', '52.3%', 'v2'), '-' last, anything else as text."""
+    text = str(cell).strip()
+    try:
+        return (0, float(text.rstrip("%").removeprefix("v")))
+    except ValueError:
+        return (2, "") if text == "-" else (1, text)
+
+
 def sync_rows(table: DataTable, rows: dict[str, dict[str, object]], *, sort_by: str | None = None,
-              sort_key=None, reverse: bool = False) -> None:
+              sort_key=None, reverse: bool = False, resort: bool = False) -> None:
     """Bring a table in line with `rows` (row key -> {column key: cell}) by touching only what
     changed: new rows are added, gone rows removed, changed cells updated in place."""
     for key in [row_key.value for row_key in table.rows if row_key.value not in rows]:
@@ -91,16 +101,26 @@ def sync_rows(table: DataTable, rows: dict[str, dict[str, object]], *, sort_by: 
         for column, value in cells.items():
             if str(table.get_cell(key, column)) != str(value):
                 table.update_cell(key, column, value, update_width=True)
-    if added and sort_by is not None:
+    if (added or resort) and sort_by is not None:
         table.sort(sort_by, key=sort_key, reverse=reverse)
 
 
-class ModelsScreen(Screen):
+class ModelsScreen(HuracanScreen):
     BINDINGS = bindings("models")
+    AUTO_FOCUS = "#models"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
+        self.sort_column = "slot"
+        self.sort_reverse = False
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
-        yield Static("Models", classes="section-title")
+        yield Static("Models", classes="section-title", id="models-title")
+        filter_box = FilterInput(placeholder="filter rows (Enter keeps it, Esc clears)", id="filter")
+        filter_box.display = False
+        yield filter_box
         yield Static(
             "This brain has no models yet. Press d to import the bundled market data and train "
             "the demo models.",
@@ -125,11 +145,20 @@ class ModelsScreen(Screen):
         if self.app.snapshot is not None:
             self.show_snapshot(self.app.snapshot)
 
-    def show_snapshot(self, snapshot: BrainSnapshot) -> None:
+    def show_snapshot(self, snapshot: BrainSnapshot, *, resort: bool = False) -> None:
         self.query_one(StatusBar).show(self.app.status_line(snapshot))
         self.query_one("#empty-hint").display = not snapshot.slots
-        sync_rows(self.query_one("#models", DataTable),
-                  {slot["slot"]: slot_cells(slot) for slot in snapshot.slots}, sort_by="slot", sort_key=str)
+        rows = {slot["slot"]: slot_cells(slot) for slot in snapshot.slots}
+        if self.filter_text:
+            wanted = self.filter_text.lower()
+            rows = {key: cells for key, cells in rows.items()
+                    if any(wanted in str(cell).lower() for cell in cells.values())}
+        sync_rows(self.query_one("#models", DataTable), rows, sort_by=self.sort_column,
+                  sort_key=sort_key, reverse=self.sort_reverse, resort=resort)
+        shown, total = len(rows), len(snapshot.slots)
+        title = "Models" if shown == total else f"Models: {shown} of {total} match '{self.filter_text}'"
+        sort = dict(MODEL_COLUMNS)[self.sort_column] + (" ↓" if self.sort_reverse else " ↑")
+        self.query_one("#models-title", Static).update(f"{title}  ·  sorted by {sort}")
         self.query_one("#jobs-panel").display = bool(snapshot.jobs)
         sync_rows(self.query_one("#jobs", DataTable), {str(job.id): job_cells(job) for job in snapshot.jobs},
                   sort_by="id", sort_key=lambda cell: int(str(cell)), reverse=True)
@@ -154,3 +183,61 @@ class ModelsScreen(Screen):
     @on(DataTable.RowSelected, "#models")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         self.app.open_slot(event.row_key.value)
+
+    def action_demo(self) -> None:
+        self.app.start_demo()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", FilterInput)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        if self.app.snapshot is not None:
+            self.show_snapshot(self.app.snapshot)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_kept(self) -> None:
+        self.query_one("#models", DataTable).focus()
+
+    def clear_filter(self) -> None:
+        box = self.query_one("#filter", FilterInput)
+        box.value = ""
+        box.display = False
+        self.filter_text = ""
+        self.query_one("#models", DataTable).focus()
+        if self.app.snapshot is not None:
+            self.show_snapshot(self.app.snapshot)
+
+    def action_sort_next(self) -> None:
+        keys = [key for key, _ in MODEL_COLUMNS]
+        self.sort_column = keys[(keys.index(self.sort_column) + 1) % len(keys)]
+        self._resort()
+
+    def action_sort_reverse(self) -> None:
+        self.sort_reverse = not self.sort_reverse
+        self._resort()
+
+    def _resort(self) -> None:
+        if self.app.snapshot is not None:
+            self.show_snapshot(self.app.snapshot, resort=True)
+
+    def action_export(self, fmt: str) -> None:
+        self.app.export_table(self.query_one("#models", DataTable), "models", fmt)
+
+    def action_copy_slot(self) -> None:
+        slot = self.selected_slot()
+        if slot is not None:
+            self.app.copy_to_clipboard(slot)
+            self.notify(f"Copied {slot}", title="Clipboard")
+
+
+class FilterInput(Input):
+    """Esc clears the filter and hides the box (Input's own Esc does nothing useful here)."""
+
+    BINDINGS = [Binding("escape", "clear", "Clear filter", id="filter-clear")]
+
+    def action_clear(self) -> None:
+        self.screen.clear_filter()

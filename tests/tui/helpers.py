@@ -14,6 +14,7 @@ FROZEN_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 def make_app(brain_url: str, *, config: HuracanConfig | None = None, **kwargs) -> HuracanApp:
     config = config or HuracanConfig.model_validate({"console": {"refresh_seconds": 0.2}})
+    kwargs.setdefault("identity", ("alice", None))  # the same user on every machine
     return HuracanApp(open_brain(brain_url), brain_url, config, clock=lambda: FROZEN_NOW, **kwargs)
 
 

@@ -1,0 +1,72 @@
+"""The `:` command line, k9s style: `:slot GOOG`, `:GOOG`, `:models`, `:theme huracan-light`,
+`:interval 5`, `:pause`, `:help`, `:q`. Parsing is plain Python so it is tested without a UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# command -> (the app action it runs, what it takes, help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "models": ("models", "", "the Models view"),
+    "slot": ("slot", "SLOT|SYMBOL", "open a slot (a symbol opens its first slot)"),
+    "help": ("help", "", "every key and command"),
+    "quit": ("quit", "", "quit the console"),
+    "refresh": ("refresh", "", "refresh from the brain now"),
+    "pause": ("toggle_pause", "", "pause or resume the live refresh"),
+    "interval": ("interval", "SECONDS", "refresh every SECONDS"),
+    "theme": ("theme", "NAME", "switch theme"),
+    "demo": ("demo", "", "import the bundled data and train the demo models"),
+}
+ALIASES = {"q": "quit", "m": "models", "h": "help", "s": "slot"}
+
+
+class CommandLineError(ValueError):
+    """What was wrong with the typed command, as one line for a toast."""
+
+
+@dataclass(frozen=True)
+class Command:
+    action: str  # a key of COMMANDS' actions
+    argument: str = ""
+
+
+def parse_command(text: str, slot_keys: list[str]) -> Command:
+    words = text.strip().removeprefix(":").split()
+    if not words:
+        raise CommandLineError("empty command (try :help)")
+    name, argument = words[0].lower(), " ".join(words[1:])
+    name = ALIASES.get(name, name)
+    if name not in COMMANDS:
+        # A bare slot id or symbol jumps to it, as `:GOOG` does.
+        slot = resolve_slot(words[0], slot_keys)
+        if slot is None:
+            raise CommandLineError(f"unknown command or slot ':{words[0]}' (try :help)")
+        return Command("slot", slot)
+    action, takes, _ = COMMANDS[name]
+    if takes and not argument:
+        raise CommandLineError(f":{name} needs {takes}")
+    if name == "slot":
+        slot = resolve_slot(argument, slot_keys)
+        if slot is None:
+            raise CommandLineError(f"no slot matches {argument!r}")
+        argument = slot
+    if name == "interval":
+        try:
+            seconds = float(argument)
+        except ValueError:
+            raise CommandLineError(f":interval needs a number of seconds, not {argument!r}") from None
+        if not 0.1 <= seconds <= 3600:
+            raise CommandLineError(":interval must be between 0.1 and 3600 seconds")
+    return Command(action, argument)
+
+
+def resolve_slot(text: str, slot_keys: list[str]) -> str | None:
+    """An exact slot id, else the first slot (by id) whose symbol or id starts with `text`."""
+    wanted = text.strip().upper()
+    for key in slot_keys:
+        if key.upper() == wanted:
+            return key
+    for key in sorted(slot_keys):
+        if key.upper().split(":")[0] == wanted or key.upper().startswith(wanted):
+            return key
+    return None
