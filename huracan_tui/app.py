@@ -124,11 +124,27 @@ class HuracanApp(App):
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
         first = self.snapshot is None
+        if not first:
+            self._announce_finished_jobs(self.snapshot, message.snapshot)
         self.snapshot = message.snapshot
         self._show(self.snapshot)
         self._rearm()
         if first:
             self._after_first_snapshot()
+
+    def _announce_finished_jobs(self, before: BrainSnapshot, after: BrainSnapshot) -> None:
+        """A toast for each job that ended since the last poll, whoever ran it."""
+        was_active = {job.id for job in before.active_jobs}
+        for job in after.jobs:
+            if job.id not in was_active or job.state in ("queued", "running"):
+                continue
+            what = f"{job.kind} {job.slot_key or ''}".strip()
+            if job.state == "succeeded":
+                self.notify(f"Job {job.id} ({what}) finished.", title="Job finished")
+            else:
+                severity = "error" if job.state == "failed" else "warning"
+                self.notify(f"Job {job.id} ({what}) {job.state}: {job.error or job.message or ''}",
+                            title=f"Job {job.state}", severity=severity)
 
     def _show(self, snapshot: BrainSnapshot) -> None:
         for screen in self.screen_stack:

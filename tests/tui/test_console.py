@@ -162,3 +162,21 @@ async def test_console_on_a_postgresql_brain(postgres_schema_url, fast_training)
         await pilot.press("enter")
         versions = app.screen.query_one("#versions", DataTable)
         await wait_until(pilot, lambda: versions.row_count == 1, what="the version row")
+
+
+async def test_a_toast_announces_each_job_that_ends(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: models_table(app).row_count == 2, what="slot rows")
+        with open_brain(seeded_brain_url) as other:
+            done = other.create_job("train", slot_key=GOOG, params={})
+            broken = other.create_job("train", slot_key=EURUSD, params={})
+        await wait_until(pilot, lambda: len(app.snapshot.active_jobs) == 2, what="two queued jobs")
+        with open_brain(seeded_brain_url) as other:
+            other.claim_job(done.id, worker="test", pid=0)
+            other.finish_job(done.id, {"versions": []})
+            other.fail_job(broken.id, "ValueError: no bars")
+        await wait_until(pilot, lambda: len(app._notifications) >= 2, what="two toasts")
+        messages = [n.message for n in app._notifications]
+        assert any(f"Job {done.id} (train {GOOG}) finished" in m for m in messages)
+        assert any(f"Job {broken.id} (train {EURUSD}) failed: ValueError: no bars" in m for m in messages)
