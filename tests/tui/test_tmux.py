@@ -141,3 +141,41 @@ def test_console_shows_a_headless_leaders_jobs_live(seeded_brain_url, terminal_e
         term.close()
         leader.send_signal(signal.SIGTERM)
         assert leader.wait(timeout=30) == 0, leader.stderr.read()
+
+
+def test_a_lost_terminal_ends_the_console(seeded_brain_url, terminal_env, tmp_path):
+    """Over SSH a dropped connection closes the pty; the console must not linger."""
+    term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env,
+                    tmp_path / "exit-status")
+    term.wait_for("GOOG:1d:fwd_ret_1")
+    shell = int(term.tmux("display-message", "-p", "-t", "main", "#{pane_pid}"))
+    children = subprocess.run(["pgrep", "-P", str(shell)], capture_output=True, text=True).stdout.split()
+    assert children, "the console process was not found under the pane's shell"
+    console = int(children[0])
+    term.close()  # the tmux server goes, and with it the terminal
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{console}").exists():
+        assert time.monotonic() < deadline, "the console outlived its terminal"
+        time.sleep(0.1)
+
+
+def test_a_viewer_session_looks_but_cannot_act(empty_brain_url, terminal_env, tmp_path):
+    term = Terminal([str(BIN / "huracan-tui"), "--brain", empty_brain_url, "--read-only"], terminal_env,
+                    tmp_path / "exit-status")
+    try:
+        screen = term.wait_for("READ-ONLY")
+        assert "Start the demo" not in screen and "d Demo" not in screen  # not offered, not bound
+        term.keys("d")
+        term.keys(":")
+        term.wait_for("slot GOOG")  # the command line's placeholder
+        term.keys("demo", "Enter")
+        term.wait_for("not allowed for a viewer")
+        term.keys("q")
+        assert term.wait_exit() == 0
+    finally:
+        term.close()
+    from brain import open_brain
+
+    with open_brain(empty_brain_url) as brain:
+        assert brain.list_jobs() == []
+        assert [entry.outcome for entry in brain.list_audit()] == ["denied"]
