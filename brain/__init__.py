@@ -7,7 +7,14 @@ code path. It stores; it never trains, plots or imports the console.
 from brain.core import Brain, open_brain
 from brain.errors import BrainError
 from brain.migrations import SCHEMA_VERSION
-from brain.records import AuditRecord, JobRecord, MetricRecord, SlotRecord, VersionRecord
+from brain.records import (
+    AuditRecord,
+    JobRecord,
+    MetricRecord,
+    QualityLogRecord,
+    SlotRecord,
+    VersionRecord,
+)
 from brain.urls import default_brain_url
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "BrainError",
     "JobRecord",
     "MetricRecord",
+    "QualityLogRecord",
     "SlotRecord",
     "VersionRecord",
     "default_brain_url",

@@ -82,3 +82,21 @@ class AuditRecord:
     reason: str | None
     outcome: str
     details: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class QualityLogRecord:
+    """One row of a stored data quality report: the report's "summary" row (count = rows
+    checked, severity = the worst found) or one kind of issue. Rows of one report share ``ts``."""
+
+    id: int
+    ts: datetime
+    source: str
+    symbol: str | None
+    timeframe: str | None
+    calendar: str
+    kind: str
+    count: int
+    severity: str  # ok, info, warning, error
+    example: str | None
+    details: dict[str, Any] | None

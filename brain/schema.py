@@ -130,3 +130,37 @@ audit_log = Table(
     Column("details", JSONText),
     Index("ix_audit_log_ts", "ts"),
 )
+
+data_quality_logs = Table(  # added by migration 3
+    "data_quality_logs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("symbol", Text),
+    Column("timeframe", Text),
+    Column("calendar", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # an issue kind, or "summary" (one per report)
+    Column("count", Integer, nullable=False),
+    Column("severity", Text, nullable=False),  # ok, info, warning, error
+    Column("example", Text),
+    Column("details", JSONText),
+    Index("ix_data_quality_logs_source_ts", "source", "ts"),
+)
+
+
+def _alt_data_table(name: str, *values: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("symbol", Text, primary_key=True),
+        Column("ts", UTCDateTime, primary_key=True),
+        *(Column(value, Float, nullable=False) for value in values),
+    )
+
+
+# Alternative data, one table per kind (migration 3 says why).
+funding_rates = _alt_data_table("funding_rates", "rate")
+open_interest = _alt_data_table("open_interest", "open_interest")
+liquidations = _alt_data_table("liquidations", "long_usd", "short_usd")
+sentiment_scores = _alt_data_table("sentiment_scores", "score")

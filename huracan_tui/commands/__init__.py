@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMAND_MODULES = ("train", "status", "show", "evaluate")
+COMMAND_MODULES = ("train", "status", "show", "evaluate", "data")
 
 
 def register_all(command) -> None:
