@@ -27,6 +27,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("quit", "q", "quit", "Quit", "Quit the console (training workers carry on)", "app"),
     Action("command-line", "colon", "command_line", "Cmd",
            "Command line: ':slot GOOG', ':models', ':theme huracan-light', ':interval 5'", "app"),
+    Action("data", "D", "show_data", "Data", "Data view: the latest data quality reports", "app"),
     Action("refresh", "r", "refresh", "Refresh", "Refresh from the brain now", "app", show=False),
     Action("pause", "p", "toggle_pause", "Pause", "Pause or resume the live refresh", "app"),
     Action("faster", "plus", "refresh_faster", "Faster", "Refresh twice as often", "app", show=False),

@@ -22,6 +22,7 @@ from huracan_tui.command_line import CommandLineError, parse_command
 from huracan_tui.export import export_table
 from huracan_tui.palette import ActionsProvider
 from huracan_tui.screens.command_line import CommandLineScreen
+from huracan_tui.screens.data import DataQualityScreen
 from huracan_tui.screens.demo import DemoOfferScreen
 from huracan_tui.screens.detail import ModelDetailScreen
 from huracan_tui.screens.help import HelpScreen
@@ -251,6 +252,10 @@ class HuracanApp(App):
 
     def action_refresh_slower(self) -> None:
         self.set_refresh_seconds(self.refresh_seconds * 2)
+
+    def action_show_data(self) -> None:
+        if not isinstance(self.screen, DataQualityScreen):
+            self.push_screen(DataQualityScreen())
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("models", "", "the Models view"),
     "slot": ("slot", "SLOT|SYMBOL", "open a slot (a symbol opens its first slot)"),
+    "data": ("show_data", "", "the Data view: data quality reports"),
     "help": ("help", "", "every key and command"),
     "quit": ("quit", "", "quit the console"),
     "refresh": ("refresh", "", "refresh from the brain now"),

@@ -8,13 +8,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from brain import BrainError
 from brain.records import QualityLogRecord
 from huracan_tui import formatting as fmt
 from huracan_tui.actions import bindings
+from huracan_tui.screens.base import HuracanScreen
 
 QUALITY_COLUMNS = (
     ("source", "Source"),
@@ -62,7 +62,7 @@ def quality_cells(record: QualityLogRecord) -> tuple[object, ...]:
     )
 
 
-class DataQualityScreen(Screen):
+class DataQualityScreen(HuracanScreen):
     BINDINGS = bindings("detail")  # Esc goes back
 
     def __init__(self) -> None:

@@ -67,3 +67,40 @@ def test_demo_offer(snap_compare, empty_brain_url, size):
         await pilot.pause()
 
     assert snap_compare(make_app(empty_brain_url), terminal_size=size, run_before=offered)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_data_view(snap_compare, seeded_brain_url, size):
+    from tests.tui.test_tui_data import store_reports
+
+    store_reports(seeded_brain_url)
+
+    async def open_data(pilot) -> None:
+        await _models_loaded(pilot)
+        await pilot.press("D")
+        await wait_until(pilot, lambda: pilot.app.screen.query_one(DataTable).row_count > 0,
+                         what="report rows")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_data)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_command_line(snap_compare, seeded_brain_url, size):
+    async def type_command(pilot) -> None:
+        await _models_loaded(pilot)
+        await pilot.press("colon", *"slot GO")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=type_command)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_models_view_read_only_filtered(snap_compare, seeded_brain_url, size):
+    async def filtered(pilot) -> None:
+        await _models_loaded(pilot)
+        await pilot.press("slash", *"eur", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded_brain_url, read_only=True), terminal_size=size,
+                        run_before=filtered)

@@ -107,3 +107,20 @@ async def test_no_reports_shows_how_to_make_one(seeded_brain_url):
         assert table(app).row_count == 0
         hint = app.screen.query_one("#empty-hint")
         assert hint.display and str(hint.render()) == EMPTY_HINT
+
+
+async def test_the_data_view_opens_by_key_and_by_command(seeded_brain_url):
+    from huracan_tui.screens.data import DataQualityScreen
+    from huracan_tui.screens.models import ModelsScreen
+    from tests.tui.helpers import make_app as make_console
+    from tests.tui.helpers import wait_until as wait
+
+    app = make_console(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait(pilot, lambda: app.snapshot is not None, what="the first poll")
+        await pilot.press("D")
+        assert isinstance(app.screen, DataQualityScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, ModelsScreen)
+        await pilot.press("colon", *"data", "enter")
+        await wait(pilot, lambda: isinstance(app.screen, DataQualityScreen), what="the Data view")
