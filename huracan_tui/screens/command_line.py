@@ -13,8 +13,10 @@ class CommandLineScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="command-line-cancel")]
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="slot GOOG · models · theme huracan-light · interval 5 · help · q",
-                    id="command-input")
+        prompt = Input(placeholder="slot GOOG · models · theme huracan-light · interval 5 · help · q",
+                       id="command-input")
+        prompt.cursor_blink = False  # over SSH every blink is traffic
+        yield prompt
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

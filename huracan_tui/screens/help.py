@@ -31,7 +31,9 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-dialog"):
             yield Static("Huracan — keys", classes="section-title")
-            yield Input(placeholder="search keys and commands", id="help-search")
+            search = Input(placeholder="search keys and commands", id="help-search")
+            search.cursor_blink = False  # over SSH every blink is traffic
+            yield search
             table = DataTable(id="help-keys", cursor_type="none", show_cursor=False)
             table.add_columns("Key", "Action", "Where")
             yield table

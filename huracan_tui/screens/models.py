@@ -118,7 +118,9 @@ class ModelsScreen(HuracanScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static("Models", classes="section-title", id="models-title")
+        # No blinking: over SSH every blink is traffic.
         filter_box = FilterInput(placeholder="filter rows (Enter keeps it, Esc clears)", id="filter")
+        filter_box.cursor_blink = False
         filter_box.display = False
         yield filter_box
         yield Static(
