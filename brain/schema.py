@@ -92,6 +92,7 @@ model_metrics = Table(
     Column("ts", UTCDateTime, nullable=False),
     Column("scope", Text, nullable=False, server_default="oos"),
     Index("ix_model_metrics_version_name", "version_id", "name"),
+    Index("ix_model_metrics_version_scope_fold", "version_id", "scope", "fold", "name"),
 )
 
 jobs = Table(

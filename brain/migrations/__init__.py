@@ -14,9 +14,14 @@ from sqlalchemy.engine import Connection
 
 from brain.column_types import UTCDateTime
 from brain.errors import BrainError
-from brain.migrations import m0001_registry, m0002_jobs_audit, m0003_data_quality_altdata
+from brain.migrations import (
+    m0001_registry,
+    m0002_jobs_audit,
+    m0003_data_quality_altdata,
+    m0004_metrics_scope_index,
+)
 
-MIGRATIONS = (m0001_registry, m0002_jobs_audit, m0003_data_quality_altdata)
+MIGRATIONS = (m0001_registry, m0002_jobs_audit, m0003_data_quality_altdata, m0004_metrics_scope_index)
 SCHEMA_VERSION = MIGRATIONS[-1].VERSION
 
 if [m.VERSION for m in MIGRATIONS] != list(range(1, len(MIGRATIONS) + 1)):
