@@ -65,7 +65,7 @@ def cold_start(path: Path, runs: int) -> tuple[list[float], int, float]:
         command = f"env XDG_STATE_HOME={state} {binary} --brain sqlite:///{path}"
         start = time.perf_counter()
         tmux(socket, "new-session", "-d", "-s", "m", "-x", "120", "-y", "40", command)
-        while "SYM000" not in tmux(socket, "capture-pane", "-p", "-t", "m"):
+        while "SYM000:1h" not in tmux(socket, "capture-pane", "-p", "-t", "m"):
             if time.perf_counter() - start > 60:
                 raise SystemExit("the console never painted a slot row")
             time.sleep(0.01)
@@ -89,7 +89,7 @@ def cold_start(path: Path, runs: int) -> tuple[list[float], int, float]:
 
 def refresh_ticks(path: Path, ticks: int) -> list[float]:
     """Milliseconds per refresh: reading the brain in the worker plus updating the tables."""
-    from huracan_tui.app import HuracanApp, SnapshotReady
+    from huracan_tui.app import HuracanApp
     from scheduler.config import HuracanConfig
 
     durations: list[float] = []
@@ -99,8 +99,8 @@ def refresh_ticks(path: Path, ticks: int) -> list[float]:
             self._tick_started = time.perf_counter()
             super().refresh_now()
 
-        def _snapshot_ready(self, message: SnapshotReady) -> None:
-            super()._snapshot_ready(message)
+        def _show(self, snapshot) -> None:  # called once per poll, after the read
+            super()._show(snapshot)
             durations.append((time.perf_counter() - self._tick_started) * 1000)
 
     config = HuracanConfig.model_validate({"console": {"refresh_seconds": 0.05}})

@@ -114,6 +114,7 @@ class ModelsScreen(HuracanScreen):
         self.filter_text = ""
         self.sort_column = "slot"
         self.sort_reverse = False
+        self._last_seen: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -149,6 +150,11 @@ class ModelsScreen(HuracanScreen):
 
     def show_snapshot(self, snapshot: BrainSnapshot, *, resort: bool = False) -> None:
         self.query_one(StatusBar).show(self.app.status_line(snapshot))
+        # Most polls find nothing new: comparing plain data is far cheaper than visiting cells.
+        seen = (snapshot.slots, snapshot.jobs, self.filter_text, self.sort_column, self.sort_reverse)
+        if seen == self._last_seen and not resort:
+            return
+        self._last_seen = seen
         self.query_one("#empty-hint").display = not snapshot.slots
         rows = {slot["slot"]: slot_cells(slot) for slot in snapshot.slots}
         if self.filter_text:
