@@ -21,6 +21,11 @@ from scheduler.runners import RUNNERS
 log = logging.getLogger("huracan.worker")
 
 
+class Cancelled(BaseException):
+    """The job is no longer ours to run (cancelled by an operator, or reaped as stale): stop
+    at once and leave its recorded state alone."""
+
+
 class Interrupted(BaseException):
     """Raised in the worker's main thread by SIGTERM / SIGINT; BaseException so no `except
     Exception` in library code swallows it."""
@@ -47,10 +52,15 @@ def run_job(brain: Brain, job_id: int) -> str:
         return "failed"
 
     def progress(fraction: float, message: str) -> None:
-        brain.update_job(job_id, progress=max(0.0, min(1.0, fraction)), message=message)
+        if not brain.update_job(job_id, progress=max(0.0, min(1.0, fraction)), message=message):
+            raise Cancelled(message)
 
     try:
         result = run(brain, job, progress)
+    except Cancelled:
+        state = brain.get_job(job_id).state
+        log.info("job %s is %s: stopping", job_id, state)
+        return state
     except Interrupted as stop:
         brain.interrupt_job(job_id, f"worker stopped by {stop}")
         return "interrupted"
@@ -58,7 +68,8 @@ def run_job(brain: Brain, job_id: int) -> str:
         log.debug("job %s failed:\n%s", job_id, traceback.format_exc())
         brain.fail_job(job_id, f"{type(error).__name__}: {error}")
         return "failed"
-    brain.finish_job(job_id, result)
+    if not brain.finish_job(job_id, result):  # cancelled while its last step ran
+        return brain.get_job(job_id).state
     return "succeeded"
 
 
@@ -78,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Interrupted:
         return 143
-    return {"succeeded": 0, "interrupted": 143}.get(state, 1)
+    return {"succeeded": 0, "cancelled": 0, "interrupted": 143}.get(state, 1)
 
 
 if __name__ == "__main__":

@@ -65,3 +65,21 @@ def test_sigterm_marks_the_running_job_interrupted(seeded_brain_url):
         assert stopped.state == "interrupted" and "SIGTERM" in stopped.message
         assert brain.latest_version("EURUSD:1h:fwd_ret_1").number == 2  # nothing half-stored
     assert sys.executable  # the worker ran under this interpreter
+
+
+def test_a_cancelled_job_stops_its_worker_and_stays_cancelled(seeded_brain_url):
+    slow = TrainingConfig.model_validate(
+        {"models": ["linear", "lightgbm"], "n_folds": 3, "params": {"lightgbm": {"n_estimators": 3000}}})
+    with open_brain(seeded_brain_url) as brain:
+        job = brain.create_job("train", slot_key="EURUSD:1h:fwd_ret_1",
+                               params=train_job_params("EURUSD", "1h", slow))
+        process = subprocess.Popen(worker_command(seeded_brain_url, job.id),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_for_state(brain, job.id, {"running"})
+        deadline = time.monotonic() + 60
+        while brain.get_job(job.id).progress == 0:  # a first progress report: it is training
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert brain.cancel_job(job.id)
+        assert process.wait(timeout=120) == 0, process.stderr.read()
+        assert brain.get_job(job.id).state == "cancelled"
