@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 
-COMMAND_MODULES = ("train", "status", "show", "evaluate", "data", "models")
+COMMAND_MODULES = ("train", "status", "show", "evaluate", "data", "models", "features")
 
 
 def register_all(command) -> None:

@@ -1,4 +1,6 @@
-"""Causal features: the value at bar t uses bars up to and including t, never later ones.
+"""The fixed feature set that `train_model` uses (FEATURES). Its numbers are part of every stored
+model's manifest and of the console's snapshots: change a definition here and every trained
+number moves. Recipes (engine.features.recipe) are the configurable way to get more features.
 
 Every expression runs `.over("symbol")`, so in a frame holding several symbols no window ever
 reaches across from one symbol into another. Rows must be in time order within each symbol
@@ -51,7 +53,8 @@ def add_features(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def wilder_rsi(price: pl.Expr, period: int = RSI_PERIOD) -> pl.Expr:
-    """RSI exactly as TA-Lib computes it (no unstable period, not Metastock mode).
+    """RSI exactly as TA-Lib computes it (no unstable period, not Metastock mode); equals
+    `talib.RSI(price, timeperiod=period)`. One expression, meant to run `.over("symbol")`.
 
     Average gain and loss are seeded with the simple mean of the first `period` changes and
     then follow Wilder's recursion avg_t = (avg_{t-1} * (period - 1) + x_t) / period, which is
