@@ -16,6 +16,7 @@ from engine.models.catboost_models import CatBoostClassifierModel, CatBoostModel
 from engine.models.gbm import LightGBMClassifierModel, LightGBMModel
 from engine.models.linear import LinearModel, LogisticModel
 from engine.models.neighbors import KNNClassifierModel, KNNModel
+from engine.models.online import RiverLinearModel, RiverLogisticModel
 from engine.models.svm import SVMClassifierModel, SVMModel
 from engine.models.tabular import NotFittedError
 from engine.models.trees import (
@@ -45,8 +46,11 @@ __all__ = [
     "Model",
     "ModelCard",
     "NotFittedError",
+    "ONLINE_MODEL_CLASSES",
     "RandomForestClassifierModel",
     "RandomForestModel",
+    "RiverLinearModel",
+    "RiverLogisticModel",
     "SVMClassifierModel",
     "SVMModel",
     "XGBoostClassifierModel",
@@ -79,6 +83,9 @@ TABULAR_MODEL_CLASSES: dict[str, type] = {
     )
 }
 
+# Online learners (River): fit learns row by row; learn_more continues.
+ONLINE_MODEL_CLASSES: dict[str, type] = {cls.kind: cls for cls in (RiverLinearModel, RiverLogisticModel)}
+
 # Imported last, so that a neural module importing engine.models.base finds this package ready.
 # The neural package imports no torch at import time; while it is absent or being written the
 # zoo is the tabular kinds alone.
@@ -88,7 +95,7 @@ except ImportError:
     NEURAL_MODEL_CLASSES: dict[str, type] = {}
 
 # Every kind make_model / load_model / zoo know, by its public id (configs, CLI, manifests).
-MODEL_CLASSES: dict[str, type] = {**TABULAR_MODEL_CLASSES, **NEURAL_MODEL_CLASSES}
+MODEL_CLASSES: dict[str, type] = {**TABULAR_MODEL_CLASSES, **NEURAL_MODEL_CLASSES, **ONLINE_MODEL_CLASSES}
 
 # The kinds train_model is wired and tested for (continuous targets, the walk-forward slice);
 # the rest of the zoo joins it as the training pipeline learns classification targets.
