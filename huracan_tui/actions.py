@@ -28,6 +28,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("command-line", "colon", "command_line", "Cmd",
            "Command line: ':slot GOOG', ':models', ':theme huracan-light', ':interval 5'", "app"),
     Action("data", "D", "show_data", "Data", "Data view: the latest data quality reports", "app"),
+    Action("jobs", "J", "show_jobs", "Jobs", "Jobs view: progress, device, ETA; cancel", "app"),
     Action("refresh", "r", "refresh", "Refresh", "Refresh from the brain now", "app", show=False),
     Action("pause", "p", "toggle_pause", "Pause", "Pause or resume the live refresh", "app"),
     Action("faster", "plus", "refresh_faster", "Faster", "Refresh twice as often", "app", show=False),
@@ -46,6 +47,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("copy", "y", "copy_slot", "Copy", "Copy the selected slot id to the clipboard (OSC 52)", "models",
            show=False),
     Action("back", "escape", "back", "Back", "Back to the previous view", "detail"),
+    Action("jobs-back", "escape", "back", "Back", "Back to the previous view", "jobs"),
+    Action("cancel-job", "c", "cancel_job", "Cancel job", "Cancel the selected job (asks for a reason)",
+           "jobs", changes_things=True),
 )
 
 BY_ID = {action.id: action for action in ACTIONS}

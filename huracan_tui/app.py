@@ -26,6 +26,7 @@ from huracan_tui.screens.data import DataQualityScreen
 from huracan_tui.screens.demo import DemoOfferScreen
 from huracan_tui.screens.detail import ModelDetailScreen
 from huracan_tui.screens.help import HelpScreen
+from huracan_tui.screens.jobs import JobsScreen
 from huracan_tui.screens.models import ModelsScreen
 from huracan_tui.snapshot import BrainSnapshot, Clock, read_snapshot, utc_now
 from scheduler.config import HuracanConfig
@@ -149,7 +150,7 @@ class HuracanApp(App):
 
     def _show(self, snapshot: BrainSnapshot) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, ModelsScreen):
+            if isinstance(screen, ModelsScreen | JobsScreen):
                 screen.show_snapshot(snapshot)
 
     @on(PollFailed)
@@ -256,6 +257,21 @@ class HuracanApp(App):
     def action_show_data(self) -> None:
         if not isinstance(self.screen, DataQualityScreen):
             self.push_screen(DataQualityScreen())
+
+    def action_show_jobs(self) -> None:
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
+
+    def cancel_job(self, job_id: int, reason: str) -> None:
+        if not self.allows("cancel_job"):
+            self.deny("job.cancel")
+            return
+        cancelled = self.brain.cancel_job(job_id)
+        outcome = "ok" if cancelled else "failed: no longer queued or running"
+        self.brain.audit("job.cancel", actor=self.user, origin=self.origin, target=f"job {job_id}",
+                         reason=reason, outcome=outcome)
+        self.notify(f"Job {job_id} cancelled." if cancelled else f"Job {job_id} had already ended.",
+                    title="Jobs", severity="information" if cancelled else "warning")
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -10,6 +10,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "models": ("models", "", "the Models view"),
     "slot": ("slot", "SLOT|SYMBOL", "open a slot (a symbol opens its first slot)"),
     "data": ("show_data", "", "the Data view: data quality reports"),
+    "jobs": ("show_jobs", "", "the Jobs view: progress, device, ETA, cancel"),
     "help": ("help", "", "every key and command"),
     "quit": ("quit", "", "quit the console"),
     "refresh": ("refresh", "", "refresh from the brain now"),

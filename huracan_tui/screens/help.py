@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, Static
 from huracan_tui.actions import ACTIONS, key_label
 from huracan_tui.command_line import COMMANDS
 
-SCOPE_NAMES = {"app": "everywhere", "models": "Models view", "detail": "slot detail"}
+SCOPE_NAMES = {"app": "everywhere", "models": "Models view", "detail": "slot detail", "jobs": "Jobs view"}
 
 
 def help_rows(allowed) -> list[tuple[str, str, str]]:

@@ -104,3 +104,21 @@ def test_models_view_read_only_filtered(snap_compare, seeded_brain_url, size):
 
     assert snap_compare(make_app(seeded_brain_url, read_only=True), terminal_size=size,
                         run_before=filtered)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_jobs_view_and_cancel_confirmation(snap_compare, seeded_brain_url, size):
+    from tests.tui.test_tui_jobs import running_job
+
+    running_job(seeded_brain_url)
+
+    async def confirm_cancel(pilot) -> None:
+        await _models_loaded(pilot)
+        await pilot.press("J")
+        await wait_until(pilot, lambda: pilot.app.screen.query_one(DataTable).row_count == 1,
+                         what="the job row")
+        await pilot.press("c")
+        await pilot.press(*"bad data")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=confirm_cancel)

@@ -1,0 +1,40 @@
+"""Destructive actions ask first, and take a reason that goes into the audit log."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+
+class ConfirmScreen(ModalScreen[str | None]):
+    """Dismisses with the reason typed (confirmed) or None (Esc). An empty reason is refused."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="confirm-cancel")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-dialog"):
+            yield Static("Confirm", classes="section-title")
+            yield Static(self.question, id="confirm-question")
+            reason = Input(placeholder="reason (required, goes to the audit log)", id="confirm-reason")
+            reason.cursor_blink = False
+            yield reason
+            yield Static("Enter confirms · Esc cancels", id="confirm-hint")
+
+    @on(Input.Submitted, "#confirm-reason")
+    def _submitted(self, event: Input.Submitted) -> None:
+        reason = event.value.strip()
+        if not reason:
+            self.query_one("#confirm-hint", Static).update("A reason is required · Esc cancels")
+            return
+        self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,120 @@
+"""The Jobs view: every recent job with its state, progress, device, elapsed time and ETA;
+operators cancel the selected one (with a confirmation and a reason for the audit log)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
+
+from brain import BrainError
+from brain.records import JobRecord
+from huracan_tui import formatting as fmt
+from huracan_tui.actions import bindings
+from huracan_tui.screens.base import HuracanScreen
+from huracan_tui.screens.confirm import ConfirmScreen
+from huracan_tui.screens.models import job_cells, sync_rows
+from huracan_tui.widgets.status_bar import StatusBar
+
+JOBS_LISTED = 200
+JOB_COLUMNS = (("id", "Job"), ("kind", "Kind"), ("state", "State"), ("progress", "Progress"),
+               ("device", "Device"), ("elapsed", "Elapsed"), ("eta", "ETA"), ("message", "Message"))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def timing(job: JobRecord, now: datetime) -> tuple[float | None, float | None]:
+    """Elapsed seconds, and the ETA from the rate of progress so far (running jobs only)."""
+    if job.started_at is None:
+        return None, None
+    elapsed = ((job.finished_at or now) - job.started_at).total_seconds()
+    if job.state != "running" or not job.progress:
+        return elapsed, None
+    return elapsed, elapsed * (1 - job.progress) / job.progress
+
+
+class JobsLoaded(Message):
+    def __init__(self, jobs: list[JobRecord]) -> None:
+        super().__init__()
+        self.jobs = jobs
+
+
+class JobsScreen(HuracanScreen):
+    BINDINGS = bindings("jobs")
+    AUTO_FOCUS = "#all-jobs"
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Static("Jobs", classes="section-title")
+        table = DataTable(id="all-jobs", cursor_type="row", zebra_stripes=True)
+        for key, label in JOB_COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.app.snapshot is not None:
+            self.show_snapshot(self.app.snapshot)
+
+    def show_snapshot(self, snapshot) -> None:
+        self.query_one(StatusBar).show(self.app.status_line(snapshot))
+        self.load_jobs()
+
+    @work(thread=True, exclusive=True)
+    def load_jobs(self) -> None:
+        try:
+            self.post_message(JobsLoaded(self.app.brain.list_jobs(limit=JOBS_LISTED)))
+        except BrainError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+
+    @on(JobsLoaded)
+    def _show_jobs(self, message: JobsLoaded) -> None:
+        now = self.app.clock()
+        rows = {}
+        for job in message.jobs:
+            elapsed, eta = timing(job, now)
+            cells = job_cells(job)
+            rows[str(job.id)] = {
+                "id": cells["id"], "kind": cells["kind"], "state": cells["state"],
+                "progress": cells["progress"], "device": job.device or "-",
+                "elapsed": fmt.right(duration(elapsed)), "eta": fmt.right(duration(eta)),
+                "message": cells["message"],
+            }
+        sync_rows(self.query_one("#all-jobs", DataTable), rows, sort_by="id",
+                  sort_key=lambda cell: int(str(cell)), reverse=True)
+
+    def selected_job(self) -> int | None:
+        table = self.query_one("#all-jobs", DataTable)
+        if table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return int(row_key.value)
+
+    def action_cancel_job(self) -> None:
+        job_id = self.selected_job()
+        if job_id is None:
+            return
+        job = self.app.brain.get_job(job_id)
+        if job.state not in ("queued", "running"):
+            self.notify(f"Job {job_id} is {job.state}: nothing to cancel.", severity="warning")
+            return
+
+        def confirmed(reason: str | None) -> None:
+            if reason is not None:
+                self.app.cancel_job(job_id, reason)
+                self.load_jobs()
+
+        what = f"{job.kind} {job.slot_key or ''}".strip()
+        self.app.push_screen(ConfirmScreen(f"Cancel job {job_id} ({what}, {job.state})?"), confirmed)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
