@@ -165,3 +165,56 @@ funding_rates = _alt_data_table("funding_rates", "rate")
 open_interest = _alt_data_table("open_interest", "open_interest")
 liquidations = _alt_data_table("liquidations", "long_usd", "short_usd")
 sentiment_scores = _alt_data_table("sentiment_scores", "score")
+
+
+drift_results = Table(  # added by migration 5
+    "drift_results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("slot_key", Text),
+    Column("feature", Text, nullable=False),
+    Column("method", Text, nullable=False),
+    Column("statistic", Float),
+    Column("p_value", Float),
+    Column("threshold", Float, nullable=False),
+    Column("drifted", Integer, nullable=False),
+    Column("reference_start", UTCDateTime),
+    Column("reference_end", UTCDateTime),
+    Column("current_start", UTCDateTime),
+    Column("current_end", UTCDateTime),
+    Column("details", JSONText),
+    Index("ix_drift_results_slot_feature_ts", "slot_key", "feature", "ts"),
+)
+
+feature_importance = Table(  # added by migration 5
+    "feature_importance",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("method", Text, nullable=False),
+    Column("feature", Text, nullable=False),
+    Column("value", Float),
+    Column("rank", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_feature_importance_version_method", "version_id", "method"),
+)
+
+model_comparisons = Table(  # added by migration 5
+    "model_comparisons",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("slot_key", Text, nullable=False),
+    Column("champion_version", Integer, nullable=False),
+    Column("challenger_version", Integer, nullable=False),
+    Column("test", Text, nullable=False),
+    Column("statistic", Float),
+    Column("p_value", Float),
+    Column("p_adjusted", Float),
+    Column("correction", Text),
+    Column("effect_size", Float),
+    Column("verdict", Text, nullable=False),
+    Column("details", JSONText),
+    Index("ix_model_comparisons_slot_ts", "slot_key", "ts"),
+)

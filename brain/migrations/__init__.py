@@ -19,9 +19,16 @@ from brain.migrations import (
     m0002_jobs_audit,
     m0003_data_quality_altdata,
     m0004_metrics_scope_index,
+    m0005_monitoring,
 )
 
-MIGRATIONS = (m0001_registry, m0002_jobs_audit, m0003_data_quality_altdata, m0004_metrics_scope_index)
+MIGRATIONS = (
+    m0001_registry,
+    m0002_jobs_audit,
+    m0003_data_quality_altdata,
+    m0004_metrics_scope_index,
+    m0005_monitoring,
+)
 SCHEMA_VERSION = MIGRATIONS[-1].VERSION
 
 if [m.VERSION for m in MIGRATIONS] != list(range(1, len(MIGRATIONS) + 1)):
