@@ -13,11 +13,14 @@ from brain.bars import BarsMixin
 from brain.connection import create_brain_engine, transaction
 from brain.data_quality import DataQualityMixin
 from brain.jobs import JobsMixin
+from brain.monitoring import MonitoringMixin
 from brain.registry import RegistryMixin
 from brain.urls import default_brain_url, normalise_url, safe_url
 
 
-class Brain(RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin):
+class Brain(
+    RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, MonitoringMixin
+):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 
     Safe to share between threads; every method runs in its own transaction.

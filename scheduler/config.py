@@ -41,13 +41,45 @@ class _Strict(BaseModel):
 
 
 class TrainingConfig(_Strict):
-    models: list[Literal["linear", "lightgbm"]] = Field(default_factory=lambda: list(MODEL_CHOICES))
+    # Any kind of the zoo that can run here (engine.models.zoo()); `huracan models` lists them.
+    models: list[str] = Field(default_factory=lambda: list(MODEL_CHOICES))
     horizon: int = Field(default=1, ge=1)
     cost_bps: float = Field(default=1.0, ge=0)
     n_folds: int = Field(default=5, ge=2)
     seed: int = 42
-    # Hyperparameters per model kind, passed to the model's constructor.
-    params: dict[Literal["linear", "lightgbm"], dict[str, Any]] = Field(default_factory=dict)
+    # Hyperparameters per model kind, passed to the model's constructor (plus the run option
+    # `early_stopping: true` for boosted and neural kinds).
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # full: walk-forward + refit; quick: at most 2 folds + refit; incremental: warm start from
+    # the slot's latest version of the kind on the bars after its data_end.
+    cadence: Literal["full", "quick", "incremental"] = "full"
+    # Classifier kinds learn direction_{horizon}: up / down at 0, buy / hold / sell above it.
+    threshold_bps: float = Field(default=0.0, ge=0)
+
+    @field_validator("models")
+    @classmethod
+    def _known_available_models(cls, models: list[str]) -> list[str]:
+        for kind in models:
+            _check_model_kind(kind)
+        return models
+
+    @field_validator("params")
+    @classmethod
+    def _params_of_known_models(cls, params: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for kind in params:
+            _check_model_kind(kind, available=False)
+        return params
+
+
+def _check_model_kind(kind: str, *, available: bool = True) -> None:
+    """ValueError (pydantic names the key) for a kind the zoo doesn't know or can't run here."""
+    from engine.models import zoo
+
+    entries = {entry["kind"]: entry for entry in zoo()}
+    if kind not in entries:
+        raise ValueError(f"unknown model kind {kind!r}; known kinds: {', '.join(entries)}")
+    if available and not entries[kind]["available"]:
+        raise ValueError(f"model kind {kind!r} is not available here: {entries[kind]['reason']}")
 
 
 class ScheduleConfig(_Strict):

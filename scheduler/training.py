@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import polars as pl
@@ -17,10 +17,19 @@ import polars as pl
 from brain import Brain
 from brain.records import SlotRecord, VersionRecord
 from engine.targets import target_name
-from engine.training import TrainingResult, train_model
+from engine.training import TrainingResult, supports_warm_start, train_model
 from scheduler.config import TrainingConfig
 
 Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class PreviousVersion:
+    """What an incremental retrain continues from: the model and the last bar it learned."""
+
+    number: int
+    model: object
+    data_end: datetime
 
 
 def _finite_or_none(value: float | int | None) -> float | None:
@@ -56,9 +65,15 @@ def fit_models(
     *,
     progress: Progress | None = None,
     label: str = "",
+    previous: dict[str, PreviousVersion] | None = None,
 ) -> list[TrainingResult]:
-    """Walk-forward evaluate and fit every configured model kind; nothing is stored."""
+    """Walk-forward evaluate and fit every configured model kind; nothing is stored.
+
+    With `config.cadence == "incremental"` each kind continues from `previous[kind]`; a kind
+    without a previous version (the slot's first) or that cannot warm start (linear, knn, svm,
+    trees, forests) is trained in full, and its manifest's `cadence` says so."""
     kinds = list(config.models)
+    previous = previous or {}
     results = []
     for position, kind in enumerate(kinds):
 
@@ -66,6 +81,9 @@ def fit_models(
             if progress is not None:
                 progress((position + fraction) / len(kinds), f"{label}{kind}: {message}")
 
+        cadence, warm = config.cadence, previous.get(kind)
+        if cadence == "incremental" and (warm is None or not supports_warm_start(kind)):
+            cadence = "full"
         results.append(
             train_model(
                 frame,
@@ -77,6 +95,10 @@ def fit_models(
                 seed=config.seed,
                 params=dict(config.params.get(kind, {})),
                 progress=report,
+                cadence=cadence,
+                previous=None if warm is None or cadence != "incremental" else warm.model,
+                previous_data_end=None if warm is None or cadence != "incremental" else warm.data_end,
+                threshold_bps=config.threshold_bps,
             )
         )
     return results
@@ -97,6 +119,26 @@ def store_result(
         data_end=datetime.fromisoformat(result.data_end),
         actor=actor,
     )
+
+
+def previous_versions(brain: Brain, slot_key: str, kinds: list[str]) -> dict[str, PreviousVersion]:
+    """The slot's latest version of each kind, loaded from its sha256-verified artifact."""
+    from engine.models import load_model
+
+    latest: dict[str, VersionRecord] = {}
+    for version in brain.list_versions(slot_key):  # in version order: the last one wins
+        if version.model_kind in kinds:
+            latest[version.model_kind] = version
+    return {
+        kind: PreviousVersion(
+            number=version.number,
+            model=load_model(
+                kind, brain.load_artifact(version.artifact_sha256), sha256=version.artifact_sha256
+            ),
+            data_end=version.data_end or datetime.fromisoformat(version.manifest["data_end"]),
+        )
+        for kind, version in latest.items()
+    }
 
 
 def slot_for(brain: Brain, symbol: str, timeframe: str, horizon: int) -> SlotRecord:
@@ -120,6 +162,7 @@ def train_slot(
     slot = slot_for(brain, symbol, timeframe, config.horizon)
     versions = []
     kinds = list(config.models)
+    previous = previous_versions(brain, slot.key, kinds) if config.cadence == "incremental" else {}
     for position, kind in enumerate(kinds):
         one_kind = config.model_copy(update={"models": [kind]})
 
@@ -127,6 +170,8 @@ def train_slot(
             if progress is not None:
                 progress((position + fraction) / len(kinds), message)
 
-        (result,) = fit_models(frame, timeframe, one_kind, progress=report, label=f"{slot.key} ")
+        (result,) = fit_models(
+            frame, timeframe, one_kind, progress=report, label=f"{slot.key} ", previous=previous
+        )
         versions.append(store_result(brain, slot, result, actor=actor))
     return versions

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import importlib
 
-COMMAND_MODULES = ("train", "status", "show", "evaluate", "data", "models", "features")
+COMMAND_MODULES = (
+    "train", "status", "show", "evaluate", "data", "models", "features", "predict", "autotune", "ab",
+)
 
 
 def register_all(command) -> None:

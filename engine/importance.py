@@ -1,0 +1,180 @@
+"""Feature importance of a fitted model: TreeSHAP, permutation, correlation, variance.
+
+Every method returns {feature: value}, larger = more important:
+
+- `tree_shap`: the boosting libraries' own TreeSHAP (xgboost `Booster.predict(DMatrix,
+  pred_contribs=True)`, lightgbm `Booster.predict(X, pred_contrib=True)`); the value is the mean
+  |contribution| of the feature over the rows of X (classifiers: averaged over the classes too).
+  The bias column the libraries append is dropped.
+- `permutation`: `sklearn.inspection.permutation_importance` on a thin adapter around any model
+  of the zoo (its `predict`, or the expected direction P(buy) - P(sell) for classifiers); the
+  value is the mean drop of the score over `n_repeats` shuffles.
+- `correlation`: |Spearman| of each feature with the target (model-free).
+- `variance`: the feature's variance (model- and target-free; the last resort).
+
+`importance_for` picks the best one available, in this order: tree_shap (the model keeps an
+xgboost or lightgbm booster), permutation (a model and a target), correlation (a target only),
+variance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+METHODS = ("tree_shap", "permutation", "correlation", "variance")
+
+
+def _names(features: Sequence[str] | None, n_columns: int) -> list[str]:
+    names = list(features) if features is not None else [f"f{index}" for index in range(n_columns)]
+    if len(names) != n_columns:
+        raise ValueError(f"{len(names)} feature names for {n_columns} columns of X")
+    return names
+
+
+def _matrix(X) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must be a non-empty 2-D matrix, got shape {X.shape}")
+    return X
+
+
+def _booster(model):
+    """('xgboost' | 'lightgbm', booster) when the model keeps a booster TreeSHAP can read."""
+    booster = getattr(model, "booster_", None)
+    if booster is None:
+        return None, None
+    module = type(booster).__module__
+    if module.startswith("xgboost"):
+        return "xgboost", booster
+    if module.startswith("lightgbm"):
+        return "lightgbm", booster
+    return None, None
+
+
+def supports_tree_shap(model) -> bool:
+    return _booster(model)[0] is not None
+
+
+def shap_contributions(model, X) -> np.ndarray:
+    """Per-row contributions from the library, bias column last: (n, p + 1), or for multiclass
+    models (n, classes, p + 1). Each row sums to the model's raw score (margin)."""
+    library, booster = _booster(model)
+    X = _matrix(X)
+    if library == "xgboost":
+        import xgboost
+
+        names = booster.feature_names
+        return np.asarray(
+            booster.predict(xgboost.DMatrix(X, feature_names=names), pred_contribs=True), dtype=float
+        )
+    if library == "lightgbm":
+        raw = np.asarray(booster.predict(X, pred_contrib=True), dtype=float)
+        classes = booster.num_model_per_iteration()
+        if classes > 1:  # lightgbm lays the classes side by side
+            raw = raw.reshape(X.shape[0], classes, X.shape[1] + 1)
+        return raw
+    raise ValueError(f"{type(model).__name__} keeps no xgboost or lightgbm booster: no TreeSHAP")
+
+
+def tree_shap(model, X, features: Sequence[str] | None = None) -> dict[str, float]:
+    X = _matrix(X)
+    contributions = shap_contributions(model, X)[..., :-1]
+    values = np.abs(contributions).reshape(-1, X.shape[1]).mean(axis=0)
+    return dict(zip(_names(features, X.shape[1]), values.tolist(), strict=True))
+
+
+def predict_adapter(model):
+    """The sklearn estimator face permutation_importance needs, around a fitted zoo model: its
+    predict, or for classifiers the expected direction P(buy) - P(sell), the number training
+    trades on. Built on first use so importing this module does not import scikit-learn."""
+    from sklearn.base import BaseEstimator, RegressorMixin
+
+    class PredictAdapter(RegressorMixin, BaseEstimator):
+        def __init__(self, model=None):
+            self.model = model
+
+        def fit(self, X, y=None):  # already fitted; sklearn's checks look for this method
+            return self
+
+        def __sklearn_is_fitted__(self) -> bool:
+            return True
+
+        def predict(self, X) -> np.ndarray:
+            if hasattr(self.model, "predict_proba"):
+                proba = np.asarray(self.model.predict_proba(X), dtype=float)
+                classes = list(np.asarray(self.model.classes_))
+                up = proba[:, classes.index(1)] if 1 in classes else 0.0
+                down = proba[:, classes.index(-1)] if -1 in classes else 0.0
+                return up - down
+            return np.asarray(self.model.predict(X), dtype=float)
+
+    return PredictAdapter(model)
+
+
+def permutation(
+    model,
+    X,
+    y,
+    features: Sequence[str] | None = None,
+    *,
+    scoring: str = "neg_mean_squared_error",
+    n_repeats: int = 5,
+    seed: int = 0,
+) -> dict[str, float]:
+    """sklearn.inspection.permutation_importance (importances_mean) of the adapted model."""
+    from sklearn.inspection import permutation_importance
+
+    X = _matrix(X)
+    result = permutation_importance(
+        predict_adapter(model), X, np.asarray(y, dtype=float), scoring=scoring,
+        n_repeats=n_repeats, random_state=seed,
+    )
+    return dict(zip(_names(features, X.shape[1]), result.importances_mean.tolist(), strict=True))
+
+
+def correlation(X, y, features: Sequence[str] | None = None) -> dict[str, float]:
+    """|Spearman rank correlation| of each column with y; 0 for a constant column."""
+    from scipy import stats
+
+    X, y = _matrix(X), np.asarray(y, dtype=float)
+    values = []
+    for column in X.T:
+        if np.all(column == column[0]) or np.all(y == y[0]):
+            values.append(0.0)
+            continue
+        rho = stats.spearmanr(column, y).statistic
+        values.append(0.0 if math.isnan(rho) else abs(float(rho)))
+    return dict(zip(_names(features, X.shape[1]), values, strict=True))
+
+
+def variance(X, features: Sequence[str] | None = None) -> dict[str, float]:
+    X = _matrix(X)
+    return dict(zip(_names(features, X.shape[1]), np.var(X, axis=0, ddof=1).tolist(), strict=True))
+
+
+def best_method(model=None, y=None) -> str:
+    if model is not None and supports_tree_shap(model):
+        return "tree_shap"
+    if model is not None and y is not None:
+        return "permutation"
+    if y is not None:
+        return "correlation"
+    return "variance"
+
+
+def importance_for(
+    model, X, y=None, features: Sequence[str] | None = None, *, seed: int = 0
+) -> tuple[str, dict[str, float]]:
+    """(method, {feature: value}) by the best method available (see the module docstring)."""
+    method = best_method(model, y)
+    if method == "tree_shap":
+        return method, tree_shap(model, X, features)
+    if method == "permutation":
+        return method, permutation(model, X, y, features, seed=seed)
+    if method == "correlation":
+        return method, correlation(X, y, features)
+    return method, variance(X, features)
+
