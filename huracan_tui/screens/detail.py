@@ -43,6 +43,26 @@ def overall(metrics: list[MetricRecord]) -> dict[str, float | None]:
     return {m.name: m.value for m in metrics if m.fold is None}
 
 
+CARD_FIELDS = (("purpose", "purpose"), ("ideal_input", "ideal input"),
+               ("feature_requirements", "features"), ("output_schema", "output"), ("regimes", "regimes"))
+
+
+def card_text(model_kind: str) -> str:
+    """The zoo's info card for a kind: what the model is for and what it wants."""
+    from engine.models import model_class  # cheap: no learning library is imported
+
+    try:
+        card = model_class(model_kind).card.to_dict()
+    except (ValueError, AttributeError):
+        return f"[b]{'model':<17}[/b] {model_kind} (no card: unknown to this huracan)"
+    lines = [f"[b]{'model card':<17}[/b] {card['kind']} · {card['family']} · {card['task']} · "
+             f"{card['library']}"]
+    for key, label in CARD_FIELDS:
+        value = card[key]
+        lines.append(f"[b]{label:<17}[/b] {', '.join(value) if isinstance(value, list) else value}")
+    return "\n".join(lines)
+
+
 def manifest_text(manifest: dict) -> str:
     lines = []
     for key in MANIFEST_KEYS:
@@ -136,7 +156,8 @@ class ModelDetailScreen(HuracanScreen):
                 fmt.right(fmt.number(values.get("rmse"), 1)),
                 fmt.right(fmt.number(values.get("mae"), 1)),
             )
-        self.query_one("#manifest", Static).update(manifest_text(version.manifest))
+        self.query_one("#manifest", Static).update(
+            card_text(version.model_kind) + "\n\n" + manifest_text(version.manifest))
 
     def action_back(self) -> None:
         self.app.pop_screen()

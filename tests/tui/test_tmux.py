@@ -99,7 +99,7 @@ def test_operator_round_trip(seeded_brain_url, terminal_env, tmp_path):
         assert "EURUSD:1h:fwd_ret_1" in screen
         term.keys("Down", "Enter")
         screen = term.wait_for("walk-forward folds")
-        assert "Slot GOOG:1d:fwd_ret_1" in screen and "data_fingerprint" in screen
+        assert "Slot GOOG:1d:fwd_ret_1" in screen and "model card" in screen and "purpose" in screen
         # Wait for each Escape to land: an ESC followed at once by a key reads as Alt+key.
         term.keys("Escape")
         assert "EURUSD:1h:fwd_ret_1" in term.wait_gone("walk-forward folds")
