@@ -12,6 +12,7 @@ from brain.audit import AuditMixin
 from brain.bars import BarsMixin
 from brain.connection import create_brain_engine, transaction
 from brain.data_quality import DataQualityMixin
+from brain.drift import DriftMixin
 from brain.jobs import JobsMixin
 from brain.monitoring import MonitoringMixin
 from brain.registry import RegistryMixin
@@ -19,7 +20,8 @@ from brain.urls import default_brain_url, normalise_url, safe_url
 
 
 class Brain(
-    RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, MonitoringMixin
+    RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, MonitoringMixin,
+    DriftMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 

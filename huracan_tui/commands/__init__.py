@@ -8,6 +8,7 @@ import importlib
 
 COMMAND_MODULES = (
     "train", "status", "show", "evaluate", "data", "models", "features", "predict", "autotune", "ab",
+    "drift", "report",
 )
 
 
