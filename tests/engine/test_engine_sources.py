@@ -12,16 +12,14 @@ from datetime import UTC, datetime
 import polars as pl
 import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from engine.data import DataError, load_ohlcv
 from engine.datasets import bundled_path
 from engine.retry import RetriesExhausted, RetryPolicy, is_transient, retry
 from engine.sources import RetryOptions, read_ohlcv_source
+from tests.brain.conftest import POSTGRES_URL  # noqa: E402  (one place names the test server)
+from tests.brain.conftest import _admin_connection as _admin  # noqa: E402
 
-POSTGRES_URL = os.environ.get(
-    "HURACAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 REFUSING_URL = "postgresql+psycopg://postgres@127.0.0.1:5999/test"  # nothing listens there
 
 
@@ -131,19 +129,6 @@ def test_permanent_file_errors_are_not_retried(tmp_path):
 
 
 # --- SQL on PostgreSQL -----------------------------------------------------------------------
-
-
-def _admin() -> psycopg.Connection:
-    url = make_url(POSTGRES_URL)
-    return psycopg.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname=url.database,
-        autocommit=True,
-        connect_timeout=3,
-    )
 
 
 @pytest.fixture
