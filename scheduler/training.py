@@ -107,8 +107,9 @@ def fit_models(
 def store_result(
     brain: Brain, slot: SlotRecord, result: TrainingResult, *, actor: str = "system"
 ) -> VersionRecord:
-    """Artifact, manifest, version row, metrics and audit entry: one transaction in the brain."""
-    return brain.add_version(
+    """Artifact, manifest, version row, metrics and audit entry: one transaction in the brain.
+    Then the model's own feature importance, so importance trends grow with every retrain."""
+    version = brain.add_version(
         slot.key,
         model_kind=result.model_kind,
         manifest=manifest_of(result, slot.key),
@@ -119,6 +120,21 @@ def store_result(
         data_end=datetime.fromisoformat(result.data_end),
         actor=actor,
     )
+    record_native_importance(brain, version, result)
+    return version
+
+
+def record_native_importance(brain: Brain, version: VersionRecord, result: TrainingResult) -> None:
+    """The learner's own importance (gain or impurity shares, |coef| on scaled inputs), stored as
+    method "native"; kinds without one (KNN, SVM, neural) store nothing. Derived data, so it is
+    written after the version's transaction: losing it to a crash loses nothing the version needs."""
+    from engine.models import load_model
+
+    model = load_model(result.model_kind, result.artifact, sha256=version.artifact_sha256)
+    importances = getattr(model, "feature_importances", lambda: None)()
+    if importances is not None:
+        brain.record_feature_importance(version.id, "native",
+                                        dict(zip(result.features, map(float, importances), strict=True)))
 
 
 def previous_versions(brain: Brain, slot_key: str, kinds: list[str]) -> dict[str, PreviousVersion]:

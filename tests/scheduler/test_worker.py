@@ -83,3 +83,14 @@ def test_a_cancelled_job_stops_its_worker_and_stays_cancelled(seeded_brain_url):
         assert brain.cancel_job(job.id)
         assert process.wait(timeout=120) == 0, process.stderr.read()
         assert brain.get_job(job.id).state == "cancelled"
+
+
+def test_every_retrain_stores_the_models_own_feature_importance(seeded_brain_url):
+    from engine.features import FEATURES
+
+    with open_brain(seeded_brain_url) as brain:
+        for version in brain.list_versions(GOOG):  # v1 linear, v2 lightgbm, from train_slot
+            stored = brain.feature_importance(version.id, method="native")
+            assert sorted(row["feature"] for row in stored) == sorted(FEATURES)
+            assert sorted(row["rank"] for row in stored) == list(range(1, len(FEATURES) + 1))
+            assert abs(sum(row["value"] for row in stored) - 1.0) < 1e-9  # shares
