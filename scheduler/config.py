@@ -86,9 +86,10 @@ class ScheduleConfig(_Strict):
     retrain_every: float = Field(default=24 * 3600.0, description="seconds between retrains")
     retrain_on_start: bool = False
     dispatch_every: float = 2.0
+    drift_every: float = 15 * 60.0  # drift checks of every slot's latest version
     misfire_grace: float = 300.0
 
-    @field_validator("retrain_every", "dispatch_every", "misfire_grace", mode="before")
+    @field_validator("retrain_every", "dispatch_every", "drift_every", "misfire_grace", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

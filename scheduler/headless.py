@@ -55,6 +55,21 @@ class Leader:
             log.info("retrain of %s queued as job %d", slot.key, job.id)
         return queued
 
+    def check_drift(self) -> int:
+        """Drift of every slot's latest version against its training window, stored per slot."""
+        from scheduler.monitoring import check_slot_drift
+
+        stored = 0
+        for slot in self.brain.list_slots():
+            try:
+                rows = check_slot_drift(self.brain, slot.key)
+            except (ValueError, KeyError) as error:  # a slot whose data cannot be checked
+                log.warning("drift check of %s skipped: %s", slot.key, error)
+                continue
+            stored += rows
+            log.info("drift check of %s: %d results stored", slot.key, rows)
+        return stored
+
     def dispatch(self) -> None:
         with self._lock:
             for job_id, code in self.executor.reap().items():
@@ -116,6 +131,8 @@ def run_headless(
     retrain_kwargs = {"next_run_time": datetime.now(UTC)} if schedule.retrain_on_start else {}
     scheduler.add_job(leader.queue_retrains, "interval", seconds=schedule.retrain_every,
                       id="retrain", name="retrain cadence", **retrain_kwargs)
+    scheduler.add_job(leader.check_drift, "interval", seconds=schedule.drift_every,
+                      id="drift", name="drift checks")
     scheduler.add_job(leader.dispatch, "interval", seconds=schedule.dispatch_every,
                       id="dispatch", name="dispatch queued jobs", next_run_time=datetime.now(UTC))
 

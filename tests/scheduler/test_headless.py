@@ -33,7 +33,7 @@ def wait_until(condition, timeout: float, what: str):
 
 def test_cadence_retrains_every_slot_and_sigterm_stops_cleanly(seeded_brain_url, tmp_path):
     config = write_config(tmp_path / "h.yaml", schedule={
-        "retrain_every": "1h", "retrain_on_start": True, "dispatch_every": "1s"})
+        "retrain_every": "1h", "retrain_on_start": True, "dispatch_every": "1s", "drift_every": "2s"})
     leader = start_headless(seeded_brain_url, config, tmp_path)
     try:
         with open_brain(seeded_brain_url) as brain:
@@ -41,6 +41,11 @@ def test_cadence_retrains_every_slot_and_sigterm_stops_cleanly(seeded_brain_url,
                                 and j.state == "succeeded"].__len__() == 2, 180, "two retrains")
             assert brain.latest_version("GOOG:1d:fwd_ret_1").number == 4
             assert brain.latest_version("EURUSD:1h:fwd_ret_1").number == 4
+            # The drift cadence stores one row per feature and method for every slot.
+            for slot in ("GOOG:1d:fwd_ret_1", "EURUSD:1h:fwd_ret_1"):
+                results = wait_until(lambda slot=slot: brain.list_drift_results(slot_key=slot), 60,
+                                     f"drift results of {slot}")
+                assert {row.method for row in results} == {"psi", "ks"}
     finally:
         leader.send_signal(signal.SIGTERM)
         output, _ = leader.communicate(timeout=60)
