@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from huracan_tui.commands.output import CommandError, emit
+from huracan_tui.commands.output import CommandError, clean, emit
 
 
 def register(command) -> None:
@@ -74,7 +74,7 @@ def run(args, config) -> None:
         kind=args.kind,
         source=str(args.predictions),
     )
-    document = finite_or_null(
+    document = clean(
         {
             "data": str(args.data),
             "predictions": str(args.predictions),
@@ -88,15 +88,6 @@ def run(args, config) -> None:
         }
     )
     emit(document, args.json, render)
-
-
-def finite_or_null(value):
-    """JSON has neither NaN nor infinity: a metric that is undefined or unbounded is null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: finite_or_null(item) for key, item in value.items()}
-    return value
 
 
 def render(document) -> str:

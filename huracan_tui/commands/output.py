@@ -4,6 +4,7 @@ user can fix worded as one line."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -26,8 +27,8 @@ def emit(document, as_json: bool, render: Callable[[object], str]) -> None:
 
 
 def clean(value):
-    """JSON has no NaN: metrics that could not be computed are null."""
-    if isinstance(value, float) and value != value:
+    """JSON has neither NaN nor infinity: a metric that is undefined or unbounded is null."""
+    if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
         return {key: clean(item) for key, item in value.items()}

@@ -138,10 +138,10 @@ def test_bad_prediction_files_are_one_line_and_exit_2(tmp_path, case):
     assert not (tmp_path / "b.db").exists()
 
 
-def test_finite_or_null_makes_any_report_json():
-    from huracan_tui.commands.evaluate import finite_or_null
+def test_clean_makes_any_report_json():
+    from huracan_tui.commands.output import clean
 
-    assert finite_or_null({"a": math.inf, "b": {"c": math.nan, "d": 1.5, "e": 3}}) == {
+    assert clean({"a": math.inf, "b": {"c": math.nan, "d": 1.5, "e": 3}}) == {
         "a": None,
         "b": {"c": None, "d": 1.5, "e": 3},
     }
