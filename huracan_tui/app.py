@@ -150,7 +150,8 @@ class HuracanApp(App):
 
     def _show(self, snapshot: BrainSnapshot) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, ModelsScreen | JobsScreen):
+            # A screen still composing shows app.snapshot from its own on_mount instead.
+            if isinstance(screen, ModelsScreen | JobsScreen) and screen.is_mounted:
                 screen.show_snapshot(snapshot)
 
     @on(PollFailed)

@@ -87,3 +87,16 @@ async def test_a_viewer_cannot_cancel(seeded_brain_url):
         assert isinstance(app.screen, JobsScreen)
     with open_brain(seeded_brain_url) as brain:
         assert brain.get_job(job_id).state == "running"
+
+
+async def test_a_snapshot_arriving_while_the_jobs_view_composes_is_shown_once_it_mounts(seeded_brain_url):
+    # CI once caught a poll landing between push_screen and the screen's compose: NoMatches.
+    job_id = running_job(seeded_brain_url)
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, what="the first poll")
+        app.push_screen(JobsScreen())
+        app._show(app.snapshot)  # the screen is on the stack but not mounted yet
+        await wait_until(pilot, lambda: app.screen.is_mounted and table(app).row_count == 1,
+                         what="the job row")
+        assert str(table(app).get_row_at(0)[0]) == str(job_id)
