@@ -20,6 +20,7 @@ from brain.migrations import (
     m0003_data_quality_altdata,
     m0004_metrics_scope_index,
     m0005_monitoring,
+    m0006_lifecycle,
 )
 
 MIGRATIONS = (
@@ -28,6 +29,7 @@ MIGRATIONS = (
     m0003_data_quality_altdata,
     m0004_metrics_scope_index,
     m0005_monitoring,
+    m0006_lifecycle,
 )
 SCHEMA_VERSION = MIGRATIONS[-1].VERSION
 
