@@ -9,9 +9,13 @@ from brain.errors import BrainError
 from brain.migrations import SCHEMA_VERSION
 from brain.records import (
     AuditRecord,
+    CommandRecord,
     JobRecord,
     MetricRecord,
+    PromotionRecord,
     QualityLogRecord,
+    QueueItemRecord,
+    RollbackRecord,
     SlotRecord,
     VersionRecord,
 )
@@ -20,11 +24,15 @@ from brain.urls import default_brain_url
 __all__ = [
     "SCHEMA_VERSION",
     "AuditRecord",
+    "CommandRecord",
     "Brain",
     "BrainError",
     "JobRecord",
     "MetricRecord",
+    "PromotionRecord",
     "QualityLogRecord",
+    "QueueItemRecord",
+    "RollbackRecord",
     "SlotRecord",
     "VersionRecord",
     "default_brain_url",

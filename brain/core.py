@@ -10,18 +10,21 @@ from brain import migrations
 from brain.altdata import AltDataMixin
 from brain.audit import AuditMixin
 from brain.bars import BarsMixin
+from brain.commands import CommandsMixin
 from brain.connection import create_brain_engine, transaction
 from brain.data_quality import DataQualityMixin
 from brain.drift import DriftMixin
 from brain.jobs import JobsMixin
+from brain.lifecycle import LifecycleMixin
 from brain.monitoring import MonitoringMixin
+from brain.queues import QueuesMixin
 from brain.registry import RegistryMixin
 from brain.urls import default_brain_url, normalise_url, safe_url
 
 
 class Brain(
     RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, MonitoringMixin,
-    DriftMixin,
+    DriftMixin, LifecycleMixin, QueuesMixin, CommandsMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 

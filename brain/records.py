@@ -100,3 +100,72 @@ class QualityLogRecord:
     severity: str  # ok, info, warning, error
     example: str | None
     details: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class PromotionRecord:
+    """One change of a slot's champion: a promotion, a rollback or an automatic rollback."""
+
+    id: int
+    ts: datetime
+    slot_key: str
+    version: int  # the champion from ts on
+    previous_version: int | None
+    kind: str  # promote, rollback, auto_rollback
+    forced: bool  # promoted without a passing A/B verdict
+    verdict: str | None
+    actor: str
+    origin: str | None
+    reason: str
+    metrics: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RollbackRecord:
+    id: int
+    ts: datetime
+    slot_key: str
+    from_version: int
+    to_version: int
+    automatic: bool
+    actor: str
+    origin: str | None
+    reason: str
+    evidence: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class QueueItemRecord:
+    """A slot waiting for a retrain, or a version waiting to be pruned, and why."""
+
+    id: int
+    queue: str  # retrain, prune
+    slot_key: str
+    version: int | None  # the version to prune
+    rule: str
+    reason: str
+    evidence: dict[str, Any] | None
+    state: str  # pending, approved, rejected, done
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reason: str | None
+    job_id: int | None
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """An action asked for by a console, executed (or refused) by the leader."""
+
+    id: int
+    ts: datetime
+    actor: str
+    origin: str | None
+    role: str
+    action: str
+    args: dict[str, Any]
+    state: str  # pending, running, done, failed, refused
+    outcome: str | None
+    result: dict[str, Any] | None
+    handled_by: str | None
+    handled_at: datetime | None

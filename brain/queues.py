@@ -1,0 +1,163 @@
+"""The retrain and prune queues: policies put items in (with the rule and the evidence), operators
+approve or reject them, the leader carries approved ones out and marks them done.
+
+A rule's cooldown is enforced here, in the same transaction as the insert, so one bad hour
+cannot put a slot in the queue ten times whichever process evaluates the policy.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import aliased
+
+from brain.audit import insert_audit
+from brain.errors import BrainError
+from brain.lifecycle import _champion_row
+from brain.monitoring import _clean_json
+from brain.records import QueueItemRecord
+from brain.registry import _select_versions
+from brain.schema import model_versions, queue_items, slots
+
+QUEUES = ("retrain", "prune")
+OPEN_STATES = ("pending", "approved")
+_version = aliased(model_versions)
+
+
+def _select_items():
+    return select(
+        queue_items.c.id, queue_items.c.queue, queue_items.c.slot_key, _version.c.number.label("version"),
+        queue_items.c.rule, queue_items.c.reason, queue_items.c.evidence, queue_items.c.state,
+        queue_items.c.created_at, queue_items.c.decided_at, queue_items.c.decided_by,
+        queue_items.c.decision_reason, queue_items.c.job_id,
+    ).outerjoin(_version, _version.c.id == queue_items.c.version_id)
+
+
+def _item(conn, item_id: int) -> QueueItemRecord:
+    row = conn.execute(_select_items().where(queue_items.c.id == item_id)).one_or_none()
+    if row is None:
+        raise BrainError(f"no queue item {item_id}")
+    return QueueItemRecord(**row._mapping)
+
+
+class QueuesMixin:
+    def enqueue(
+        self,
+        queue: str,
+        slot_key: str,
+        *,
+        rule: str,
+        reason: str,
+        evidence: dict[str, Any] | None = None,
+        version: int | None = None,
+        cooldown: timedelta | None = None,
+        now: datetime | None = None,
+    ) -> QueueItemRecord | None:
+        """Add an item unless the same one is already open, or the rule fired for this slot (and
+        version) within its cooldown; returns the new item, or None when nothing was added."""
+        if queue not in QUEUES:
+            raise BrainError(f"unknown queue {queue!r}; known: {', '.join(QUEUES)}")
+        if queue == "prune" and version is None:
+            raise BrainError("a prune queue item names the version to prune")
+        now = now or datetime.now(UTC)
+        with self._write() as conn:
+            version_id = None
+            if version is not None:
+                row = conn.execute(_select_versions().where(
+                    slots.c.key == slot_key, model_versions.c.number == int(version))).one_or_none()
+                if row is None:
+                    raise BrainError(f"{slot_key} has no version {version}")
+                version_id = row.id
+            same = select(queue_items.c.id).where(
+                queue_items.c.queue == queue, queue_items.c.slot_key == slot_key,
+                (queue_items.c.version_id.is_(None) if version_id is None
+                 else queue_items.c.version_id == version_id),
+            )
+            if conn.execute(same.where(queue_items.c.state.in_(OPEN_STATES)).limit(1)).first() is not None:
+                return None
+            if cooldown is not None:
+                recent = same.where(queue_items.c.rule == rule, queue_items.c.created_at > now - cooldown)
+                if conn.execute(recent.limit(1)).first() is not None:
+                    return None
+            item_id = conn.execute(insert(queue_items).values(
+                queue=queue, slot_key=slot_key, version_id=version_id, rule=rule, reason=reason,
+                evidence=_clean_json(evidence), state="pending", created_at=now,
+            )).inserted_primary_key[0]
+            return _item(conn, item_id)
+
+    def list_queue(
+        self, queue: str | None = None, *, states: list[str] | None = None, slot_key: str | None = None,
+        limit: int = 200,
+    ) -> list[QueueItemRecord]:
+        """Newest first."""
+        newest_first = (queue_items.c.created_at.desc(), queue_items.c.id.desc())
+        query = _select_items().order_by(*newest_first).limit(limit)
+        if queue is not None:
+            query = query.where(queue_items.c.queue == queue)
+        if states:
+            query = query.where(queue_items.c.state.in_(states))
+        if slot_key is not None:
+            query = query.where(queue_items.c.slot_key == slot_key)
+        with self._read() as conn:
+            return [QueueItemRecord(**row._mapping) for row in conn.execute(query)]
+
+    def get_queue_item(self, item_id: int) -> QueueItemRecord:
+        with self._read() as conn:
+            return _item(conn, item_id)
+
+    def decide_queue_item(
+        self, item_id: int, *, approve: bool, actor: str, reason: str, origin: str | None = None,
+    ) -> QueueItemRecord:
+        """Approve or reject a pending item; audited in the same transaction."""
+        if not reason or not reason.strip():
+            raise BrainError("approving or rejecting a queue item needs a reason (it goes to the audit log)")
+        state = "approved" if approve else "rejected"
+        now = datetime.now(UTC)
+        with self._write() as conn:
+            item = _item(conn, item_id)
+            changed = conn.execute(
+                update(queue_items).where(queue_items.c.id == item_id, queue_items.c.state == "pending")
+                .values(state=state, decided_at=now, decided_by=actor, decision_reason=reason.strip())
+            ).rowcount
+            if not changed:
+                raise BrainError(f"queue item {item_id} is {item.state}, not pending")
+            what = f"{item.slot_key}" + (f" v{item.version}" if item.version is not None else "")
+            insert_audit(conn, f"queue.{'approve' if approve else 'reject'}", actor=actor, origin=origin,
+                         target=f"{item.queue} #{item_id} {what}", reason=reason.strip(), outcome="ok",
+                         details={"rule": item.rule, "item_reason": item.reason})
+            return _item(conn, item_id)
+
+    def finish_queue_item(self, item_id: int, *, job_id: int | None = None) -> bool:
+        """Mark an approved item carried out (with the job that does it, for retrains)."""
+        with self._write() as conn:
+            return bool(conn.execute(
+                update(queue_items).where(queue_items.c.id == item_id, queue_items.c.state == "approved")
+                .values(state="done", job_id=job_id)
+            ).rowcount)
+
+    def prune_version(
+        self, slot_key: str, number: int, *, actor: str, reason: str, origin: str | None = None,
+        item_id: int | None = None,
+    ) -> None:
+        """Retire a version: it stays in the history (its manifest and metrics are kept) but can no
+        longer be promoted. The champion cannot be pruned."""
+        if not reason or not reason.strip():
+            raise BrainError("pruning needs a reason (it goes to the audit log)")
+        with self._write() as conn:
+            row = conn.execute(_select_versions().where(
+                slots.c.key == slot_key, model_versions.c.number == int(number))).one_or_none()
+            if row is None:
+                raise BrainError(f"{slot_key} has no version {number}")
+            champion = _champion_row(conn, slot_key, None)
+            if champion is not None and champion.version_id == row.id:
+                raise BrainError(f"{slot_key} v{number} is the champion; roll back or promote another first")
+            if row.status == "pruned":
+                raise BrainError(f"{slot_key} v{number} is already pruned")
+            conn.execute(update(model_versions).where(model_versions.c.id == row.id).values(status="pruned"))
+            if item_id is not None:
+                conn.execute(update(queue_items).where(queue_items.c.id == item_id)
+                             .values(state="done"))
+            insert_audit(conn, "prune", actor=actor, origin=origin, target=f"{slot_key} v{number}",
+                         reason=reason.strip(), outcome="ok", details={"queue_item": item_id})
