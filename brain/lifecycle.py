@@ -18,7 +18,7 @@ from brain.audit import insert_audit
 from brain.errors import BrainError
 from brain.monitoring import _clean_json
 from brain.records import PromotionRecord, RollbackRecord, VersionRecord
-from brain.registry import _select_versions, _version_record
+from brain.registry import _select_versions, _version_record, champion_versions
 from brain.schema import model_comparisons, model_metrics, model_versions, promotions, rollback_logs, slots
 
 # The tests whose verdicts a promotion rests on: every test of the newest comparison run.
@@ -159,18 +159,8 @@ class LifecycleMixin:
 
     def champions(self) -> dict[str, int]:
         """Every slot's current champion version number, in one query (for the console's poll)."""
-        ranked = select(
-            promotions.c.slot_key, promotions.c.version_id,
-            func.row_number().over(partition_by=promotions.c.slot_key,
-                                   order_by=(promotions.c.ts.desc(), promotions.c.id.desc())).label("rank"),
-        ).subquery()
-        query = (
-            select(ranked.c.slot_key, model_versions.c.number)
-            .join(model_versions, model_versions.c.id == ranked.c.version_id)
-            .where(ranked.c.rank == 1)
-        )
         with self._read() as conn:
-            return {key: number for key, number in conn.execute(query)}
+            return {row.slot_key: row.number for row in conn.execute(champion_versions())}
 
     def promotion_history(self, slot_key: str, *, limit: int | None = None) -> list[PromotionRecord]:
         """Newest first."""

@@ -13,7 +13,7 @@ from brain.audit import insert_audit
 from brain.column_types import nan_to_null
 from brain.errors import BrainError
 from brain.records import MetricRecord, SlotRecord, VersionRecord
-from brain.schema import artifacts, model_metrics, model_versions, slots
+from brain.schema import artifacts, model_metrics, model_versions, promotions, slots
 from brain.upsert import insert_on_conflict
 
 _METRIC_KEYS = {"name", "value", "fold", "ts", "scope"}
@@ -44,6 +44,21 @@ _VERSION_COLUMNS = (
     model_versions.c.created_at,
     model_versions.c.notes,
 )
+
+
+def champion_versions():
+    """Each slot's current champion (slot_key, version_id, number, model_kind): the newest row of
+    its promotion history."""
+    ranked = select(
+        promotions.c.slot_key, promotions.c.version_id,
+        func.row_number().over(partition_by=promotions.c.slot_key,
+                               order_by=(promotions.c.ts.desc(), promotions.c.id.desc())).label("rank"),
+    ).subquery()
+    return (
+        select(ranked.c.slot_key, ranked.c.version_id, model_versions.c.number, model_versions.c.model_kind)
+        .join(model_versions, model_versions.c.id == ranked.c.version_id)
+        .where(ranked.c.rank == 1)
+    )
 
 
 def _select_versions():
@@ -264,7 +279,8 @@ class RegistryMixin:
     # ---- overview ----------------------------------------------------------------------
 
     def status(self) -> list[dict[str, Any]]:
-        """One summary per slot, ordered by key, in three queries whatever the slot count."""
+        """One summary per slot (latest version, champion, their overall out-of-sample metrics),
+        ordered by key, in four queries whatever the slot count."""
         per_slot = (
             select(
                 model_versions.c.slot_id,
@@ -286,11 +302,12 @@ class RegistryMixin:
             (per_slot.c.slot_id == model_versions.c.slot_id)
             & (per_slot.c.latest_number == model_versions.c.number),
         )
-        latest_ids = latest.with_only_columns(model_versions.c.id).scalar_subquery()
+        latest_ids = latest.with_only_columns(model_versions.c.id)
+        champion_ids = select(champion_versions().subquery().c.version_id)
         overall_metrics = (
             select(model_metrics.c.version_id, model_metrics.c.name, model_metrics.c.value)
             .where(
-                model_metrics.c.version_id.in_(latest_ids),
+                model_metrics.c.version_id.in_(latest_ids.union(champion_ids).scalar_subquery()),
                 model_metrics.c.fold.is_(None),
                 model_metrics.c.scope == "oos",
             )
@@ -299,6 +316,7 @@ class RegistryMixin:
         with self._read() as conn:
             slot_rows = conn.execute(select(slots).order_by(slots.c.key)).all()
             latest_by_slot = {row.slot_id: row for row in conn.execute(latest)}
+            champion_by_slot = {row.slot_key: row for row in conn.execute(champion_versions())}
             metrics_by_version: dict[int, dict[str, float | None]] = {}
             for row in conn.execute(overall_metrics):
                 # Ordered by time, so a re-measured metric ends up with its newest value.
@@ -306,6 +324,7 @@ class RegistryMixin:
         summaries = []
         for slot in slot_rows:
             version = latest_by_slot.get(slot.id)
+            champion = champion_by_slot.get(slot.key)
             summaries.append(
                 {
                     "slot": slot.key,
@@ -318,6 +337,9 @@ class RegistryMixin:
                     "model_kind": version.model_kind if version else None,
                     "trained_at": version.created_at.isoformat() if version else None,
                     "metrics": metrics_by_version.get(version.id, {}) if version else {},
+                    "champion": champion.number if champion else None,
+                    "champion_kind": champion.model_kind if champion else None,
+                    "champion_metrics": metrics_by_version.get(champion.version_id, {}) if champion else {},
                 }
             )
         return summaries

@@ -152,3 +152,15 @@ def test_commands_are_claimed_once_and_finished_with_an_outcome(brain):
     assert brain.pending_commands() == []
     with pytest.raises(BrainError, match="one of done, failed, refused"):
         brain.finish_command(command.id, state="weird", outcome="x")
+
+
+def test_status_shows_each_slots_champion_beside_its_latest_version(brain):
+    _versions(brain)
+    brain.ensure_slot("EURUSD", "1h", "fwd_ret_1", 1)
+    assert [(s["champion"], s["latest_version"]) for s in brain.status()] == [(None, None), (None, 3)]
+    brain.promote_version(SLOT, 1, actor="alice", reason="first")
+    brain.promote_version(SLOT, 2, actor="alice", reason="override", force=True)
+    brain.rollback(SLOT, actor="alice", reason="worse live")
+    (_, goog) = brain.status()
+    assert (goog["champion"], goog["champion_kind"], goog["latest_version"]) == (1, "linear", 3)
+    assert goog["champion_metrics"] == {"sharpe": 1.0} and goog["metrics"] == {"sharpe": 3.0}

@@ -189,6 +189,9 @@ def test_status_summarises_every_slot(brain):
             "model_kind": None,
             "trained_at": None,
             "metrics": {},
+            "champion": None,
+            "champion_kind": None,
+            "champion_metrics": {},
         },
         {
             "slot": SLOT,
@@ -201,6 +204,9 @@ def test_status_summarises_every_slot(brain):
             "model_kind": "lightgbm",
             "trained_at": latest.created_at.isoformat(),
             "metrics": {"sharpe": 1.5, "max_drawdown": None},
+            "champion": None,
+            "champion_kind": None,
+            "champion_metrics": {},
         },
     ]
 
