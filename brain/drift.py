@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from brain.column_types import nan_to_null
 from brain.errors import BrainError
@@ -124,3 +124,24 @@ class DriftMixin:
                 DriftResultRecord(**{**row._mapping, "drifted": bool(row.drifted)})
                 for row in conn.execute(query)
             ]
+
+    def drift_flags(self, *, method: str = "psi") -> dict[str, dict[str, Any]]:
+        """Per slot, its newest check with `method`: when, how many features drifted of how many."""
+        newest = (
+            select(drift_results.c.slot_key, func.max(drift_results.c.ts).label("ts"))
+            .where(drift_results.c.method == method, drift_results.c.slot_key.is_not(None))
+            .group_by(drift_results.c.slot_key)
+            .subquery()
+        )
+        query = (
+            select(drift_results.c.slot_key, drift_results.c.ts, func.count().label("features"),
+                   func.sum(drift_results.c.drifted).label("drifted"))
+            .join(newest, (newest.c.slot_key == drift_results.c.slot_key)
+                  & (newest.c.ts == drift_results.c.ts))
+            .where(drift_results.c.method == method)
+            .group_by(drift_results.c.slot_key, drift_results.c.ts)
+        )
+        with self._read() as conn:
+            return {row.slot_key: {"ts": row.ts, "features": row.features, "drifted": int(row.drifted or 0),
+                                   "method": method}
+                    for row in conn.execute(query)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from brain.audit import insert_audit
@@ -161,3 +161,16 @@ class QueuesMixin:
                              .values(state="done"))
             insert_audit(conn, "prune", actor=actor, origin=origin, target=f"{slot_key} v{number}",
                          reason=reason.strip(), outcome="ok", details={"queue_item": item_id})
+
+    def open_queue_counts(self) -> dict[str, dict[str, int]]:
+        """Per slot, how many items wait in each queue (pending or approved)."""
+        query = (
+            select(queue_items.c.slot_key, queue_items.c.queue, func.count().label("items"))
+            .where(queue_items.c.state.in_(OPEN_STATES))
+            .group_by(queue_items.c.slot_key, queue_items.c.queue)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        with self._read() as conn:
+            for row in conn.execute(query):
+                counts.setdefault(row.slot_key, {})[row.queue] = row.items
+        return counts

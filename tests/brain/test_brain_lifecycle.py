@@ -164,3 +164,20 @@ def test_status_shows_each_slots_champion_beside_its_latest_version(brain):
     (_, goog) = brain.status()
     assert (goog["champion"], goog["champion_kind"], goog["latest_version"]) == (1, "linear", 3)
     assert goog["champion_metrics"] == {"sharpe": 1.0} and goog["metrics"] == {"sharpe": 3.0}
+
+
+def test_open_queue_counts_and_drift_flags_summarise_each_slot(brain):
+    _versions(brain)
+    brain.enqueue("retrain", SLOT, rule="live_sharpe", reason="x")
+    done = brain.enqueue("prune", SLOT, version=2, rule="worse", reason="x")
+    brain.enqueue("prune", SLOT, version=3, rule="worse", reason="x")
+    brain.decide_queue_item(done.id, approve=False, actor="alice", reason="keep it")
+    assert brain.open_queue_counts() == {SLOT: {"retrain": 1, "prune": 1}}
+    rows = [{"feature": f, "method": "psi", "statistic": s, "threshold": 0.1, "drifted": int(s >= 0.1), "ts": ts}
+            for ts, values in ((T0, {"a": 0.5, "b": 0.5}), (T0 + timedelta(hours=1), {"a": 0.3, "b": 0.01}))
+            for f, s in values.items()]
+    brain.record_drift_results(rows, slot_key=SLOT)
+    flags = brain.drift_flags()
+    assert flags[SLOT]["ts"] == T0 + timedelta(hours=1)
+    assert (flags[SLOT]["drifted"], flags[SLOT]["features"]) == (1, 2)
+    assert brain.drift_flags(method="ks") == {}
