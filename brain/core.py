@@ -14,8 +14,12 @@ from brain.commands import CommandsMixin
 from brain.connection import create_brain_engine, transaction
 from brain.data_quality import DataQualityMixin
 from brain.drift import DriftMixin
+from brain.history import HistoryMixin
+from brain.job_events import JobEventsMixin
 from brain.jobs import JobsMixin
+from brain.leader import LeaderMixin
 from brain.lifecycle import LifecycleMixin
+from brain.live import LiveMixin
 from brain.monitoring import MonitoringMixin
 from brain.queues import QueuesMixin
 from brain.registry import RegistryMixin
@@ -24,7 +28,8 @@ from brain.urls import default_brain_url, normalise_url, safe_url
 
 class Brain(
     RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, MonitoringMixin,
-    DriftMixin, LifecycleMixin, QueuesMixin, CommandsMixin,
+    DriftMixin, LifecycleMixin, QueuesMixin, CommandsMixin, JobEventsMixin,
+    LeaderMixin, LiveMixin, HistoryMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 

@@ -1,0 +1,261 @@
+"""Live predictions and their realised outcomes.
+
+One row per (slot, version, bar): the champion's forecast made on a bar (and a shadow's, after a
+promotion), its blend with the slot's online learner, and, once the slot's horizon has passed,
+the realised forward return. Live metrics are computed by the scheduler (they need the engine's
+metric definitions) and stored as `model_metrics` rows with scope 'live'; `live_summaries`
+reads them back for the console in two queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, select, update
+
+from brain.errors import BrainError
+from brain.registry import champion_versions
+from brain.schema import bars, model_metrics, model_versions, predictions, slots
+from brain.upsert import insert_on_conflict
+
+BASIS_POINTS = 1e4
+_PREDICTION_KEYS = {
+    "slot_key",
+    "version_id",
+    "ts",
+    "predicted_at",
+    "batch",
+    "online",
+    "blended",
+    "realised",
+    "realised_at",
+}
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """A live forecast of one version on one bar; realised is None until its horizon has passed."""
+
+    id: int
+    slot_key: str
+    version: int
+    version_id: int
+    ts: datetime  # the bar the forecast was made on
+    predicted_at: datetime
+    batch: float
+    online: float | None
+    blended: float
+    realised: float | None  # forward return in bps over the slot's horizon
+    realised_at: datetime | None
+
+
+def _select_predictions():
+    return select(
+        predictions.c.id,
+        predictions.c.slot_key,
+        model_versions.c.number.label("version"),
+        predictions.c.version_id,
+        predictions.c.ts,
+        predictions.c.predicted_at,
+        predictions.c.batch,
+        predictions.c.online,
+        predictions.c.blended,
+        predictions.c.realised,
+        predictions.c.realised_at,
+    ).join(model_versions, model_versions.c.id == predictions.c.version_id)
+
+
+def _checked_row(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    unknown = set(row) - _PREDICTION_KEYS
+    if unknown:
+        raise BrainError(
+            f"prediction row has unknown keys {sorted(unknown)}; allowed: {sorted(_PREDICTION_KEYS)}"
+        )
+    missing = [key for key in ("slot_key", "version_id", "ts", "batch", "blended") if row.get(key) is None]
+    if missing:
+        raise BrainError(f"prediction row lacks {missing}")
+    return {key: row.get(key) for key in _PREDICTION_KEYS} | {"predicted_at": row.get("predicted_at") or now}
+
+
+class LiveMixin:
+    def record_predictions(self, rows: list[dict[str, Any]]) -> int:
+        """Store forecasts; a row whose (slot, version, bar) is already stored is left as it was,
+        so a tick that runs twice writes nothing twice. Returns the rows newly stored."""
+        if not rows:
+            return 0
+        now = datetime.now(UTC)
+        prepared = [_checked_row(row, now) for row in rows]
+        with self._write() as conn:
+            before = conn.execute(select(func.count()).select_from(predictions)).scalar()
+            statement = insert_on_conflict(conn, predictions).on_conflict_do_nothing(
+                index_elements=["slot_key", "version_id", "ts"]
+            )
+            conn.execute(statement, prepared)
+            return conn.execute(select(func.count()).select_from(predictions)).scalar() - before
+
+    def last_prediction_ts(self, slot_key: str, version_id: int) -> datetime | None:
+        """The newest bar `version_id` has forecast in `slot_key` (None before its first)."""
+        with self._read() as conn:
+            return conn.execute(
+                select(func.max(predictions.c.ts)).where(
+                    predictions.c.slot_key == slot_key, predictions.c.version_id == version_id
+                )
+            ).scalar()
+
+    def last_bar_ts(self, symbol: str, timeframe: str) -> datetime | None:
+        """The newest stored bar of a series (None when there is none): where feeds resume."""
+        with self._read() as conn:
+            return conn.execute(
+                select(func.max(bars.c.ts)).where(bars.c.symbol == symbol, bars.c.timeframe == timeframe)
+            ).scalar()
+
+    def mature_predictions(
+        self, slot_key: str, horizon: int | None = None, *, now: datetime | None = None
+    ) -> int:
+        """Fill `realised` for every forecast whose horizon has passed in the stored bars: the
+        forward return in bps as the slot's target defines it (engine.targets.add_forward_return:
+        (close[t+h] / close[t] - 1) * 1e4, h counted in stored bars). Returns the rows filled."""
+        now = now or datetime.now(UTC)
+        with self._write() as conn:
+            slot = conn.execute(select(slots).where(slots.c.key == slot_key)).one_or_none()
+            if slot is None:
+                raise BrainError(f"no slot {slot_key}")
+            horizon = int(horizon or slot.horizon)
+            pending = conn.execute(
+                select(predictions.c.id, predictions.c.ts).where(
+                    predictions.c.slot_key == slot_key, predictions.c.realised.is_(None)
+                )
+            ).all()
+            if not pending:
+                return 0
+            closes = conn.execute(
+                select(bars.c.ts, bars.c.close)
+                .where(
+                    bars.c.symbol == slot.symbol,
+                    bars.c.timeframe == slot.timeframe,
+                    bars.c.ts >= min(ts for _, ts in pending),
+                )
+                .order_by(bars.c.ts)
+            ).all()
+            position = {ts: index for index, (ts, _) in enumerate(closes)}
+            filled = []
+            for prediction_id, ts in pending:
+                index = position.get(ts)
+                if index is None or index + horizon >= len(closes):
+                    continue  # the future bar is not stored yet
+                realised = (closes[index + horizon][1] / closes[index][1] - 1.0) * BASIS_POINTS
+                filled.append({"row_id": prediction_id, "value": realised, "at": now})
+            if filled:
+                conn.execute(
+                    update(predictions)
+                    .where(predictions.c.id == bindparam("row_id"))
+                    .values(realised=bindparam("value"), realised_at=bindparam("at")),
+                    filled,
+                )
+            return len(filled)
+
+    def list_predictions(
+        self,
+        slot_key: str,
+        *,
+        version: int | None = None,
+        matured: bool | None = None,
+        since: datetime | None = None,
+        after: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[PredictionRecord]:
+        """Forecasts of a slot (one version's, or all) in bar order; with `limit`, the newest
+        `limit`. `matured` True keeps realised ones only, False pending ones only; `since` keeps
+        forecasts made (predicted_at) at or after it, `after` those on bars later than it."""
+        query = _select_predictions().where(predictions.c.slot_key == slot_key)
+        if version is not None:
+            query = query.where(model_versions.c.number == int(version))
+        if matured is not None:
+            query = query.where(
+                predictions.c.realised.is_not(None) if matured else predictions.c.realised.is_(None)
+            )
+        if since is not None:
+            query = query.where(predictions.c.predicted_at >= since)
+        if after is not None:
+            query = query.where(predictions.c.ts > after)
+        if limit is not None:
+            query = query.order_by(predictions.c.ts.desc(), predictions.c.id.desc()).limit(int(limit))
+        else:
+            query = query.order_by(predictions.c.ts, predictions.c.id)
+        with self._read() as conn:
+            records = [PredictionRecord(**row._mapping) for row in conn.execute(query)]
+        return sorted(records, key=lambda record: (record.ts, record.id)) if limit is not None else records
+
+    def live_summaries(self) -> dict[str, dict[str, Any]]:
+        """Each slot's newest live metrics of its current champion, in two queries:
+        {slot_key: {"version": n, "ts": when measured, "mae": …, "sharpe": …, "win_rate": …, …}}.
+        Slots whose champion has no live metrics yet are left out."""
+        champions = self.champions()
+        if not champions:
+            return {}
+        # Only champions' rows: the (version, scope, fold, name) index then finds them directly.
+        champion_ids = select(champion_versions().subquery().c.version_id)
+        newest = (
+            select(model_metrics.c.version_id, model_metrics.c.name, func.max(model_metrics.c.ts).label("ts"))
+            .where(model_metrics.c.version_id.in_(champion_ids), model_metrics.c.scope == "live",
+                   model_metrics.c.fold.is_(None))
+            .group_by(model_metrics.c.version_id, model_metrics.c.name)
+            .subquery()
+        )
+        query = (
+            select(
+                slots.c.key,
+                model_versions.c.number,
+                model_metrics.c.name,
+                model_metrics.c.value,
+                model_metrics.c.ts,
+            )
+            .join_from(
+                model_metrics,
+                newest,
+                and_(
+                    newest.c.version_id == model_metrics.c.version_id,
+                    newest.c.name == model_metrics.c.name,
+                    newest.c.ts == model_metrics.c.ts,
+                ),
+            )
+            .join(model_versions, model_versions.c.id == model_metrics.c.version_id)
+            .join(slots, slots.c.id == model_versions.c.slot_id)
+            .where(model_metrics.c.scope == "live", model_metrics.c.fold.is_(None))
+            .order_by(model_metrics.c.id)
+        )
+        summaries: dict[str, dict[str, Any]] = {}
+        with self._read() as conn:
+            for key, number, name, value, ts in conn.execute(query):
+                if champions.get(key) != number:
+                    continue  # a shadow's or a former champion's numbers
+                summary = summaries.setdefault(key, {"version": number, "ts": ts})
+                summary[name.removeprefix("live_")] = value
+                summary["ts"] = max(summary["ts"], ts)
+        return summaries
+
+    def live_history(self, name: str = "sharpe", *, points: int = 20) -> dict[str, list[float | None]]:
+        """Each slot's champion's last `points` live values of a metric, oldest first: the
+        Models view's trend sparkline. One query whatever the slot count."""
+        champions = champion_versions().subquery()
+        ranked = (
+            select(
+                champions.c.slot_key, model_metrics.c.value, model_metrics.c.ts, model_metrics.c.id,
+                func.row_number().over(partition_by=model_metrics.c.version_id,
+                                       order_by=(model_metrics.c.ts.desc(), model_metrics.c.id.desc()))
+                .label("age"),
+            )
+            .join(champions, champions.c.version_id == model_metrics.c.version_id)
+            .where(model_metrics.c.scope == "live", model_metrics.c.fold.is_(None),
+                   model_metrics.c.name == f"live_{name}")
+            .subquery()
+        )
+        query = (select(ranked.c.slot_key, ranked.c.value).where(ranked.c.age <= points)
+                 .order_by(ranked.c.slot_key, ranked.c.ts, ranked.c.id))
+        history: dict[str, list[float | None]] = {}
+        with self._read() as conn:
+            for key, value in conn.execute(query):
+                history.setdefault(key, []).append(value)
+        return history
