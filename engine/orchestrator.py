@@ -14,6 +14,8 @@ honest figure for a final choice is a later, untouched test period.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +128,94 @@ class Orchestrator:
             return min(kinds, key=lambda kind: _or_inf(self.val_metrics_[kind]["rmse"]))
         return max(kinds, key=lambda kind: np.nan_to_num(self.val_metrics_[kind]["accuracy"], nan=-1.0))
 
+    # ---- saving and loading --------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> Path:
+        """Write the trained orchestrator to the folder `path` (created if needed): every model in
+        its library's own format (engine.models' to_bytes), the preprocessor as skops, the
+        ensemble's weights (or its stacking meta-learner, itself a zoo model) and the online
+        learner, each with its sha256 in `orchestrator.json`, which also holds the config.
+        Nothing here is a pickle of arbitrary objects (the River learner is River's pickle,
+        loaded only after its sha256 matches, as every stored River artifact)."""
+        from engine.preprocessing import preprocessor_to_bytes
+
+        self._predictor(True)  # not trained yet: ValueError
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        files: dict[str, dict[str, str]] = {}
+
+        def write(name: str, data: bytes, kind: str | None = None, fmt: str | None = None) -> None:
+            (folder / name).write_bytes(data)
+            files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "kind": kind, "format": fmt}
+
+        write("preprocessor.skops", preprocessor_to_bytes(self.preprocessor_), fmt="skops")
+        for kind, model in self.models_.items():
+            write(f"model-{kind}.bin", model.to_bytes(), kind, model.artifact_format)
+        ensemble = _ensemble_document(self.ensemble_)
+        if ensemble is not None and "meta_kind" in ensemble:
+            meta = self.ensemble_.meta_
+            write("ensemble-meta.bin", meta.to_bytes(), ensemble["meta_kind"], meta.artifact_format)
+        if self.online_ is not None:
+            online = self.online_
+            write("online.bin", online.to_bytes(), self.config.online.kind, online.artifact_format)
+        document = {
+            "format": ORCHESTRATOR_FORMAT,
+            "config": self.config.model_dump(mode="json"),
+            "kinds": list(self.models_),
+            "best_kind": self.best_kind_,
+            "val_metrics": self.val_metrics_,
+            "ensemble": ensemble,
+            "files": files,
+        }
+        (folder / MANIFEST_NAME).write_text(json.dumps(document, indent=2, default=float), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, path: str | Path) -> Orchestrator:
+        """The orchestrator `save` wrote to `path`; every file is checked against its sha256
+        before a library reads it. ValueError naming the file when one is missing or modified."""
+        from engine.models import load_model
+        from engine.preprocessing import preprocessor_from_bytes
+
+        folder = Path(path)
+        manifest = folder / MANIFEST_NAME
+        try:
+            document = json.loads(manifest.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ValueError(f"{folder}: no saved orchestrator here ({MANIFEST_NAME} is missing)") from None
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{manifest}: not valid JSON: {error.msg} (line {error.lineno})") from None
+        if not isinstance(document, dict) or document.get("format") != ORCHESTRATOR_FORMAT:
+            raise ValueError(f"{manifest}: not a {ORCHESTRATOR_FORMAT} manifest")
+        files = document["files"]
+
+        def verified(name: str) -> bytes:
+            try:
+                data = (folder / name).read_bytes()
+            except FileNotFoundError:
+                raise ValueError(f"{folder / name}: missing (listed in {MANIFEST_NAME})") from None
+            if hashlib.sha256(data).hexdigest() != files[name]["sha256"]:
+                raise ValueError(
+                    f"{folder / name}: sha256 does not match {MANIFEST_NAME} (modified or corrupt)"
+                )
+            return data
+
+        def model(name: str):
+            return load_model(files[name]["kind"], verified(name), sha256=files[name]["sha256"])
+
+        orchestrator = cls(document["config"])
+        orchestrator.preprocessor_ = preprocessor_from_bytes(verified("preprocessor.skops"))
+        orchestrator.models_ = {kind: model(f"model-{kind}.bin") for kind in document["kinds"]}
+        orchestrator.ensemble_ = _ensemble_from_document(
+            document["ensemble"],
+            list(orchestrator.models_.values()),
+            model("ensemble-meta.bin") if "ensemble-meta.bin" in files else None,
+        )
+        orchestrator.online_ = model("online.bin") if "online.bin" in files else None
+        orchestrator.val_metrics_ = document["val_metrics"]
+        orchestrator.best_kind_ = document["best_kind"]
+        return orchestrator
+
     # ---- prediction ----------------------------------------------------------------------------
 
     def predict(self, X, use_ensemble: bool = True) -> np.ndarray:
@@ -165,6 +255,61 @@ class Orchestrator:
         from engine.models.online import OnlineBlend
 
         return OnlineBlend(self._batch(use_ensemble), self.online_, weight=self.config.online.weight)
+
+
+ORCHESTRATOR_FORMAT = "huracan-orchestrator/1"
+MANIFEST_NAME = "orchestrator.json"
+
+
+def _ensemble_document(ensemble) -> dict | None:
+    """What rebuilds the ensemble over the same members: its class, settings and learned weights
+    (performance-weighted: also the window of outcomes it keeps re-weighting from)."""
+    if ensemble is None:
+        return None
+    name = type(ensemble).__name__
+    if name == "StackingEnsemble":
+        settings = {key: getattr(ensemble, key) for key in ("meta_learner", "meta_params", "n_splits",
+                                                             "horizon", "embargo")}
+        return {"class": name, "settings": settings, "meta_kind": ensemble.meta_learner,
+                "oof_rows": np.asarray(ensemble.oof_rows_).tolist()}
+    document = {"class": name, "weights": np.asarray(ensemble.weights_, dtype=float).tolist()}
+    if name == "PerformanceWeightedEnsemble":
+        document["settings"] = {key: getattr(ensemble, key) for key in (
+            "metric", "window", "cost_bps", "periods_per_year", "n_splits", "horizon", "embargo")}
+        document["history_outputs"] = np.asarray(ensemble.history_outputs_, dtype=float).tolist()
+        document["history_y"] = np.asarray(ensemble.history_y_).tolist()
+    elif name == "OptimisedEnsemble":
+        document["settings"] = {key: getattr(ensemble, key) for key in (
+            "objective", "n_splits", "horizon", "embargo")}
+    return document
+
+
+def _ensemble_from_document(document: dict | None, members: list, meta):
+    from engine.ensembles import (
+        AverageEnsemble,
+        OptimisedEnsemble,
+        PerformanceWeightedEnsemble,
+        StackingEnsemble,
+    )
+
+    if document is None:
+        return None
+    name = document["class"]
+    if name == "StackingEnsemble":
+        ensemble = StackingEnsemble(members, refit_members=False, **document["settings"])
+        ensemble.meta_, ensemble.members_ = meta, list(members)
+        ensemble.oof_rows_ = np.asarray(document["oof_rows"], dtype=int)
+        return ensemble
+    classes = {"AverageEnsemble": AverageEnsemble, "PerformanceWeightedEnsemble": PerformanceWeightedEnsemble,
+               "OptimisedEnsemble": OptimisedEnsemble}
+    if name not in classes:
+        raise ValueError(f"unknown ensemble {name!r} in the saved orchestrator")
+    ensemble = classes[name](members, **document.get("settings", {}))
+    ensemble.weights_ = np.asarray(document["weights"], dtype=float)
+    if name == "PerformanceWeightedEnsemble":
+        ensemble.history_outputs_ = np.asarray(document["history_outputs"], dtype=float)
+        ensemble.history_y_ = np.asarray(document["history_y"])
+    return ensemble
 
 
 def _matrix(X, name: str) -> np.ndarray:

@@ -32,7 +32,7 @@ import polars as pl
 from engine.data import CANONICAL_COLUMNS, data_fingerprint
 from engine.features import add_features, feature_columns
 from engine.metrics import accuracy, evaluate_predictions, f1, log_loss, mae, periods_per_year, rmse
-from engine.models import MODEL_CLASSES, load_model, make_model, model_class
+from engine.models import MODEL_CLASSES, FitProgress, load_model, make_model, model_class
 from engine.targets import add_direction, add_forward_return, direction_name, target_name
 from engine.validation import Fold, walk_forward_folds
 
@@ -47,6 +47,9 @@ QUICK_FOLDS = 2
 VALIDATION_FRACTION = 0.15
 # Options of the training run that may sit among a kind's params (YAML: params.xgboost.early_stopping).
 RUN_OPTIONS = ("early_stopping",)
+# progress(fraction, message) after each fold; progress(fraction, message, values) after each
+# epoch of a neural kind (see train_model).
+Progress = Callable[..., None]
 
 
 @dataclass
@@ -117,6 +120,11 @@ def supports_early_stopping(kind: str) -> bool:
     return "early_stopping_rounds" in params or getattr(card, "family", None) == "neural"
 
 
+def reports_epochs(kind: str) -> bool:
+    """Neural kinds train in epochs and report each one's loss and val_loss."""
+    return getattr(getattr(model_class(kind), "card", None), "family", None) == "neural"
+
+
 def supports_warm_start(kind: str) -> bool:
     cls = model_class(kind)
     return "init_model" in inspect.signature(cls.fit).parameters or hasattr(cls, "learn_more")
@@ -132,7 +140,7 @@ def train_model(
     n_folds: int = 5,
     seed: int = 42,
     params: dict | None = None,
-    progress: Callable[[float, str], None] | None = None,
+    progress: Progress | None = None,
     cadence: str = "full",
     previous: Any = None,
     previous_data_end: str | datetime | None = None,
@@ -143,7 +151,10 @@ def train_model(
 
     Each fold's model sees only its training rows (purged by `horizon`); metrics are out of
     sample, Sharpe annualised by `timeframe` and net of `cost_bps` per unit of turnover.
-    `progress(fraction, message)` is called after each fold and once more at the end.
+    `progress(fraction, message)` is called after each fold and once more at the end; neural
+    kinds also report each epoch as `progress(fraction, message, values)`, values being the
+    model's epoch record (epoch, loss, val_loss, device, ...) plus model_kind and fold (the fold
+    index, or "final" for the refit on every row), so a job can draw loss curves.
 
     `early_stopping` (or `early_stopping: true` in params), for boosted and neural kinds: each
     fit holds out the last 15% of its training rows (purged by `horizon`) as validation data.
@@ -191,6 +202,7 @@ def train_model(
             horizon,
             early_stopping=early_stopping,
             init_model=previous_model,
+            fit_progress=_epoch_reporter(progress, model_kind, fold.index, fold.index, n_steps),
         )
         fold_records.append(
             {
@@ -207,7 +219,13 @@ def train_model(
             progress((fold.index + 1) / (n_steps + 1), f"fold {fold.index + 1}/{n_steps} done")
 
     final_model = fit_final(
-        model_kind, model_params, data, horizon, early_stopping=early_stopping, init_model=previous_model
+        model_kind,
+        model_params,
+        data,
+        horizon,
+        early_stopping=early_stopping,
+        init_model=previous_model,
+        fit_progress=_epoch_reporter(progress, model_kind, "final", n_steps, n_steps),
     )
     rows = np.concatenate([np.arange(test.start, test.stop) for test, _, _ in pieces])
     overall = score(
@@ -284,20 +302,29 @@ def fit_and_predict(
     *,
     early_stopping: bool = False,
     init_model=None,
+    fit_progress: FitProgress | None = None,
 ):
     """Fit a fresh `kind` on rows `train` and predict rows `test`: (model, prediction, proba).
 
     The prediction is the forecast (regressors) or the expected direction (classifiers, whose
-    class probabilities come back as `proba` over the classes (-1, 0, 1), else None)."""
-    model = _fit(kind, params, data, train, horizon, early_stopping, init_model)
+    class probabilities come back as `proba` over the classes (-1, 0, 1), else None).
+    `fit_progress` goes to the model's fit (neural kinds call it after each epoch)."""
+    model = _fit(kind, params, data, train, horizon, early_stopping, init_model, fit_progress)
     prediction, proba = predict_rows(model, data.X, test)
     return model, prediction, proba
 
 
 def fit_final(
-    kind: str, params: dict, data: PreparedData, horizon: int, *, early_stopping=False, init_model=None
+    kind: str,
+    params: dict,
+    data: PreparedData,
+    horizon: int,
+    *,
+    early_stopping=False,
+    init_model=None,
+    fit_progress: FitProgress | None = None,
 ):
-    return _fit(kind, params, data, range(0, data.n_rows), horizon, early_stopping, init_model)
+    return _fit(kind, params, data, range(0, data.n_rows), horizon, early_stopping, init_model, fit_progress)
 
 
 def predict_rows(model, X: np.ndarray, rows: range):
@@ -341,7 +368,8 @@ def score(kind, data: PreparedData, rows, prediction, proba, cost_bps: float, ba
 # ---- internals -----------------------------------------------------------------------------
 
 
-def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping, init_model):
+def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping, init_model,
+         fit_progress=None):
     model = make_model(kind, **params)
     target = data.direction if is_classifier(kind) else data.fwd
     fit_rows, val_rows = rows, None
@@ -349,6 +377,8 @@ def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping,
         fit_rows, val_rows = _validation_split(rows, horizon)
     fit_index = _trainable(kind, data, fit_rows)
     kwargs: dict[str, Any] = {}
+    if fit_progress is not None:
+        kwargs["progress"] = fit_progress
     if val_rows is not None:
         val_index = _trainable(kind, data, val_rows)
         kwargs.update(X_val=data.X[val_index], y_val=target[val_index])
@@ -358,9 +388,26 @@ def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping,
     if "init_model" in inspect.signature(model.fit).parameters:
         return model.fit(X, y, init_model=init_model, **kwargs)
     # Online learners keep learning where the previous model stopped (a copy, not the original).
+    # learn_more takes no progress: a row-by-row learner has no epochs to report.
     continued = type(init_model).from_bytes(init_model.to_bytes())
     continued.learn_more(X, y)
     return continued
+
+
+def _epoch_reporter(progress: Progress | None, kind: str, fold: int | str, step: int, n_steps: int):
+    """The fit progress of one fit (fold or final refit) of a kind that reports epochs, or None:
+    each epoch moves the overall fraction within the fit's share of the run and passes the
+    epoch's values on, labelled with the kind and the fold. Other kinds get None, so their fits
+    stay exactly as they were (no per-round callbacks in the boosters)."""
+    if progress is None or not reports_epochs(kind):
+        return None
+
+    def report(fraction: float, message: str, values: dict) -> None:
+        overall = (step + min(max(float(fraction), 0.0), 1.0)) / (n_steps + 1)
+        where = "final fit" if fold == "final" else f"fold {int(fold) + 1}/{n_steps}"
+        progress(overall, f"{where}: {message}", {**values, "model_kind": kind, "fold": fold})
+
+    return report
 
 
 def _trainable(kind: str, data: PreparedData, rows: range) -> slice | np.ndarray:

@@ -170,6 +170,33 @@ def _retrain(ctx: CommandContext, command: CommandRecord) -> Outcome:
     return f"{slot}: retrain queued as job {job_id}", {"job": job_id}
 
 
+@handles("compare")
+def _compare(ctx: CommandContext, command: CommandRecord) -> Outcome:
+    """A/B of challenger(s) against the champion, run as a job: it refits, so never in a console."""
+    from scheduler.comparison import champion_of
+    from scheduler.jobs import compare_job_params
+
+    slot = _arg(command, "slot")
+    challengers = command.args.get("challengers") or []
+    if not challengers or not all(isinstance(n, int) for n in challengers):
+        raise CommandRefused("compare needs challengers: a list of version numbers")
+    if ctx.brain.get_slot(slot) is None:
+        raise CommandRefused(f"no slot {slot}")
+    busy = [job.id for job in ctx.brain.list_jobs(limit=500, states=["queued", "running"])
+            if job.slot_key == slot and job.kind == "compare"]
+    if busy:
+        raise CommandRefused(f"a comparison of {slot} is already running as job {busy[0]}")
+    champion = int(command.args.get("champion") or champion_of(ctx.brain, slot))
+    job = ctx.brain.create_job("compare", slot_key=slot, params=compare_job_params(champion, challengers))
+    versus = ", ".join(f"v{n}" for n in challengers)
+    ctx.brain.audit("compare.start", actor=command.actor, origin=command.origin, outcome="ok",
+                    target=f"{slot} v{champion} vs {versus} (job {job.id})")
+    if ctx.start_job is not None:
+        ctx.start_job(job.id)
+    outcome = f"{slot}: comparing {versus} with v{champion} as job {job.id}"
+    return outcome, {"job": job.id, "champion": champion}
+
+
 def _queue_train_job(ctx: CommandContext, command: CommandRecord, slot_key: str, choices: dict) -> int:
     from scheduler.jobs import train_job_params
 

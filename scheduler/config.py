@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MODEL_CHOICES = ("linear", "lightgbm")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -82,14 +82,33 @@ def _check_model_kind(kind: str, *, available: bool = True) -> None:
         raise ValueError(f"model kind {kind!r} is not available here: {entries[kind]['reason']}")
 
 
+class RetrainCadenceConfig(_Strict):
+    """One retrain rhythm, e.g. nightly incremental, weekly quick, monthly full."""
+
+    cadence: Literal["full", "quick", "incremental"]
+    every: float
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
 class ScheduleConfig(_Strict):
     retrain_every: float = Field(default=24 * 3600.0, description="seconds between retrains")
     retrain_on_start: bool = False
+    # Several rhythms at once (each queues every slot with its cadence); when given, they replace
+    # retrain_every, which retrains with training.cadence.
+    retrains: list[RetrainCadenceConfig] = Field(default_factory=list)
     dispatch_every: float = 2.0
     drift_every: float = 15 * 60.0  # drift checks of every slot's latest version
+    live_every: float = 5.0  # new bars from the live feeds -> forecasts, outcomes, policies
+    commands_every: float = 1.0  # console commands carried out by the leader
+    record_every: float = 60.0  # frames of what the console shows, for replay
     misfire_grace: float = 300.0
 
-    @field_validator("retrain_every", "dispatch_every", "drift_every", "misfire_grace", mode="before")
+    @field_validator("retrain_every", "dispatch_every", "drift_every", "live_every", "commands_every",
+                     "record_every", "misfire_grace", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
@@ -97,6 +116,8 @@ class ScheduleConfig(_Strict):
 
 class ConsoleConfig(_Strict):
     refresh_seconds: float = Field(default=2.0, gt=0)
+    # With no headless leader alive, the console starts one beside itself (its own process).
+    embedded_leader: bool = True
     theme: str = "huracan-dark"
     # action id -> keys, e.g. {"quit": "ctrl+q", "help": "h,f1"}; ids are listed by the help screen
     keymap: dict[str, str] = Field(default_factory=dict)
@@ -113,12 +134,125 @@ class RolesConfig(_Strict):
         return self.users.get(user, self.default)
 
 
+class TLSConfig(_Strict):
+    """Client side of a TLS-secured Dask cluster: the CA that signed the scheduler's certificate,
+    and this client's own certificate and key."""
+
+    ca_file: str
+    cert: str
+    key: str
+
+    @field_validator("ca_file", "cert", "key")
+    @classmethod
+    def _readable_file(cls, path: str) -> str:
+        if not Path(path).expanduser().is_file():
+            raise ValueError(f"file not found: {path}")
+        return path
+
+
+class ExecutorConfig(_Strict):
+    """Where jobs run: `local` worker processes on this machine, or a Dask cluster at `address`
+    (`tls://host:8786` with `tls`). `max_workers`: jobs at once; for Dask, unset means one per
+    worker thread of the cluster."""
+
+    kind: Literal["local", "dask"] = "local"
+    address: str | None = None
+    tls: TLSConfig | None = None
+    max_workers: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _dask_needs_an_address(self) -> ExecutorConfig:
+        if self.kind == "dask" and not self.address:
+            raise ValueError("address: a Dask executor needs the scheduler's address (e.g. tls://host:8786)")
+        if self.kind == "local" and (self.address or self.tls):
+            raise ValueError("address and tls belong to kind: dask; kind: local takes only max_workers")
+        if self.tls is not None and not str(self.address).startswith("tls://"):
+            raise ValueError(f"address: {self.address!r} must start with tls:// when tls is set")
+        return self
+
+
+class FeedConfig(_Strict):
+    """One live bar feed: `replay` plays a historical file into the brain `speed` bars a tick
+    (resuming after the brain's last stored bar); `poll` stores what a file (`path`) or a SQL
+    source (`source`: {sql_url, table | query}) holds beyond it."""
+
+    kind: Literal["replay", "poll"]
+    symbol: str
+    timeframe: str
+    path: str | None = None
+    source: dict[str, Any] | None = None
+    speed: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> FeedConfig:
+        if self.kind == "replay" and (not self.path or self.source is not None):
+            raise ValueError("path: a replay feed plays one file; give `path` (and no `source`)")
+        if self.kind == "poll" and (self.path is None) == (self.source is None):
+            raise ValueError("source: a poll feed reads exactly one of `path` and `source`")
+        return self
+
+
+class LiveConfig(_Strict):
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    # blended = (1 - blend_weight) * champion + blend_weight * the slot's online learner
+    blend_weight: float = Field(default=0.2, ge=0, le=1)
+    # Bars already stored beyond a champion's training window that its first live tick forecasts.
+    max_backfill: int = Field(default=200, ge=0)
+
+
+class RetrainPolicyConfig(_Strict):
+    window: int = Field(default=50, ge=2)  # the newest matured forecasts the live numbers cover
+    min_samples: int = Field(default=30, ge=2)
+    sharpe_below: float = 0.0
+    mae_ratio_above: float = Field(default=1.5, gt=0)  # live MAE > k x out-of-sample MAE
+    cooldown: float = 24 * 3600.0
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class PrunePolicyConfig(_Strict):
+    window: int = Field(default=50, ge=2)  # paired forecasts per comparison window
+    windows: int = Field(default=3, ge=1)  # consecutive windows worse than the champion
+    min_ensemble_weight: float = Field(default=0.01, ge=0)
+    cooldown: float = 7 * 24 * 3600.0
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class RollbackPolicyConfig(_Strict):
+    window: int = Field(default=100, ge=2)  # paired forecasts after a promotion that are judged
+    min_samples: int = Field(default=30, ge=3)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    test: Literal["diebold_mariano", "paired_t"] = "diebold_mariano"
+    cooldown: float = 24 * 3600.0
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class PoliciesConfig(_Strict):
+    retrain: RetrainPolicyConfig = Field(default_factory=RetrainPolicyConfig)
+    prune: PrunePolicyConfig = Field(default_factory=PrunePolicyConfig)
+    rollback: RollbackPolicyConfig = Field(default_factory=RollbackPolicyConfig)
+
+
 class HuracanConfig(_Strict):
     brain: str | None = None
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     roles: RolesConfig = Field(default_factory=RolesConfig)
+    live: LiveConfig = Field(default_factory=LiveConfig)
+    policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
 
 
 def load_config(path: str | Path | None) -> HuracanConfig:

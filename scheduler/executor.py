@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 
 def worker_command(brain_url: str, job_id: int) -> list[str]:
@@ -31,6 +32,15 @@ def start_worker(brain_url: str, job_id: int, *, log_path: Path | None = None) -
     finally:
         if log is not subprocess.DEVNULL:
             log.close()
+
+
+class Executor(Protocol):
+    """What the leader needs of an executor, local processes or a Dask cluster alike."""
+
+    def has_capacity(self) -> bool: ...
+    def submit(self, job_id: int) -> None: ...
+    def reap(self) -> dict[int, int]: ...
+    def stop_all(self, timeout: float = 20.0) -> dict[int, int | None]: ...
 
 
 @dataclass
@@ -70,3 +80,15 @@ class LocalExecutor:
                 codes[job_id] = proc.wait()
         self.running.clear()
         return codes
+
+
+def make_executor(config, brain_url: str, *, log_path: Path | None = None):
+    """The executor the config names: `executor: {kind: local}` (default) or `{kind: dask,
+    address: ..., tls: ...}`. Takes a HuracanConfig or its ExecutorConfig. Dask is imported only
+    for kind dask; an unreachable cluster raises DaskExecutorError (one line naming the address)."""
+    executor_config = getattr(config, "executor", config)
+    if executor_config.kind == "dask":
+        from scheduler.dask_executor import DaskExecutor
+
+        return DaskExecutor.from_config(executor_config, brain_url)
+    return LocalExecutor(brain_url, max_workers=executor_config.max_workers or 1, log_path=log_path)

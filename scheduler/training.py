@@ -20,7 +20,9 @@ from engine.targets import target_name
 from engine.training import TrainingResult, supports_warm_start, train_model
 from scheduler.config import TrainingConfig
 
-Progress = Callable[[float, str], None]
+# progress(fraction, message) as work advances, progress(fraction, message, values) after each
+# epoch of a neural kind: values = the epoch's record with model_kind, fold and slot.
+Progress = Callable[..., None]
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,10 @@ def fit_models(
     results = []
     for position, kind in enumerate(kinds):
 
-        def report(fraction: float, message: str, position=position, kind=kind) -> None:
+        def report(fraction: float, message: str, values: dict | None = None, position=position,
+                   kind=kind) -> None:
             if progress is not None:
-                progress((position + fraction) / len(kinds), f"{label}{kind}: {message}")
+                _forward(progress, (position + fraction) / len(kinds), f"{label}{kind}: {message}", values)
 
         cadence, warm = config.cadence, previous.get(kind)
         if cadence == "incremental" and (warm is None or not supports_warm_start(kind)):
@@ -182,12 +185,22 @@ def train_slot(
     for position, kind in enumerate(kinds):
         one_kind = config.model_copy(update={"models": [kind]})
 
-        def report(fraction: float, message: str, position=position) -> None:
+        def report(fraction: float, message: str, values: dict | None = None, position=position) -> None:
             if progress is not None:
-                progress((position + fraction) / len(kinds), message)
+                _forward(progress, (position + fraction) / len(kinds), message,
+                         None if values is None else {**values, "slot": slot.key})
 
         (result,) = fit_models(
             frame, timeframe, one_kind, progress=report, label=f"{slot.key} ", previous=previous
         )
         versions.append(store_result(brain, slot, result, actor=actor))
     return versions
+
+
+def _forward(progress: Progress, fraction: float, message: str, values: dict | None) -> None:
+    """Pass a report on; epoch values only where there are some, so a caller's two-argument
+    progress keeps working for kinds that have no epochs."""
+    if values is None:
+        progress(fraction, message)
+    else:
+        progress(fraction, message, values)

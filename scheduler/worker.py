@@ -8,6 +8,7 @@ process exits, so a stopped job is never left looking as if it were still runnin
 from __future__ import annotations
 
 import argparse
+import itertools
 import logging
 import os
 import signal
@@ -16,6 +17,7 @@ import sys
 import traceback
 
 from brain import Brain, BrainError, open_brain
+from scheduler import pause_points
 from scheduler.runners import RUNNERS
 
 log = logging.getLogger("huracan.worker")
@@ -45,15 +47,21 @@ def run_job(brain: Brain, job_id: int) -> str:
         job = brain.get_job(job_id)
         log.warning("job %s is %s, not queued; nothing to do", job_id, job.state)
         return job.state
+    pause_points.install_store_pause(brain)  # test hook; a no-op unless asked
     job = brain.get_job(job_id)
     run = RUNNERS.get(job.kind)
     if run is None:
         brain.fail_job(job_id, f"unknown job kind {job.kind!r}")
         return "failed"
 
-    def progress(fraction: float, message: str) -> None:
+    steps = itertools.count()  # one numbering for the whole job, across kinds, folds and slots
+
+    def progress(fraction: float, message: str, values: dict | None = None) -> None:
         if not brain.update_job(job_id, progress=max(0.0, min(1.0, fraction)), message=message):
             raise Cancelled(message)
+        pause_points.after_progress(fraction)  # test hook; a no-op unless asked
+        if values is not None:  # an epoch's losses: a point of the job's loss curve
+            brain.record_job_event(job_id, next(steps), values)
 
     try:
         result = run(brain, job, progress)

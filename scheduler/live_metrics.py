@@ -1,0 +1,100 @@
+"""Live metrics: how a version's forecasts fared against their realised outcomes.
+
+The numbers are engine.metrics' own: MAE and MSE of the blended forecast against the realised
+forward return (bps), and the trading view of the position sign(forecast) held over the horizon,
+return_t = sign(pred_t) * realised_t / 1e4 - cost_bps / 1e4 * |Δ position| (strategy_returns),
+Sharpe annualised by the bars per year of the timeframe divided by the horizon (one forecast per
+horizon; for horizon 1 exactly as engine.metrics annualises out-of-sample Sharpe) and the win
+rate of the bars that held a position.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from brain import Brain
+from brain.live import PredictionRecord
+from brain.records import VersionRecord
+
+BASIS_POINTS = 1e4
+LIVE_METRIC_NAMES = ("mae", "mse", "sharpe", "win_rate", "n")
+
+
+def outcome_metrics(forecast, realised, *, timeframe: str, horizon: int, cost_bps: float) -> dict[str, Any]:
+    """n, mae, mse, sharpe (after costs, annualised), win_rate of forecasts against outcomes."""
+    from engine.metrics import mae, mse, periods_per_year, sharpe_ratio, strategy_returns, win_rate
+
+    forecast = np.asarray(forecast, dtype=float)
+    realised = np.asarray(realised, dtype=float)
+    returns = strategy_returns(forecast, realised / BASIS_POINTS, cost_bps)
+    return {
+        "n": int(forecast.size),
+        "mae": mae(realised, forecast),
+        "mse": mse(realised, forecast),
+        "sharpe": sharpe_ratio(returns, periods_per_year(timeframe) / horizon),
+        "win_rate": win_rate(returns),
+    }
+
+
+def _cost_bps(version: VersionRecord) -> float:
+    return float(version.manifest.get("cost_bps", 1.0))
+
+
+def metrics_of(records: list[PredictionRecord], version: VersionRecord, timeframe: str, horizon: int) -> dict:
+    """outcome_metrics of matured records (in bar order), with the bars they span."""
+    values = outcome_metrics(
+        [r.blended for r in records],
+        [r.realised for r in records],
+        timeframe=timeframe,
+        horizon=horizon,
+        cost_bps=_cost_bps(version),
+    )
+    return {"start": records[0].ts if records else None, "end": records[-1].ts if records else None, **values}
+
+
+def live_metrics(
+    brain: Brain,
+    slot_key: str,
+    version: int | None = None,
+    *,
+    window: int = 50,
+    since: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Consecutive windows of `window` matured forecasts of one version (default: the champion),
+    oldest first, each with start / end bars, n, mae, mse, sharpe and win_rate. A last window
+    that is not full yet is included (its n says so). Empty when nothing has matured."""
+    slot = brain.get_slot(slot_key)
+    record = brain.champion(slot_key) if version is None else brain.get_version(slot_key, version)
+    if slot is None or record is None:
+        return []
+    matured = brain.list_predictions(slot_key, version=record.number, matured=True, since=since)
+    return [
+        metrics_of(matured[start : start + window], record, slot.timeframe, slot.horizon)
+        for start in range(0, len(matured), window)
+    ]
+
+
+def recent_live_metrics(
+    brain: Brain, slot_key: str, version: VersionRecord, *, window: int
+) -> dict[str, Any]:
+    """The metrics of the newest `window` matured forecasts of `version` (n may be smaller)."""
+    slot = brain.get_slot(slot_key)
+    matured = brain.list_predictions(slot_key, version=version.number, matured=True, limit=window)
+    return metrics_of(matured, version, slot.timeframe, slot.horizon)
+
+
+def record_live_metrics(
+    brain: Brain, slot_key: str, version: VersionRecord, *, window: int
+) -> dict[str, Any]:
+    """Store the newest window's metrics as the version's 'live' metrics (read back by
+    brain.live_summaries for the console); returns them."""
+    values = recent_live_metrics(brain, slot_key, version, window=window)
+    if values["n"]:
+        brain.record_metrics(
+            version.id,
+            [{"name": f"live_{name}", "value": values[name], "scope": "live"} for name in LIVE_METRIC_NAMES],
+        )
+    return values
