@@ -7,6 +7,8 @@ Every action is in the registry (huracan_tui.actions) and every one passes one g
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -15,20 +17,29 @@ from textual.app import App
 from textual.message import Message
 from textual.timer import Timer
 
-from brain import Brain, BrainError
+from brain import Brain, BrainError, CommandRecord
 from brain.identity import current_actor
 from huracan_tui.actions import CHANGES_THINGS, Action, action_name, bindings
 from huracan_tui.command_line import CommandLineError, parse_command
 from huracan_tui.export import export_table
 from huracan_tui.palette import ActionsProvider
 from huracan_tui.screens.command_line import CommandLineScreen
+from huracan_tui.screens.compare import CompareScreen
 from huracan_tui.screens.data import DataQualityScreen
 from huracan_tui.screens.demo import DemoOfferScreen
 from huracan_tui.screens.detail import ModelDetailScreen
+from huracan_tui.screens.drift import DriftScreen
 from huracan_tui.screens.help import HelpScreen
+from huracan_tui.screens.importance import ImportanceScreen
 from huracan_tui.screens.jobs import JobsScreen
 from huracan_tui.screens.models import ModelsScreen
+from huracan_tui.screens.replay import open_replay
+from huracan_tui.screens.retrain import open_retrain
+from huracan_tui.screens.slot_view import push_slot_view
 from huracan_tui.snapshot import BrainSnapshot, Clock, read_snapshot, utc_now
+from huracan_tui.widgets.disconnected import DisconnectedBanner, retry_seconds
+from huracan_tui.widgets.status_bar import StatusBar
+from scheduler.commands import CommandContext, execute_command
 from scheduler.config import HuracanConfig
 from scheduler.executor import start_worker
 from scheduler.jobs import demo_job_params
@@ -56,6 +67,19 @@ class PollFailed(Message):
     def __init__(self, error: str) -> None:
         super().__init__()
         self.error = error
+
+
+class CommandFinished(Message):
+    """A command this console asked for was carried out, failed or was refused."""
+
+    def __init__(self, command: CommandRecord, on_done: Callable[[CommandRecord], None] | None) -> None:
+        super().__init__()
+        self.command = command
+        self.on_done = on_done
+
+
+# How long the console watches a command handed to a leader before it stops waiting for news.
+COMMAND_WATCH_SECONDS = 60.0
 
 
 class HuracanApp(App):
@@ -91,6 +115,8 @@ class HuracanApp(App):
         self._demo_offered = False
         self._polling = False
         self._timer: Timer | None = None
+        self.unreachable_since = None  # when polls started failing; None while they succeed
+        self._failed_polls = 0
 
     # --- lifecycle and polling ----------------------------------------------------------------
 
@@ -118,13 +144,15 @@ class HuracanApp(App):
         except BrainError as error:
             self.post_message(PollFailed(str(error)))
 
-    def _rearm(self) -> None:
+    def _rearm(self, delay: float | None = None) -> None:
         self._polling = False
         if not self.paused:
-            self._timer = self.set_timer(self.refresh_seconds, self.refresh_now)
+            self._timer = self.set_timer(delay or self.refresh_seconds, self.refresh_now)
 
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
+        if self.unreachable_since is not None:
+            self._reconnected()
         first = self.snapshot is None
         if not first:
             self._announce_finished_jobs(self.snapshot, message.snapshot)
@@ -156,8 +184,26 @@ class HuracanApp(App):
 
     @on(PollFailed)
     def _poll_failed(self, message: PollFailed) -> None:
-        self.notify(message.error, title="Brain unreachable", severity="error")
-        self._rearm()
+        """A banner (not a toast per failure) while the brain is away; polls back off."""
+        self._failed_polls += 1
+        self.unreachable_since = self.unreachable_since or self.clock()
+        every = retry_seconds(self.refresh_seconds, self._failed_polls)
+        for screen in self.screen_stack:
+            bars = list(screen.query(StatusBar)) if screen.is_mounted else []
+            if not bars:
+                continue
+            banners = list(screen.query(DisconnectedBanner))
+            banner = banners[0] if banners else DisconnectedBanner(id="disconnected")
+            if not banners:
+                screen.mount(banner, after=bars[0])
+            banner.show(self.unreachable_since, every, message.error)
+        self._rearm(every)
+
+    def _reconnected(self) -> None:
+        self.unreachable_since, self._failed_polls = None, 0
+        for screen in self.screen_stack:
+            for banner in screen.query(DisconnectedBanner):
+                banner.remove()
 
     def _after_first_snapshot(self) -> None:
         if self._start_demo:
@@ -176,7 +222,8 @@ class HuracanApp(App):
         jobs = f"{active} job{'s' if active != 1 else ''} active" if active else "idle"
         role = "READ-ONLY" if self.role == "viewer" else "OPERATOR"
         live = "PAUSED" if self.paused else f"every {self.refresh_seconds:g}s"
-        return (f"brain {brain_label(self.brain.url)}  ·  {self.user} {role}  ·  "
+        leader = f"leader: {snapshot.leader.label}" if snapshot.leader else "no leader"
+        return (f"brain {brain_label(self.brain.url)}  ·  {leader}  ·  {self.user} {role}  ·  "
                 f"{len(snapshot.slots)} slots  ·  {jobs}  ·  refreshed {snapshot.taken_at:%H:%M:%S} UTC "
                 f"({live})")
 
@@ -217,7 +264,8 @@ class HuracanApp(App):
             self.notify(f"The demo is already running as job {running[0].id}.")
             return
         job = self.brain.create_job("demo", params=demo_job_params(self.config.training))
-        start_worker(self.brain_url, job.id, log_path=self.worker_log)
+        if self.brain.current_leader() is None:  # else the leader's dispatch runs it
+            start_worker(self.brain_url, job.id, log_path=self.worker_log)
         self.brain.audit("demo.start", actor=self.user, origin=self.origin, outcome="ok",
                          target=f"job {job.id}")
         self.notify(f"Demo started as job {job.id}: importing data and training in a worker.",
@@ -259,20 +307,100 @@ class HuracanApp(App):
         if not isinstance(self.screen, DataQualityScreen):
             self.push_screen(DataQualityScreen())
 
+    def action_show_drift(self, slot: str = "") -> None:
+        push_slot_view(self, DriftScreen, slot)
+
+    def action_show_importance(self, slot: str = "") -> None:
+        push_slot_view(self, ImportanceScreen, slot)
+
+    def action_show_compare(self, slot: str = "") -> None:
+        push_slot_view(self, CompareScreen, slot)
+
+    def action_retrain(self, slot: str = "") -> None:
+        open_retrain(self, slot)
+
+    def action_show_registry(self, slot: str = "") -> None:
+        from huracan_tui.screens.registry import RegistryScreen
+
+        push_slot_view(self, RegistryScreen, slot)
+
+    def action_show_rollbacks(self) -> None:
+        from huracan_tui.screens.rollbacks import RollbacksScreen
+
+        if not isinstance(self.screen, RollbacksScreen):
+            self.push_screen(RollbacksScreen())
+
+    def action_show_audit(self) -> None:
+        from huracan_tui.screens.audit import AuditScreen
+
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen())
+
+    def action_show_queues(self) -> None:
+        from huracan_tui.screens.queues import QueuesScreen
+
+        if not isinstance(self.screen, QueuesScreen):
+            self.push_screen(QueuesScreen())
+
     def action_show_jobs(self) -> None:
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
 
-    def cancel_job(self, job_id: int, reason: str) -> None:
-        if not self.allows("cancel_job"):
-            self.deny("job.cancel")
+    def action_show_replay(self, hours: str = "") -> None:
+        open_replay(self, hours)
+
+    def submit_command(self, action: str, args: dict, *,
+                       on_done: Callable[[CommandRecord], None] | None = None) -> None:
+        """Ask for an action that changes things. It is recorded as a command; a live headless
+        leader carries it out, else this console does, in a thread (the same code, the same checks).
+        The outcome comes back as a toast and to `on_done`."""
+        if self.role != "operator":  # every command changes something
+            self.deny(action)
             return
-        cancelled = self.brain.cancel_job(job_id)
-        outcome = "ok" if cancelled else "failed: no longer queued or running"
-        self.brain.audit("job.cancel", actor=self.user, origin=self.origin, target=f"job {job_id}",
-                         reason=reason, outcome=outcome)
-        self.notify(f"Job {job_id} cancelled." if cancelled else f"Job {job_id} had already ended.",
-                    title="Jobs", severity="information" if cancelled else "warning")
+        self._carry_out(action, args, on_done)
+
+    @work(thread=True, group="commands")
+    def _carry_out(self, action: str, args: dict, on_done) -> None:
+        try:
+            command = self.brain.submit_command(action, args, actor=self.user, origin=self.origin,
+                                                role=self.role)
+            if self.brain.current_leader() is None:
+                context = CommandContext(self.brain, self.config, handler=f"console {self.user}",
+                                         start_job=self._start_worker)
+                command = execute_command(context, command)
+            else:
+                command = self._await_leader(command.id)
+        except BrainError as error:
+            self.call_from_thread(self.notify, str(error), title=action, severity="error")
+            return
+        self.post_message(CommandFinished(command, on_done))
+
+    def _await_leader(self, command_id: int) -> CommandRecord:
+        deadline = time.monotonic() + COMMAND_WATCH_SECONDS
+        command = self.brain.get_command(command_id)
+        while command.state in ("pending", "running") and time.monotonic() < deadline:
+            time.sleep(0.2)  # a worker thread watching the brain, not a test waiting
+            command = self.brain.get_command(command_id)
+        return command
+
+    def _start_worker(self, job_id: int) -> None:
+        start_worker(self.brain_url, job_id, log_path=self.worker_log)
+
+    @on(CommandFinished)
+    def _command_finished(self, message: CommandFinished) -> None:
+        command = message.command
+        severity = {"done": "information", "refused": "warning"}.get(command.state, "error")
+        if command.state in ("pending", "running"):
+            outcome = f"handed to the leader; still {command.state}"
+        else:
+            outcome = command.outcome or command.state
+        self.notify(outcome, title=f"{command.action}: {command.state}", severity=severity)
+        if message.on_done is not None:
+            message.on_done(command)
+        self.refresh_now()
+
+    def cancel_job(self, job_id: int, reason: str) -> None:
+        self.submit_command("cancel_job", {"job": job_id, "reason": reason, "target": f"job {job_id}"})
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -307,6 +435,8 @@ class HuracanApp(App):
                             severity="warning")
                 return
             self.theme = command.argument
+        elif command.argument:  # `:drift EURUSD` -> show_drift('EURUSD:1h:fwd_ret_1')
+            self.call_later(self.run_action, f"{command.action}({command.argument!r})")
         else:
             self.call_later(self.run_action, command.action)
 

@@ -18,7 +18,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "interval": ("interval", "SECONDS", "refresh every SECONDS"),
     "theme": ("theme", "NAME", "switch theme"),
     "demo": ("demo", "", "import the bundled data and train the demo models"),
+    "registry": ("show_registry", "[SLOT]", "the Registry view of a slot: versions, promotion timeline"),
+    "rollbacks": ("show_rollbacks", "", "the Rollback log"),
+    "audit": ("show_audit", "", "the Audit log"),
+    "queues": ("show_queues", "", "the retrain and prune queues"),
+    "replay": ("show_replay", "[HOURS]", "the Replay view: what the console showed in the last HOURS (24)"),
+    "drift": ("show_drift", "[SLOT]", "the Drift view of a slot (default: the one in view)"),
+    "importance": ("show_importance", "[SLOT]", "the Importance view of a slot"),
+    "compare": ("show_compare", "[SLOT]", "the A/B view of a slot: challenger versus champion"),
+    "retrain": ("retrain", "[SLOT]", "retrain a slot (default: the one in view): pick kind, device, cadence"),
 }
+MAX_REPLAY_HOURS = 720  # 30 days: far past what the leader keeps by default (48h)
 ALIASES = {"q": "quit", "m": "models", "h": "help", "s": "slot"}
 
 
@@ -45,9 +55,9 @@ def parse_command(text: str, slot_keys: list[str]) -> Command:
             raise CommandLineError(f"unknown command or slot ':{words[0]}' (try :help)")
         return Command("slot", slot)
     action, takes, _ = COMMANDS[name]
-    if takes and not argument:
+    if takes and not takes.startswith("[") and not argument:  # "[SLOT]": optional
         raise CommandLineError(f":{name} needs {takes}")
-    if name == "slot":
+    if argument and "SLOT" in takes:
         slot = resolve_slot(argument, slot_keys)
         if slot is None:
             raise CommandLineError(f"no slot matches {argument!r}")
@@ -59,6 +69,13 @@ def parse_command(text: str, slot_keys: list[str]) -> Command:
             raise CommandLineError(f":interval needs a number of seconds, not {argument!r}") from None
         if not 0.1 <= seconds <= 3600:
             raise CommandLineError(":interval must be between 0.1 and 3600 seconds")
+    if name == "replay" and argument:
+        try:
+            hours = float(argument)
+        except ValueError:
+            raise CommandLineError(f":replay needs a number of hours, not {argument!r}") from None
+        if not 0 < hours <= MAX_REPLAY_HOURS:
+            raise CommandLineError(f":replay takes between 0 and {MAX_REPLAY_HOURS} hours")
     return Command(action, argument)
 
 

@@ -25,6 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="import the bundled market data and train the demo models at start")
     parser.add_argument("--read-only", action="store_true",
                         help="look, never act: every action that changes something is disabled")
+    parser.add_argument("--no-leader", action="store_true",
+                        help="do not start a scheduler beside the console when none is running")
+    # A leader started by a console stops when that console's process ends.
+    parser.add_argument("--exit-with", type=int, metavar="PID", help=argparse.SUPPRESS)
     return parser
 
 
@@ -67,8 +71,20 @@ def run(argv: list[str] | None = None) -> int:
                                 format="%(asctime)s %(name)s %(levelname)s %(message)s")
             # APScheduler logs every tick at INFO; our own lines say what was done.
             logging.getLogger("apscheduler").setLevel(logging.WARNING)
-            return run_headless(brain_url, config, log_dir=_state_dir())
+            feeds = None
+            if args.demo:
+                from scheduler.headless import demo_config
+                from scheduler.live import demo_feeds
+
+                config, feeds = demo_config(config), demo_feeds()
+            return run_headless(brain_url, config, log_dir=_state_dir(), exit_with=args.exit_with,
+                                feeds=feeds)
         brain = open_brain(brain_url)
+        leader = None
+        if not (args.read_only or args.no_leader or not config.console.embedded_leader):
+            # An empty brain is offered the demo: its leader is ready to replay it.
+            demo = args.demo or not brain.list_slots()
+            leader = start_embedded_leader(brain, brain_url, args.config, demo=demo)
     except ConfigError as error:
         print(f"huracan-tui: error: {error}", file=sys.stderr)
         return 2
@@ -83,9 +99,47 @@ def run(argv: list[str] | None = None) -> int:
     try:
         app.run()
     finally:
+        if leader is not None:
+            stop_embedded_leader(leader)
         brain.close()
     return app.return_code or 0
 
 
+def start_embedded_leader(brain, brain_url: str, config_path, *, demo: bool):
+    """With no leader alive, the console starts one beside itself (`huracan-tui --headless` in its
+    own process, so training, live feeds and policies never run on the UI's loop); None when a
+    leader already runs. The URL travels in the environment, not on a command line `ps` shows."""
+    import os
+    import subprocess
+
+    if brain.current_leader() is not None:
+        return None
+    command = [sys.executable, "-m", "huracan_tui.main", "--headless", "--exit-with", str(os.getpid())]
+    if config_path:
+        command += ["--config", str(config_path)]
+    if demo:
+        command.append("--demo")
+    log = open(_state_dir() / "leader.log", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, env={**os.environ, "HURACAN_BRAIN": brain_url})
+    finally:
+        log.close()
+
+
+def stop_embedded_leader(leader, timeout: float = 20.0) -> None:
+    import subprocess
+
+    leader.terminate()  # SIGTERM: its workers stop and their jobs are marked interrupted
+    try:
+        leader.wait(timeout)
+    except subprocess.TimeoutExpired:
+        leader.kill()
+
+
 def main() -> None:
     sys.exit(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from brain import Brain
+from brain.leader import LeaderRecord
 from brain.records import JobRecord
 
 Clock = Callable[[], datetime]
 
 JOBS_SHOWN = 8
+TREND_POINTS = 12  # live Sharpe values in the Models view's trend sparkline
 
 
 def utc_now() -> datetime:
@@ -23,6 +25,7 @@ class BrainSnapshot:
     slots: list[dict]
     jobs: list[JobRecord]
     taken_at: datetime
+    leader: LeaderRecord | None = None  # the live headless leader, if any
 
     @property
     def active_jobs(self) -> list[JobRecord]:
@@ -30,4 +33,14 @@ class BrainSnapshot:
 
 
 def read_snapshot(brain: Brain, clock: Clock = utc_now) -> BrainSnapshot:
-    return BrainSnapshot(slots=brain.status(), jobs=brain.list_jobs(limit=JOBS_SHOWN), taken_at=clock())
+    return BrainSnapshot(slots=slot_summaries(brain), jobs=brain.list_jobs(limit=JOBS_SHOWN),
+                         taken_at=clock(), leader=brain.current_leader())
+
+
+def slot_summaries(brain: Brain) -> list[dict]:
+    """brain.status() with each slot's live metrics, newest drift check and open queue items."""
+    live, trend = brain.live_summaries(), brain.live_history("sharpe", points=TREND_POINTS)
+    drift, queues = brain.drift_flags(), brain.open_queue_counts()
+    return [{**slot, "live": live.get(slot["slot"]) or {}, "live_trend": trend.get(slot["slot"], []),
+             "drift": drift.get(slot["slot"]), "queue": queues.get(slot["slot"], {})}
+            for slot in brain.status()]

@@ -8,3 +8,11 @@ from textual.screen import Screen
 class HuracanScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.app.allows(action)
+
+    def action_show_compare(self) -> None:
+        """C on a slot's views (Models, detail): the app knows which slot is in view."""
+        self.app.action_show_compare()
+
+    def action_retrain(self) -> None:
+        """t on a slot's views (Models, detail): retrain the slot in view."""
+        self.app.action_retrain()

@@ -23,6 +23,7 @@ class ConfirmScreen(ModalScreen[str | None]):
         with Vertical(classes="modal-dialog"):
             yield Static("Confirm", classes="section-title")
             yield Static(self.question, id="confirm-question")
+            yield from self.compose_extra()
             reason = Input(placeholder="reason (required, goes to the audit log)", id="confirm-reason")
             reason.cursor_blink = False
             yield reason
@@ -34,7 +35,17 @@ class ConfirmScreen(ModalScreen[str | None]):
         if not reason:
             self.query_one("#confirm-hint", Static).update("A reason is required · Esc cancels")
             return
-        self.dismiss(reason)
+        result = self.result(reason)
+        if result is not None:
+            self.dismiss(result)
+
+    def compose_extra(self) -> ComposeResult:
+        """More to show or ask, between the question and the reason (subclasses)."""
+        yield from ()
+
+    def result(self, reason: str):
+        """What the dialog dismisses with; None keeps it open (a subclass found bad input)."""
+        return reason
 
     def action_cancel(self) -> None:
         self.dismiss(None)

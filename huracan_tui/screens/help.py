@@ -12,7 +12,10 @@ from textual.widgets import DataTable, Input, Static
 from huracan_tui.actions import ACTIONS, key_label
 from huracan_tui.command_line import COMMANDS
 
-SCOPE_NAMES = {"app": "everywhere", "models": "Models view", "detail": "slot detail", "jobs": "Jobs view"}
+SCOPE_NAMES = {"app": "everywhere", "models": "Models view", "detail": "slot detail", "jobs": "Jobs view",
+               "drift": "Drift view", "importance": "Importance view", "compare": "A/B view",
+               "replay": "Replay view", "registry": "Registry view", "rollbacks": "Rollback log",
+               "audit": "Audit log", "queues": "Queues view"}
 
 
 def help_rows(allowed) -> list[tuple[str, str, str]]:

@@ -1,5 +1,6 @@
 """The Jobs view: every recent job with its state, progress, device, elapsed time and ETA;
-operators cancel the selected one (with a confirmation and a reason for the audit log)."""
+operators cancel the selected one (with a confirmation and a reason for the audit log). Below
+the table, the selected job's loss curve (neural training), live while it runs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from huracan_tui.actions import bindings
 from huracan_tui.screens.base import HuracanScreen
 from huracan_tui.screens.confirm import ConfirmScreen
 from huracan_tui.screens.models import job_cells, sync_rows
+from huracan_tui.widgets.loss_chart import LossChart, latest_curve
 from huracan_tui.widgets.status_bar import StatusBar
 
 JOBS_LISTED = 200
@@ -48,9 +50,26 @@ class JobsLoaded(Message):
         self.jobs = jobs
 
 
+class JobEventsLoaded(Message):
+    def __init__(self, job_id: int, events: list) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.events = events
+
+
 class JobsScreen(HuracanScreen):
     BINDINGS = bindings("jobs")
     AUTO_FOCUS = "#all-jobs"
+    DEFAULT_CSS = """
+    JobsScreen #all-jobs {
+        height: 1fr;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Events already read, per job: each poll asks the brain only for the steps after them.
+        self._events: dict[int, list] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -59,6 +78,7 @@ class JobsScreen(HuracanScreen):
         for key, label in JOB_COLUMNS:
             table.add_column(label, key=key)
         yield table
+        yield LossChart(id="loss-chart")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -68,6 +88,38 @@ class JobsScreen(HuracanScreen):
     def show_snapshot(self, snapshot) -> None:
         self.query_one(StatusBar).show(self.app.status_line(snapshot))
         self.load_jobs()
+        self.refresh_curve()
+
+    def refresh_curve(self) -> None:
+        job_id = self.selected_job()
+        if job_id is None:
+            self.query_one(LossChart).show(None)
+            return
+        known = self._events.get(job_id, [])
+        self.load_events(job_id, known[-1].step if known else None)
+
+    @work(thread=True, exclusive=True, group="loss")
+    def load_events(self, job_id: int, after_step: int | None) -> None:
+        try:
+            events = self.app.brain.job_events(job_id, after_step=after_step)
+            self.post_message(JobEventsLoaded(job_id, events))
+        except BrainError as error:
+            self.app.call_from_thread(self.notify, str(error), severity="error")
+
+    @on(JobEventsLoaded)
+    def _show_events(self, message: JobEventsLoaded) -> None:
+        known = self._events.setdefault(message.job_id, [])
+        last = known[-1].step if known else -1
+        # A reply that arrives late (the poll before overlapped it) adds nothing twice.
+        known.extend(event for event in message.events if event.step > last)
+        if message.job_id == self.selected_job():
+            self.query_one(LossChart).show(latest_curve(known))
+
+    @on(DataTable.RowHighlighted, "#all-jobs")
+    def _job_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        job_id = int(event.row_key.value)
+        self.query_one(LossChart).show(latest_curve(self._events.get(job_id, [])))
+        self.refresh_curve()
 
     @work(thread=True, exclusive=True)
     def load_jobs(self) -> None:

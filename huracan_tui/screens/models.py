@@ -14,12 +14,19 @@ from huracan_tui import formatting as fmt
 from huracan_tui.actions import bindings
 from huracan_tui.screens.base import HuracanScreen
 from huracan_tui.snapshot import BrainSnapshot
+from huracan_tui.widgets.heatmap import sparkline
 from huracan_tui.widgets.status_bar import StatusBar
 
 MODEL_COLUMNS = (
     ("slot", "Slot"),
-    ("version", "Ver"),
+    ("champion", "Champ"),
+    ("version", "Latest"),
     ("model", "Model"),
+    ("live_sharpe", "Live Sharpe"),
+    ("live_hit", "Live hit"),
+    ("trend", "Live trend"),
+    ("drift", "Drift"),
+    ("queue", "Queue"),
     ("sharpe", "Sharpe"),
     ("hit", "Hit rate"),
     ("ic", "IC"),
@@ -45,18 +52,42 @@ STATE_STYLES = {
 
 
 def slot_cells(slot: dict) -> dict[str, object]:
-    metrics = slot.get("metrics") or {}
+    """Live numbers of the champion, then the out-of-sample numbers of the champion where the slot
+    has one, else of its latest version."""
+    champion = slot.get("champion")
+    metrics = (slot.get("champion_metrics") if champion else slot.get("metrics")) or {}
+    live = slot.get("live") or {}
     return {
         "slot": slot["slot"],
+        "champion": fmt.right(f"v{champion}" if champion else "-"),
         "version": fmt.right(f"v{slot['latest_version']}" if slot.get("latest_version") else "-"),
-        "model": slot.get("model_kind") or "-",
+        "model": (slot.get("champion_kind") if champion else slot.get("model_kind")) or "-",
+        "live_sharpe": fmt.signed(live.get("sharpe")),
+        "live_hit": fmt.percent(live.get("win_rate")),
+        "trend": sparkline(slot.get("live_trend") or []) or "-",
         "sharpe": fmt.signed(metrics.get("sharpe")),
         "hit": fmt.percent(metrics.get("hit_rate")),
         "ic": fmt.signed(metrics.get("ic"), 3),
         "rmse": fmt.right(fmt.number(metrics.get("rmse"), 1)),
         "mae": fmt.right(fmt.number(metrics.get("mae"), 1)),
+        "drift": drift_cell(slot.get("drift")),
+        "queue": queue_cell(slot.get("queue") or {}),
         "trained": fmt.timestamp(slot.get("trained_at")),
     }
+
+
+def drift_cell(flag: dict | None) -> Text | str:
+    """'⚠ 3/12' when features drifted at the newest check (the glyph reads without colour too)."""
+    if not flag:
+        return "-"
+    drifted, features = flag["drifted"], flag["features"]
+    if not drifted:
+        return Text(f"ok 0/{features}", style="green")
+    return Text(f"⚠ {drifted}/{features}", style="bold red" if drifted * 2 >= features else "yellow")
+
+
+def queue_cell(counts: dict[str, int]) -> str:
+    return " ".join(f"{queue} {count}" for queue, count in sorted(counts.items()) if count) or "-"
 
 
 def job_cells(job) -> dict[str, object]:

@@ -77,7 +77,8 @@ async def test_sort_cycles_columns_and_reverses(seeded_brain_url):
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         assert slot_order(app) == [EURUSD, GOOG]
-        await pilot.press("s", "s", "s")  # slot -> version -> model -> sharpe
+        # slot -> champion -> latest -> model -> live sharpe, hit, trend -> drift -> queue -> sharpe
+        await pilot.press(*"sssssssss")
         assert app.screen.sort_column == "sharpe"
         assert slot_order(app) == [EURUSD, GOOG]  # Sharpe -6.31 before +0.74
         await pilot.press("S")
@@ -94,7 +95,8 @@ async def test_export_writes_the_rows_shown_to_csv_and_json(seeded_brain_url, tm
         await wait_until(pilot, lambda: len(list((tmp_path / "out").glob("*"))) == 2, what="two files")
     (csv_file,) = (tmp_path / "out").glob("*.csv")
     rows = list(csv.reader(csv_file.open()))
-    assert rows[0][:3] == ["Slot", "Ver", "Model"] and [row[0] for row in rows[1:]] == [EURUSD, GOOG]
+    assert rows[0][:4] == ["Slot", "Champ", "Latest", "Model"]
+    assert [row[0] for row in rows[1:]] == [EURUSD, GOOG]
     (json_file,) = (tmp_path / "out").glob("*.json")
     assert [row["Slot"] for row in json.loads(json_file.read_text())] == [EURUSD, GOOG]
 

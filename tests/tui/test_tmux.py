@@ -78,17 +78,6 @@ class Terminal:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
-@pytest.fixture
-def terminal_env(tmp_path) -> dict[str, str]:
-    return {
-        "TERM": "xterm-256color",
-        "HOME": str(tmp_path),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "PYTHONPATH": str(Path.cwd()),
-    }
-
-
 def test_operator_round_trip(seeded_brain_url, terminal_env, tmp_path):
     term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env,
                     tmp_path / "exit-status")

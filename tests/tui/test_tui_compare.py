@@ -1,0 +1,108 @@
+"""The A/B view: the slot's challengers, the latest stored comparison at once, an operator's
+Enter queueing a `compare` job that a worker runs and whose stored result the view then shows;
+viewers see stored results only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from textual.widgets import DataTable, Static
+
+from brain import open_brain
+from engine import abtest
+from huracan_tui.screens.compare import CompareScreen
+from huracan_tui.screens.detail import ModelDetailScreen
+from huracan_tui.screens.models import ModelsScreen
+from tests.tui.helpers import FROZEN_NOW, make_app, wait_until
+
+GOOG = "GOOG:1d:fwd_ret_1"
+EURUSD = "EURUSD:1h:fwd_ret_1"
+
+
+def store_comparison(brain_url: str, slot_key: str = GOOG) -> None:
+    """A stored comparison of v2 against champion v1 in which the challenger wins two tests."""
+    winners = {"diebold_mariano", "sharpe_bootstrap"}
+    rows = [
+        {"ts": FROZEN_NOW - timedelta(hours=1), "slot_key": slot_key, "champion_version": 1,
+         "challenger_version": 2, "test": test, "statistic": 2.5 if test in winners else 0.4,
+         "p_value": 0.004 if test in winners else 0.6, "p_adjusted": 0.008 if test in winners else 0.6,
+         "correction": "holm", "effect_size": 0.21,
+         "verdict": "challenger_better" if test in winners else "no_difference",
+         "details": {"alpha": 0.05, "best_model": "v2"}}
+        for test in abtest.TESTS
+    ]
+    with open_brain(brain_url) as brain:
+        brain.record_comparison(rows)
+
+
+def results(app) -> DataTable:
+    return app.screen.query_one("#results", DataTable)
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def test_an_operator_compares_a_challenger_in_a_worker_and_sees_the_verdict(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, what="first snapshot")
+        await pilot.press("colon", *"compare GOOG", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen)
+                         and app.screen.state is not None,
+                         what="the A/B view")
+        challengers = app.screen.query_one("#challengers", DataTable)
+        assert [key.value for key in challengers.rows] == ["2"]  # every version but champion v1
+        assert "No comparison stored" in text_of(app, "#results-title")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: results(app).row_count == len(abtest.TESTS), timeout=240,
+                         what="the comparison job's stored result")
+        assert app.screen.state.job.kind == "compare" and app.screen.state.job.state == "succeeded"
+        overall = text_of(app, "#overall")
+        assert "Overall: v2 " in overall and "best by composite score" in overall
+        assert "holm correction, alpha 0.05" in text_of(app, "#results-title")
+        with open_brain(seeded_brain_url) as brain:
+            stored = brain.list_comparisons(GOOG)
+            entry = next(a for a in brain.list_audit() if a.action == "compare.start")
+        assert len(stored) == len(abtest.TESTS) and entry.outcome == "ok" and entry.actor == "alice"
+        row = results(app).get_row(f"2:{stored[0]['test']}")
+        assert str(row[1]) == stored[0]["test"] and str(row[6]) == stored[0]["verdict"]
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="back to Models")
+
+
+async def test_a_viewer_sees_the_stored_comparison_but_cannot_start_one(seeded_brain_url):
+    store_comparison(seeded_brain_url, GOOG)
+    app = make_app(seeded_brain_url, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, what="first snapshot")
+        app.open_slot(GOOG)
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelDetailScreen), what="the slot")
+        await pilot.press("C")  # from a slot's detail view: the A/B view of that slot
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen)
+                         and results(app).row_count == len(abtest.TESTS), what="the stored comparison")
+        assert app.screen.slot_key == GOOG
+        overall = text_of(app, "#overall")
+        assert "v2 challenger_better" in overall and "best by composite score: v2" in overall
+        assert "v2" in str(app.screen.query_one("#challengers", DataTable).get_row("2")[0])
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any("not allowed for a viewer" in n.message
+                                            for n in app._notifications), what="the refusal")
+        with open_brain(seeded_brain_url) as brain:
+            assert [job for job in brain.list_jobs() if job.kind == "compare"] == []
+            denied = next(a for a in brain.list_audit() if a.action == "compare.start")
+        assert denied.outcome == "denied"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelDetailScreen), what="back to the slot")
+
+
+async def test_c_on_the_models_view_opens_the_selected_slot(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, what="first snapshot")
+        await pilot.press("down", "C")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen)
+                         and app.screen.state is not None,
+                         what="the A/B view")
+        assert app.screen.slot_key == GOOG  # the second row, sorted by slot
+        assert "champion v1 linear" in text_of(app, "#compare-title")

@@ -1,0 +1,97 @@
+"""Retrain from the console: t (Models view or a slot's detail) or `:retrain SLOT` asks for the
+model kind, device and cadence, and queues a train job that a real worker runs with them."""
+
+from __future__ import annotations
+
+from textual.widgets import Button, DataTable, Select
+
+from brain import open_brain
+from huracan_tui.screens.detail import ModelDetailScreen
+from huracan_tui.screens.models import ModelsScreen
+from huracan_tui.screens.retrain import RetrainScreen
+from tests.tui.helpers import make_app, wait_until
+
+GOOG = "GOOG:1d:fwd_ret_1"
+EURUSD = "EURUSD:1h:fwd_ret_1"
+
+
+async def models_ready(pilot) -> None:
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ModelsScreen)
+                     and pilot.app.screen.query_one("#models", DataTable).row_count == 2,
+                     what="two slot rows")
+
+
+async def type_command(pilot, text: str) -> None:
+    await pilot.press("colon", *text, "enter")
+    await pilot.pause()
+
+
+def choose(screen: RetrainScreen, **values: str) -> None:
+    for name, value in values.items():
+        screen.query_one(f"#retrain-{name}", Select).value = value
+
+
+async def test_an_operator_queues_a_retrain_with_kind_device_and_cadence(seeded_brain_url, tmp_path):
+    app = make_app(seeded_brain_url, worker_log=tmp_path / "worker.log")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await models_ready(pilot)
+        await pilot.press("down")  # rows sort by slot: EURUSD, then GOOG
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, RetrainScreen), what="the retrain dialog")
+        dialog = app.screen
+        assert dialog.slot_key == GOOG
+        kinds = [value for _, value in dialog.query_one("#retrain-kind", Select)._options]
+        assert {"linear", "lightgbm", "lstm", "river_linear"} <= set(kinds)  # names only: no torch needed
+        assert dialog.choice().device == "auto" and dialog.choice().cadence == "full"
+        choose(dialog, kind="linear", device="cpu", cadence="quick")
+        dialog.query_one("#retrain-queue", Button).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="the dialog closed")
+        await wait_until(pilot, lambda: app.snapshot.jobs and app.snapshot.jobs[0].state == "succeeded",
+                         timeout=120, what="the retrain job to finish")
+    with open_brain(seeded_brain_url) as brain:
+        (job,) = brain.list_jobs()
+        assert (job.kind, job.slot_key, job.device, job.params["device"]) == ("train", GOOG, "cpu", "cpu")
+        assert (job.params["training"]["models"], job.params["training"]["cadence"]) == (["linear"], "quick")
+        assert [v["model_kind"] for v in job.result["versions"]] == ["linear"]
+        latest = brain.latest_version(GOOG)
+        assert (latest.model_kind, latest.manifest["cadence"]) == ("linear", "quick")
+        assert len(latest.manifest["folds"]) == 2  # quick: at most two folds
+        (entry,) = [e for e in brain.list_audit() if e.action == "retrain"]
+        assert (entry.actor, entry.target, entry.outcome) == ("alice", GOOG, "ok")
+
+
+async def test_the_detail_view_and_the_command_line_open_the_dialog_and_escape_queues_nothing(
+        seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await models_ready(pilot)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelDetailScreen), what="the detail view")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, RetrainScreen), what="the dialog")
+        assert app.screen.slot_key == GOOG
+        await pilot.press("escape")
+        assert isinstance(app.screen, ModelDetailScreen)
+        await type_command(pilot, "retrain EUR")
+        await wait_until(pilot, lambda: isinstance(app.screen, RetrainScreen), what="the dialog")
+        assert app.screen.slot_key == EURUSD
+        await pilot.press("escape")
+        await pilot.pause()
+    with open_brain(seeded_brain_url) as brain:
+        assert brain.list_jobs() == [] and brain.list_commands() == []
+
+
+async def test_viewers_cannot_retrain_by_key_or_command(seeded_brain_url):
+    app = make_app(seeded_brain_url, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await models_ready(pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(app.screen, ModelsScreen)
+        await type_command(pilot, "retrain GOOG")
+        assert isinstance(app.screen, ModelsScreen)
+    with open_brain(seeded_brain_url) as brain:
+        assert brain.list_jobs() == []
+        denied = [(e.action, e.actor) for e in brain.list_audit() if e.outcome == "denied"]
+        assert denied == [("retrain", "alice")]
