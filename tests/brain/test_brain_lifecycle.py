@@ -173,9 +173,9 @@ def test_open_queue_counts_and_drift_flags_summarise_each_slot(brain):
     brain.enqueue("prune", SLOT, version=3, rule="worse", reason="x")
     brain.decide_queue_item(done.id, approve=False, actor="alice", reason="keep it")
     assert brain.open_queue_counts() == {SLOT: {"retrain": 1, "prune": 1}}
-    rows = [{"feature": f, "method": "psi", "statistic": s, "threshold": 0.1, "drifted": int(s >= 0.1), "ts": ts}
-            for ts, values in ((T0, {"a": 0.5, "b": 0.5}), (T0 + timedelta(hours=1), {"a": 0.3, "b": 0.01}))
-            for f, s in values.items()]
+    checks = ((T0, {"a": 0.5, "b": 0.5}), (T0 + timedelta(hours=1), {"a": 0.3, "b": 0.01}))
+    rows = [{"feature": f, "method": "psi", "statistic": s, "threshold": 0.1, "drifted": int(s >= 0.1),
+             "ts": ts} for ts, values in checks for f, s in values.items()]
     brain.record_drift_results(rows, slot_key=SLOT)
     flags = brain.drift_flags()
     assert flags[SLOT]["ts"] == T0 + timedelta(hours=1)
