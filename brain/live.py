@@ -13,14 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import bindparam, func, literal, select, update
+from sqlalchemy.orm import aliased
 
+from brain.column_types import UTCDateTime
 from brain.errors import BrainError
 from brain.registry import champion_versions
 from brain.schema import bars, model_metrics, model_versions, predictions, slots
 from brain.upsert import insert_on_conflict
 
 BASIS_POINTS = 1e4
+# What the live loop measures per version, stored in model_metrics as live_<name> rows, scope 'live'.
+LIVE_METRICS = ("mae", "mse", "sharpe", "win_rate", "n")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # before any live row: "show them all"
 _PREDICTION_KEYS = {
     "slot_key",
     "version_id",
@@ -189,73 +194,61 @@ class LiveMixin:
         return sorted(records, key=lambda record: (record.ts, record.id)) if limit is not None else records
 
     def live_summaries(self) -> dict[str, dict[str, Any]]:
-        """Each slot's newest live metrics of its current champion, in two queries:
+        """Each slot's newest live metrics of its current champion, in one query:
         {slot_key: {"version": n, "ts": when measured, "mae": …, "sharpe": …, "win_rate": …, …}}.
         Slots whose champion has no live metrics yet are left out."""
-        champions = self.champions()
-        if not champions:
-            return {}
-        # Only champions' rows: the (version, scope, fold, name) index then finds them directly.
-        champion_ids = select(champion_versions().subquery().c.version_id)
-        newest = (
-            select(model_metrics.c.version_id, model_metrics.c.name, func.max(model_metrics.c.ts).label("ts"))
-            .where(model_metrics.c.version_id.in_(champion_ids), model_metrics.c.scope == "live",
-                   model_metrics.c.fold.is_(None))
-            .group_by(model_metrics.c.version_id, model_metrics.c.name)
-            .subquery()
-        )
-        query = (
-            select(
-                slots.c.key,
-                model_versions.c.number,
-                model_metrics.c.name,
-                model_metrics.c.value,
-                model_metrics.c.ts,
-            )
-            .join_from(
-                model_metrics,
-                newest,
-                and_(
-                    newest.c.version_id == model_metrics.c.version_id,
-                    newest.c.name == model_metrics.c.name,
-                    newest.c.ts == model_metrics.c.ts,
-                ),
-            )
-            .join(model_versions, model_versions.c.id == model_metrics.c.version_id)
-            .join(slots, slots.c.id == model_versions.c.slot_id)
-            .where(model_metrics.c.scope == "live", model_metrics.c.fold.is_(None))
-            .order_by(model_metrics.c.id)
-        )
+        champions = champion_versions().subquery()
+        columns = []
+        for name in LIVE_METRICS:
+            columns += [_newest_live(champions, name, model_metrics.c.value).label(name),
+                        _newest_live(champions, name, model_metrics.c.ts).label(f"{name}_ts")]
+        query = select(champions.c.slot_key, champions.c.number, *columns)
         summaries: dict[str, dict[str, Any]] = {}
         with self._read() as conn:
-            for key, number, name, value, ts in conn.execute(query):
-                if champions.get(key) != number:
-                    continue  # a shadow's or a former champion's numbers
-                summary = summaries.setdefault(key, {"version": number, "ts": ts})
-                summary[name.removeprefix("live_")] = value
-                summary["ts"] = max(summary["ts"], ts)
+            for row in conn.execute(query):
+                stamps = [row._mapping[f"{name}_ts"] for name in LIVE_METRICS]
+                if all(stamp is None for stamp in stamps):
+                    continue  # a champion not measured live yet
+                summaries[row.slot_key] = {
+                    "version": row.number, "ts": max(stamp for stamp in stamps if stamp is not None),
+                    **{name: row._mapping[name] for name in LIVE_METRICS},
+                }
         return summaries
 
     def live_history(self, name: str = "sharpe", *, points: int = 20) -> dict[str, list[float | None]]:
         """Each slot's champion's last `points` live values of a metric, oldest first: the
-        Models view's trend sparkline. One query whatever the slot count."""
+        Models view's trend sparkline. One query; each champion's rows are found by an index seek."""
         champions = champion_versions().subquery()
-        ranked = (
-            select(
-                champions.c.slot_key, model_metrics.c.value, model_metrics.c.ts, model_metrics.c.id,
-                func.row_number().over(partition_by=model_metrics.c.version_id,
-                                       order_by=(model_metrics.c.ts.desc(), model_metrics.c.id.desc()))
-                .label("age"),
-            )
-            .join(champions, champions.c.version_id == model_metrics.c.version_id)
-            .where(model_metrics.c.scope == "live", model_metrics.c.fold.is_(None),
-                   model_metrics.c.name == f"live_{name}")
-            .subquery()
+        rows, live = _live_metric(champions.c.version_id, f"live_{name}")
+        oldest_shown = (
+            select(rows.c.ts).where(*live).order_by(rows.c.ts.desc()).limit(1).offset(points - 1)
+            .scalar_subquery()
         )
-        query = (select(ranked.c.slot_key, ranked.c.value).where(ranked.c.age <= points)
-                 .order_by(ranked.c.slot_key, ranked.c.ts, ranked.c.id))
+        query = (
+            select(champions.c.slot_key, model_metrics.c.value)
+            .join(model_metrics, model_metrics.c.version_id == champions.c.version_id)
+            .where(model_metrics.c.name == f"live_{name}", model_metrics.c.scope == "live",
+                   model_metrics.c.fold.is_(None),
+                   model_metrics.c.ts >= func.coalesce(oldest_shown, literal(EPOCH, UTCDateTime)))
+            .order_by(champions.c.slot_key, model_metrics.c.ts, model_metrics.c.id)
+        )
         history: dict[str, list[float | None]] = {}
         with self._read() as conn:
             for key, value in conn.execute(query):
                 history.setdefault(key, []).append(value)
         return history
+
+
+def _live_metric(version_id, stored_name: str):
+    """An alias of model_metrics and the conditions that pick one version's live rows of one
+    metric: what ix_model_metrics_live_newest (version_id, name, ts) answers by a seek."""
+    rows = aliased(model_metrics)
+    return rows, (rows.c.version_id == version_id, rows.c.name == stored_name, rows.c.scope == "live",
+                  rows.c.fold.is_(None))
+
+
+def _newest_live(champions, name: str, column):
+    """The newest live `column` (value or ts) of metric `name` for each champion, whatever the
+    table's size."""
+    rows, live = _live_metric(champions.c.version_id, f"live_{name}")
+    return select(rows.c[column.name]).where(*live).order_by(rows.c.ts.desc()).limit(1).scalar_subquery()

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from brain.column_types import JSONText, UTCDateTime
@@ -93,6 +94,10 @@ model_metrics = Table(
     Column("scope", Text, nullable=False, server_default="oos"),
     Index("ix_model_metrics_version_name", "version_id", "name"),
     Index("ix_model_metrics_version_scope_fold", "version_id", "scope", "fold", "name"),
+    # Migration 7: the newest live values of a version, found by a seek (partial: live rows only).
+    Index("ix_model_metrics_live_newest", "version_id", "name", "ts",
+          sqlite_where=text("scope = 'live' AND fold IS NULL"),
+          postgresql_where=text("scope = 'live' AND fold IS NULL")),
 )
 
 jobs = Table(

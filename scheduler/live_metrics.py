@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from brain import Brain
-from brain.live import PredictionRecord
+from brain.live import LIVE_METRICS, PredictionRecord
 from brain.records import VersionRecord
 
 BASIS_POINTS = 1e4
-LIVE_METRIC_NAMES = ("mae", "mse", "sharpe", "win_rate", "n")
+LIVE_METRIC_NAMES = LIVE_METRICS  # one list: the brain reads back what is stored here
 
 
 def outcome_metrics(forecast, realised, *, timeframe: str, horizon: int, cost_bps: float) -> dict[str, Any]:

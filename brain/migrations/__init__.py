@@ -21,6 +21,7 @@ from brain.migrations import (
     m0004_metrics_scope_index,
     m0005_monitoring,
     m0006_lifecycle,
+    m0007_live_metrics_index,
 )
 
 MIGRATIONS = (
@@ -30,6 +31,7 @@ MIGRATIONS = (
     m0004_metrics_scope_index,
     m0005_monitoring,
     m0006_lifecycle,
+    m0007_live_metrics_index,
 )
 SCHEMA_VERSION = MIGRATIONS[-1].VERSION
 
