@@ -21,6 +21,7 @@ from brain import Brain, BrainError, CommandRecord
 from brain.identity import current_actor
 from huracan_tui.actions import CHANGES_THINGS, Action, action_name, bindings
 from huracan_tui.command_line import CommandLineError, parse_command
+from huracan_tui.events import events_between
 from huracan_tui.export import export_table
 from huracan_tui.palette import ActionsProvider
 from huracan_tui.screens.command_line import CommandLineScreen
@@ -155,26 +156,18 @@ class HuracanApp(App):
             self._reconnected()
         first = self.snapshot is None
         if not first:
-            self._announce_finished_jobs(self.snapshot, message.snapshot)
+            self._announce(self.snapshot, message.snapshot)
         self.snapshot = message.snapshot
         self._show(self.snapshot)
         self._rearm()
         if first:
             self._after_first_snapshot()
 
-    def _announce_finished_jobs(self, before: BrainSnapshot, after: BrainSnapshot) -> None:
-        """A toast for each job that ended since the last poll, whoever ran it."""
-        was_active = {job.id for job in before.active_jobs}
-        for job in after.jobs:
-            if job.id not in was_active or job.state in ("queued", "running"):
-                continue
-            what = f"{job.kind} {job.slot_key or ''}".strip()
-            if job.state == "succeeded":
-                self.notify(f"Job {job.id} ({what}) finished.", title="Job finished")
-            else:
-                severity = "error" if job.state == "failed" else "warning"
-                self.notify(f"Job {job.id} ({what}) {job.state}: {job.error or job.message or ''}",
-                            title=f"Job {job.state}", severity=severity)
+    def _announce(self, before: BrainSnapshot, after: BrainSnapshot) -> None:
+        """A toast for each event since the last poll, whoever caused it (this console, a leader,
+        another operator): jobs ended, drift found, champions changed, rollbacks, queue items."""
+        for event in events_between(before, after):
+            self.notify(event.message, title=event.title, severity=event.severity)
 
     def _show(self, snapshot: BrainSnapshot) -> None:
         for screen in self.screen_stack:

@@ -77,8 +77,14 @@ def run(argv: list[str] | None = None) -> int:
                 from scheduler.live import demo_feeds
 
                 config, feeds = demo_config(config), demo_feeds()
-            return run_headless(brain_url, config, log_dir=_state_dir(), exit_with=args.exit_with,
-                                feeds=feeds)
+            from scheduler.executor import ExecutorUnavailable
+
+            try:
+                return run_headless(brain_url, config, log_dir=_state_dir(), exit_with=args.exit_with,
+                                    feeds=feeds)
+            except ExecutorUnavailable as error:
+                print(f"huracan-tui: error: {error}", file=sys.stderr)
+                return 1
         brain = open_brain(brain_url)
         leader = None
         if not (args.read_only or args.no_leader or not config.console.embedded_leader):

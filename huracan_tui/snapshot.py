@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from brain import Brain
 from brain.leader import LeaderRecord
-from brain.records import JobRecord
+from brain.records import JobRecord, RollbackRecord
 
 Clock = Callable[[], datetime]
 
@@ -26,6 +26,7 @@ class BrainSnapshot:
     jobs: list[JobRecord]
     taken_at: datetime
     leader: LeaderRecord | None = None  # the live headless leader, if any
+    newest_rollback: RollbackRecord | None = None  # so a console can tell of each new one
 
     @property
     def active_jobs(self) -> list[JobRecord]:
@@ -33,8 +34,10 @@ class BrainSnapshot:
 
 
 def read_snapshot(brain: Brain, clock: Clock = utc_now) -> BrainSnapshot:
+    newest = brain.list_rollbacks(limit=1)
     return BrainSnapshot(slots=slot_summaries(brain), jobs=brain.list_jobs(limit=JOBS_SHOWN),
-                         taken_at=clock(), leader=brain.current_leader())
+                         taken_at=clock(), leader=brain.current_leader(),
+                         newest_rollback=newest[0] if newest else None)
 
 
 def slot_summaries(brain: Brain) -> list[dict]:

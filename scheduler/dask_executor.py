@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from brain import Brain, open_brain
+from scheduler.executor import ExecutorUnavailable
 
 if TYPE_CHECKING:  # the real imports are lazy: dask costs a second to import
     from distributed import Client, Future
@@ -35,7 +36,7 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 EXIT_CODES = {"succeeded": 0, "cancelled": 0, "interrupted": 143}
 
 
-class DaskExecutorError(RuntimeError):
+class DaskExecutorError(ExecutorUnavailable):
     """The cluster cannot be used (unreachable, refused TLS); one line naming the address."""
 
 

@@ -34,6 +34,10 @@ def start_worker(brain_url: str, job_id: int, *, log_path: Path | None = None) -
             log.close()
 
 
+class ExecutorUnavailable(RuntimeError):
+    """The configured executor cannot be used (a cluster unreachable, TLS refused): one line."""
+
+
 class Executor(Protocol):
     """What the leader needs of an executor, local processes or a Dask cluster alike."""
 

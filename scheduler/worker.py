@@ -18,6 +18,7 @@ import traceback
 
 from brain import Brain, BrainError, open_brain
 from scheduler import pause_points
+from scheduler.gpu import GpuSampler, describe_gpus
 from scheduler.runners import RUNNERS
 
 log = logging.getLogger("huracan.worker")
@@ -55,13 +56,17 @@ def run_job(brain: Brain, job_id: int) -> str:
         return "failed"
 
     steps = itertools.count()  # one numbering for the whole job, across kinds, folds and slots
+    gpus = GpuSampler()  # utilisation and memory, on CUDA jobs where NVML finds a GPU
 
     def progress(fraction: float, message: str, values: dict | None = None) -> None:
+        gpu = gpus.sample(brain.get_job(job_id).device)
+        if gpu.get("gpus"):
+            message = f"{message} · {describe_gpus(gpu['gpus'])}"
         if not brain.update_job(job_id, progress=max(0.0, min(1.0, fraction)), message=message):
             raise Cancelled(message)
         pause_points.after_progress(fraction)  # test hook; a no-op unless asked
-        if values is not None:  # an epoch's losses: a point of the job's loss curve
-            brain.record_job_event(job_id, next(steps), values)
+        if values is not None or gpu:  # an epoch's losses (the loss curve), GPU figures
+            brain.record_job_event(job_id, next(steps), {**(values or {}), **gpu})
 
     try:
         result = run(brain, job, progress)

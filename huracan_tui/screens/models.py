@@ -124,9 +124,10 @@ def sync_rows(table: DataTable, rows: dict[str, dict[str, object]], *, sort_by: 
     for key in [row_key.value for row_key in table.rows if row_key.value not in rows]:
         table.remove_row(key)
     added = False
+    columns = [column.value for column in table.columns]
     for key, cells in rows.items():
         if key not in table.rows:
-            table.add_row(*cells.values(), key=key)
+            table.add_row(*(cells[column] for column in columns), key=key)
             added = True
             continue
         for column, value in cells.items():
