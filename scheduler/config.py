@@ -217,6 +217,8 @@ class PrunePolicyConfig(_Strict):
     window: int = Field(default=50, ge=2)  # paired forecasts per comparison window
     windows: int = Field(default=3, ge=1)  # consecutive windows worse than the champion
     min_ensemble_weight: float = Field(default=0.01, ge=0)
+    # shared matured bars the ensemble weights are fitted on, at least (default: a full window)
+    min_samples: int = Field(default=50, ge=2)
     cooldown: float = 7 * 24 * 3600.0
 
     @field_validator("cooldown", mode="before")

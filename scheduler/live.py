@@ -6,8 +6,9 @@ for each slot of it:
 
 1. a slot with versions but no champion gets its best out-of-sample Sharpe version as its first
    champion;
-2. the champion forecasts every bar it has not forecast yet, after its training window (at most
-   `live.max_backfill` bars back), blended (1 - w) · champion + w · online learner as
+2. the champion forecasts every bar it has not forecast yet, after its training window and
+   after the slot's newest forecast (a new champion takes over from the bar its predecessor
+   reached; at most `live.max_backfill` bars back), blended (1 - w) · champion + w · online learner as
    engine.models.online.OnlineBlend mixes them; while a promotion is being judged the previous
    champion forecasts the same bars as a shadow (its own rows, the same blend);
 3. forecasts whose horizon has passed get their realised outcome (brain.mature_predictions), and
@@ -201,9 +202,20 @@ def _ready(features: pl.DataFrame, names: list[str]) -> pl.DataFrame:
 def _bars_to_forecast(
     brain: Brain, slot: SlotRecord, champion: VersionRecord, features: pl.DataFrame, max_backfill: int
 ) -> list[datetime]:
-    """Bars after the champion's training window and after its newest forecast."""
+    """Bars after the champion's training window, its own newest forecast and the slot's newest
+    forecast bar. The last: a champion promoted (or put back) after another one was live does
+    not forecast the bars that were live under its predecessor after the fact; such forecasts
+    would mature at once, count as live numbers they never were, and fill the judged window
+    after a promotion with bars the previous champion never shadowed."""
+    newest = brain.list_predictions(slot.key, limit=1)
     after = [
-        ts for ts in (champion.data_end, brain.last_prediction_ts(slot.key, champion.id)) if ts is not None
+        ts
+        for ts in (
+            champion.data_end,
+            brain.last_prediction_ts(slot.key, champion.id),
+            newest[0].ts if newest else None,
+        )
+        if ts is not None
     ]
     candidates = features["ts"]
     if after:

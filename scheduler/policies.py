@@ -3,7 +3,8 @@
 - RetrainPolicy: the champion underperforms live (Sharpe below a threshold, or MAE above k times
   its out-of-sample MAE) over enough matured forecasts -> an item in the retrain queue.
 - PrunePolicy: a non-champion version forecasting beside the champion (a shadow) was worse on the
-  same bars for N consecutive windows, or carries a near-zero ensemble weight -> prune queue.
+  same bars for N consecutive windows, or earns a near-zero weight in the optimised ensemble of
+  the versions that forecast the same bars, fitted on their realised outcomes -> prune queue.
 - AutoRollbackPolicy: a new champion whose live errors are significantly worse than its
   predecessor's on the same bars (paired test, p < alpha) within the window after its promotion
   -> rolled back at once, with the evidence.
@@ -15,6 +16,7 @@ nothing to judge, so the live loop runs them after every tick that matured an ou
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +30,7 @@ from scheduler.config import PrunePolicyConfig, RetrainPolicyConfig, RollbackPol
 from scheduler.live_metrics import metrics_of, recent_live_metrics
 
 ACTOR = "scheduler"
+log = logging.getLogger(__name__)
 
 
 def _fmt(value: float | None) -> str:
@@ -49,6 +52,62 @@ def paired_rows(
     b = {r.ts: r for r in brain.list_predictions(slot_key, version=second.number, matured=True, since=since)}
     common = sorted(set(a) & set(b))
     return [a[ts] for ts in common], [b[ts] for ts in common]
+
+
+def live_ensemble_weights(
+    brain: Brain,
+    slot_key: str,
+    champion: VersionRecord,
+    others: list[VersionRecord],
+    *,
+    window: int,
+    min_samples: int,
+) -> dict[str, Any] | None:
+    """The optimised ensemble weights of the champion and the versions that forecast the same
+    bars beside it (shadows), learned from live outcomes only.
+
+    engine.ensembles.optimise_weights (MSE objective; weights non-negative, summing to one) is
+    fitted on the blended forecasts and realised outcomes of the newest `window` matured bars
+    that every member forecast. A version sharing fewer than `min_samples` bars with the
+    champion takes no part; while the members together share too few bars, the one sharing
+    the fewest leaves. None when no other version is left. Returns {"champion": number,
+    "weights": {"v1": w, ...}, "n", "start", "end", "objective"}.
+    """
+    from engine.ensembles import optimise_weights
+
+    def matured(version: VersionRecord) -> dict[datetime, PredictionRecord]:
+        return {r.ts: r for r in brain.list_predictions(slot_key, version=version.number, matured=True)}
+
+    rows = {champion.number: matured(champion)}
+    shared = {}
+    for version in others:
+        rows[version.number] = matured(version)
+        shared[version.number] = len(rows[version.number].keys() & rows[champion.number].keys())
+    members = sorted((n for n, count in shared.items() if count >= min_samples), key=lambda n: -shared[n])
+    while members:
+        bars = set(rows[champion.number]).intersection(*(rows[n] for n in members))
+        if len(bars) >= min_samples:
+            break
+        members.pop()  # the one sharing the fewest bars with the champion
+    if not members:
+        return None
+    numbers = [champion.number, *sorted(members)]
+    bars_used = sorted(bars)[-window:]
+    forecasts = np.array([[rows[n][ts].blended for n in numbers] for ts in bars_used])
+    realised = np.array([rows[champion.number][ts].realised for ts in bars_used])
+    try:
+        weights = optimise_weights(forecasts, realised, objective="mse")
+    except ValueError as error:  # SLSQP did not converge: no verdict this time
+        log.warning("%s: live ensemble weights not found: %s", slot_key, error)
+        return None
+    return {
+        "champion": champion.number,
+        "weights": {f"v{n}": float(w) for n, w in zip(numbers, weights, strict=True)},
+        "n": len(bars_used),
+        "start": bars_used[0].isoformat(),
+        "end": bars_used[-1].isoformat(),
+        "objective": "mse",
+    }
 
 
 class RetrainPolicy:
@@ -116,21 +175,28 @@ class PrunePolicy:
         champion = brain.champion(slot.key)
         if champion is None:
             return []
-        added = []
+        others = [v for v in brain.list_versions(slot.key) if v.id != champion.id and v.status != "pruned"]
+        if not others:
+            return []
         cooldown = timedelta(seconds=self.config.cooldown)
-        for version in brain.list_versions(slot.key):
-            if version.id == champion.id or version.status == "pruned":
-                continue
-            item = self._near_zero_weight(brain, slot, version, cooldown, now) or self._worse_for_windows(
+        blend = live_ensemble_weights(
+            brain, slot.key, champion, others, window=self.config.window, min_samples=self.config.min_samples
+        )
+        added = []
+        for version in others:
+            item = self._worse_for_windows(
                 brain, slot, champion, version, cooldown, now
-            )
+            ) or self._near_zero_weight(brain, slot, version, blend, cooldown, now)
             if item is not None:
                 added.append(item)
         return added
 
-    def _near_zero_weight(self, brain, slot, version, cooldown, now) -> QueueItemRecord | None:
-        weight = version.manifest.get("ensemble_weight")
-        if weight is None or abs(float(weight)) > self.config.min_ensemble_weight:
+    def _near_zero_weight(self, brain, slot, version, blend, cooldown, now) -> QueueItemRecord | None:
+        name = f"v{version.number}"
+        if blend is None or name not in blend["weights"]:
+            return None
+        weight = blend["weights"][name]
+        if weight > self.config.min_ensemble_weight:
             return None
         return brain.enqueue(
             "prune",
@@ -140,10 +206,10 @@ class PrunePolicy:
             cooldown=cooldown,
             now=now,
             reason=(
-                f"v{version.number} ensemble weight {_fmt(float(weight))} "
-                f"≤ {self.config.min_ensemble_weight}"
+                f"{name} ensemble weight {_fmt(weight)} ≤ {self.config.min_ensemble_weight} in the "
+                f"optimised blend with champion v{blend['champion']} over {blend['n']} shared live bars"
             ),
-            evidence={"ensemble_weight": float(weight), "threshold": self.config.min_ensemble_weight},
+            evidence={**blend, "ensemble_weight": weight, "threshold": self.config.min_ensemble_weight},
         )
 
     def _worse_for_windows(self, brain, slot, champion, version, cooldown, now) -> QueueItemRecord | None:

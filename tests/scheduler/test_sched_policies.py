@@ -170,3 +170,58 @@ def test_the_shadow_stops_once_the_window_after_a_promotion_is_full(brain):
     assert policy.shadow_wanted(brain, SLOT).number == 1
     _outcomes(brain, 2, [1.0], [1.0], at=promoted, first_bar=29)
     assert policy.shadow_wanted(brain, SLOT) is None
+
+
+def _weight_policy(**overrides):
+    return PrunePolicy(PrunePolicyConfig(window=40, min_samples=30, min_ensemble_weight=0.01, **overrides))
+
+
+def test_prune_a_shadow_that_earns_no_weight_in_the_optimised_live_ensemble(brain):
+    rng = np.random.default_rng(5)
+    realised = rng.normal(0, 50, 45)
+    _outcomes(brain, 1, realised + rng.normal(0, 2, 45), realised)  # champion: small errors
+    _outcomes(brain, 2, -realised + rng.normal(0, 10, 45), realised)  # v2: the outcome's negation
+    policy, slot = _weight_policy(), brain.get_slot(SLOT)
+    (item,) = policy.evaluate(brain, slot, now=T0)
+    assert (item.queue, item.version, item.rule) == ("prune", 2, "ensemble_weight_near_zero")
+    evidence = item.evidence
+    # The engine's optimiser on the newest 40 shared bars only: the blend's weights, ≥ 0, sum 1.
+    from engine.ensembles import optimise_weights
+
+    rows = {n: brain.list_predictions(SLOT, version=n, matured=True)[-40:] for n in (1, 2)}
+    forecasts = np.array([[r.blended for r in rows[1]], [r.blended for r in rows[2]]]).T
+    expected = optimise_weights(forecasts, [r.realised for r in rows[1]])
+    assert [evidence["weights"]["v1"], evidence["weights"]["v2"]] == pytest.approx(expected, abs=1e-9)
+    assert sum(evidence["weights"].values()) == pytest.approx(1.0)
+    assert evidence["weights"]["v2"] <= 0.01 and evidence["ensemble_weight"] == evidence["weights"]["v2"]
+    assert (evidence["n"], evidence["champion"], evidence["threshold"]) == (40, 1, 0.01)
+    assert evidence["start"] == rows[1][0].ts.isoformat() and evidence["end"] == rows[1][-1].ts.isoformat()
+    assert "ensemble weight" in item.reason and "champion v1" in item.reason
+    # Open already, then the cooldown: no second item for the same rule.
+    assert policy.evaluate(brain, slot, now=T0) == []
+    brain.decide_queue_item(item.id, approve=False, actor="alice", reason="keep it a while")
+    assert policy.evaluate(brain, slot, now=T0 + timedelta(days=1)) == []
+    assert len(policy.evaluate(brain, slot, now=T0 + timedelta(days=7, seconds=1))) == 1
+
+
+def test_a_shadow_whose_errors_the_blend_averages_out_keeps_its_weight(brain):
+    rng = np.random.default_rng(6)
+    realised = rng.normal(0, 50, 45)
+    # Both as good, with independent errors: the optimised blend leans on both (≈ half each).
+    _outcomes(brain, 1, realised + rng.normal(0, 10, 45), realised)
+    _outcomes(brain, 2, realised + rng.normal(0, 10, 45), realised)
+    # v3 forecast too few bars beside the champion to be weighed at all.
+    _outcomes(brain, 3, -realised[:20], realised[:20])
+    assert _weight_policy().evaluate(brain, brain.get_slot(SLOT), now=T0) == []
+    from scheduler.policies import live_ensemble_weights
+
+    champion, versions = brain.champion(SLOT), brain.list_versions(SLOT)[1:]
+    blend = live_ensemble_weights(brain, SLOT, champion, versions, window=40, min_samples=30)
+    assert set(blend["weights"]) == {"v1", "v2"} and 0.3 < blend["weights"]["v2"] < 0.7
+
+
+def test_a_version_without_enough_shared_live_bars_is_not_weighed(brain):
+    realised = _alternating(29)
+    _outcomes(brain, 1, realised, realised)
+    _outcomes(brain, 2, -realised, realised)  # useless, but only 29 < min_samples shared bars
+    assert _weight_policy().evaluate(brain, brain.get_slot(SLOT), now=T0) == []
