@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import aliased
 
 from brain.audit import insert_audit
 from brain.errors import BrainError
@@ -24,9 +23,9 @@ from brain.schema import model_comparisons, model_metrics, model_versions, promo
 # The tests whose verdicts a promotion rests on: every test of the newest comparison run.
 PASSING_VERDICT = "challenger_better"
 
-_from_version = aliased(model_versions)
-_to_version = aliased(model_versions)
-_previous = aliased(model_versions)
+_from_version = model_versions.alias("from_version")
+_to_version = model_versions.alias("to_version")
+_previous = model_versions.alias("previous_version")
 
 
 def _require_reason(reason: str | None, what: str) -> str:

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, select, update
-from sqlalchemy.orm import aliased
 
 from brain.column_types import UTCDateTime
 from brain.errors import BrainError
@@ -242,7 +241,7 @@ class LiveMixin:
 def _live_metric(version_id, stored_name: str):
     """An alias of model_metrics and the conditions that pick one version's live rows of one
     metric: what ix_model_metrics_live_newest (version_id, name, ts) answers by a seek."""
-    rows = aliased(model_metrics)
+    rows = model_metrics.alias()
     return rows, (rows.c.version_id == version_id, rows.c.name == stored_name, rows.c.scope == "live",
                   rows.c.fold.is_(None))
 

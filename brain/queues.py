@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import aliased
 
 from brain.audit import insert_audit
 from brain.errors import BrainError
@@ -23,7 +22,7 @@ from brain.schema import model_versions, queue_items, slots
 
 QUEUES = ("retrain", "prune")
 OPEN_STATES = ("pending", "approved")
-_version = aliased(model_versions)
+_version = model_versions.alias("queued_version")
 
 
 def _select_items():
