@@ -2,7 +2,8 @@
 `compare` job (operators only: it refits models, so a worker process runs it), the view watches
 the job and shows the stored comparison when it lands: per test the statistic, p, corrected p,
 effect size and verdict, then each challenger's overall verdict. The latest stored comparison of
-the slot shows at once."""
+the slot shows at once. `/` filters the challengers and the results by text; Enter on a result
+row shows the whole stored row (its details: alpha, fold counts, ...)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from brain import BrainError
 from brain.records import JobRecord, VersionRecord
 from huracan_tui import formatting as fmt
 from huracan_tui.actions import bindings
-from huracan_tui.screens.base import HuracanScreen
+from huracan_tui.screens.filtered import FilteredScreen, details_panel, filter_box, matching
+from huracan_tui.screens.log_table import details_text
 from huracan_tui.screens.models import sync_rows
 from huracan_tui.widgets.status_bar import StatusBar
 from scheduler.comparison import champion_of, overall_verdict
@@ -30,6 +32,8 @@ VERDICT_STYLES = {"challenger_better": "bold green", "champion_better": "bold re
                   "no_difference": "dim", "mixed": "yellow"}
 CHALLENGER_COLUMNS = (("version", "Ver"), ("model", "Model"), ("trained", "Trained (UTC)"),
                       ("verdict", "Last verdict"))
+# A viewer's key reaches this, and it refuses aloud: a toast, and a row in the audit log.
+REFUSED_ALOUD = ("start_compare",)
 RESULT_COLUMNS = (("challenger", "Ver"), ("test", "Test"), ("statistic", "Statistic"),
                   ("p", "p"), ("p_adjusted", "p corrected"), ("effect", "Effect"), ("verdict", "Verdict"))
 
@@ -82,6 +86,14 @@ def result_cells(row: dict) -> dict[str, object]:
     }
 
 
+def result_details(row: dict) -> str:
+    return (f"v{row['challenger_version']} against champion v{row['champion_version']}  ·  {row['test']}  ·  "
+            f"{fmt.timestamp(row['ts'])} UTC\nstatistic {fmt.number(row['statistic'], 6)}  "
+            f"p {fmt.number(row['p_value'], 6)}  p corrected {fmt.number(row['p_adjusted'], 6)} "
+            f"({row['correction'] or '-'})  effect {fmt.number(row['effect_size'], 6)}  ·  "
+            f"verdict {row['verdict']}\n{details_text(row.get('details'))}")
+
+
 def job_line(job: JobRecord | None) -> str:
     if job is None:
         return ""
@@ -93,30 +105,35 @@ def job_line(job: JobRecord | None) -> str:
     return f"Comparison job {job.id} {job.state}: {job.error or job.message or ''}"
 
 
-class CompareScreen(HuracanScreen):
+class CompareScreen(FilteredScreen):
     BINDINGS = bindings("compare")
     AUTO_FOCUS = "#challengers"
+    FILTER_TABLE = "challengers"
 
     def __init__(self, slot_key: str) -> None:
         super().__init__()
         self.slot_key = slot_key
         self.state: CompareState | None = None
+        self.challenger_rows: dict[str, dict[str, object]] = {}
+        self.latest: list[dict] = []  # the rows of the newest stored comparison
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static(f"A/B: {self.slot_key}", classes="section-title", id="compare-title")
+        yield filter_box()
         challengers = DataTable(id="challengers", cursor_type="row", zebra_stripes=True)
         for key, label in CHALLENGER_COLUMNS:
             challengers.add_column(label, key=key)
         yield challengers
         yield Static("", id="compare-job")
         yield Static("", classes="section-title", id="results-title")
-        results = DataTable(id="results", cursor_type="none", show_cursor=False)
+        results = DataTable(id="results", cursor_type="row")
         for key, label in RESULT_COLUMNS:
             results.add_column(label, key=key)
         yield results
         yield Static("", id="overall")
+        yield details_panel()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -162,14 +179,28 @@ class CompareScreen(HuracanScreen):
                 "version": fmt.right(f"v{version.number}"), "model": version.model_kind,
                 "trained": fmt.timestamp(version.created_at), "verdict": verdict_text(verdict),
             }
-        sync_rows(self.query_one("#challengers", DataTable), rows)
+        self.challenger_rows = rows
+        self.latest = latest
         self.query_one("#compare-job", Static).update(job_line(state.job))
-        self.show_comparison(latest)
+        self.show_filtered()
         self._watch_while_running()
 
+    def show_filtered(self) -> None:
+        # Newest version first, results in their stored order (rows a cleared filter brings back
+        # arrive at the end: the sorts put them back).
+        sync_rows(self.query_one("#challengers", DataTable), matching(self.challenger_rows, self.filter_text),
+                  sort_by="version", sort_key=lambda cell: int(str(cell).removeprefix("v")), reverse=True)
+        self.show_comparison(self.latest)
+
     def show_comparison(self, rows: list[dict]) -> None:
-        sync_rows(self.query_one("#results", DataTable),
-                  {f"{row['challenger_version']}:{row['test']}": result_cells(row) for row in rows})
+        order = {f"{row['challenger_version']}:{row['test']}": index for index, row in enumerate(rows)}
+        table = self.query_one("#results", DataTable)
+        shown = matching({key: result_cells(row) for key, row in zip(order, rows, strict=True)},
+                         self.filter_text)
+        sync_rows(table, shown)
+        # Rows a cleared filter brings back arrive at the end: back to the comparison's own order.
+        table.sort("challenger", "test",
+                   key=lambda cells: order.get(f"{str(cells[0]).strip().removeprefix('v')}:{cells[1]}", 0))
         title = self.query_one("#results-title", Static)
         overall = self.query_one("#overall", Static)
         if not rows:
@@ -216,11 +247,25 @@ class CompareScreen(HuracanScreen):
                                        "champion": self.state.champion},
                            on_done=lambda _command: self.load_state())
 
+    @on(DataTable.RowSelected, "#results")
+    def _result_selected(self, event: DataTable.RowSelected) -> None:
+        row = next((row for row in self.latest
+                    if f"{row['challenger_version']}:{row['test']}" == event.row_key.value), None)
+        if row is not None:
+            self.show_details(result_details(row))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in REFUSED_ALOUD:
+            return True
+        return super().check_action(action, parameters)
+
     @on(DataTable.RowSelected, "#challengers")
     def _row_selected(self) -> None:
         self.action_start_compare()
 
     def action_back(self) -> None:
+        if self.close_details():  # Esc closes the details first, then the view
+            return
         if self._timer is not None:
             self._timer.stop()
         self.app.pop_screen()

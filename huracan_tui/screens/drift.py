@@ -1,8 +1,9 @@
 """The Drift view: one slot's features × time, a cell per (feature, check) coloured and marked by
 its severity against the method's threshold, the newest check at the right and the dataset
 verdict of each check on top. `m` cycles the statistic (PSI, KS, ...); Enter on a feature shows
-its reference and current distributions side by side. Rows come from drift_results, which the
-headless leader's scheduled checks store (scheduler.monitoring.check_slot_drift)."""
+its reference and current distributions side by side; `/` filters the features by name. Rows
+come from drift_results, which the headless leader's scheduled checks store
+(scheduler.monitoring.check_slot_drift)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from textual.widgets import DataTable, Footer, Static
 from brain import BrainError
 from brain.drift import DriftResultRecord
 from huracan_tui.actions import bindings
-from huracan_tui.screens.base import HuracanScreen
+from huracan_tui.screens.filtered import FilteredScreen, filter_box
+from huracan_tui.screens.models import sync_rows
 from huracan_tui.widgets.heatmap import (
     LEVEL_GLYPHS,
     P_VALUE_METHODS,
@@ -90,9 +92,16 @@ def check_label(ts: datetime) -> str:
     return f"{ts:%m-%d}\n{ts:%H:%M}"
 
 
-class DriftScreen(HuracanScreen):
+def dataset_first(cell) -> tuple[bool, str]:
+    """The dataset row on top, then the features by name (rows a cleared filter brings back
+    arrive at the end)."""
+    return str(cell) != "dataset", str(cell)
+
+
+class DriftScreen(FilteredScreen):
     BINDINGS = bindings("drift")
     AUTO_FOCUS = "#drift-grid"
+    FILTER_TABLE = "drift-grid"
 
     def __init__(self, slot_key: str) -> None:
         super().__init__()
@@ -104,6 +113,7 @@ class DriftScreen(HuracanScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static(f"Drift: {self.slot_key}", classes="section-title", id="drift-title")
+        yield filter_box()
         yield DataTable(id="drift-grid", cursor_type="row", header_height=2)
         yield Static(EMPTY_HINT, id="empty-hint")
         yield Static("", id="drift-legend")
@@ -152,24 +162,39 @@ class DriftScreen(HuracanScreen):
         table.add_column("Feature", key="feature", width=FEATURE_WIDTH)
         for ts in grid.checks:
             table.add_column(check_label(ts), key=ts.isoformat(), width=CELL_WIDTH)
-        table.add_row("dataset", *(dataset_cell(*grid.dataset(ts)) for ts in grid.checks), key=DATASET_ROW)
-        for feature, by_ts in grid.cells.items():
-            cells = [drift_cell(r.method, r.statistic, r.p_value, r.threshold, r.drifted)
-                     if (r := by_ts.get(ts)) else missing_cell() for ts in grid.checks]
-            table.add_row(feature[:FEATURE_WIDTH], *cells, key=feature)
+        self.show_filtered()
         if table.row_count > 1:
             table.move_cursor(row=1)
-        methods = methods_of(self.results)
         threshold = grid.threshold
         shown = "p-value" if self.method in P_VALUE_METHODS else "statistic"
-        self.query_one("#drift-title", Static).update(
-            f"Drift: {self.slot_key}  ·  {self.method.upper()} {shown} per feature, "
-            f"{len(grid.checks)} check{'s' if len(grid.checks) != 1 else ''}, newest right  ·  "
-            f"method {methods.index(self.method) + 1}/{len(methods)} (m cycles)")
         self.query_one("#drift-legend", Static).update(
             f"{LEVEL_GLYPHS[0]} calm  {LEVEL_GLYPHS[1]} >¼ of threshold  {LEVEL_GLYPHS[2]} >½  "
             f"{LEVEL_GLYPHS[3]}! drifted ({'p ≤' if shown == 'p-value' else '≥'} {threshold:g})  ·  "
             f"dataset: drifted features / features, ! = dataset drift  ·  Enter: distributions")
+
+    def show_filtered(self) -> None:
+        """The dataset row, then the features whose name holds the filter text, synced in place."""
+        grid = self.grid
+        if grid is None or self.method is None:
+            return
+        checks = {ts.isoformat(): ts for ts in grid.checks}  # column key -> check time
+        rows = {DATASET_ROW: {"feature": "dataset",
+                              **{key: dataset_cell(*grid.dataset(ts)) for key, ts in checks.items()}}}
+        wanted = self.filter_text.lower()
+        for feature, by_ts in grid.cells.items():
+            if wanted in feature.lower():
+                rows[feature] = {"feature": feature[:FEATURE_WIDTH], **{
+                    key: drift_cell(r.method, r.statistic, r.p_value, r.threshold, r.drifted)
+                    if (r := by_ts.get(ts)) else missing_cell() for key, ts in checks.items()}}
+        table = self.query_one("#drift-grid", DataTable)
+        sync_rows(table, rows, sort_by="feature", sort_key=dataset_first)
+        methods = methods_of(self.results)
+        shown = "p-value" if self.method in P_VALUE_METHODS else "statistic"
+        matches = "" if not wanted else f"  ·  {len(rows) - 1} of {len(grid.cells)} features match '{wanted}'"
+        self.query_one("#drift-title", Static).update(
+            f"Drift: {self.slot_key}  ·  {self.method.upper()} {shown} per feature, "
+            f"{len(grid.checks)} check{'s' if len(grid.checks) != 1 else ''}, newest right  ·  "
+            f"method {methods.index(self.method) + 1}/{len(methods)} (m cycles){matches}")
 
     def action_cycle_method(self) -> None:
         methods = methods_of(self.results or [])

@@ -15,7 +15,7 @@ from huracan_tui.command_line import COMMANDS
 SCOPE_NAMES = {"app": "everywhere", "models": "Models view", "detail": "slot detail", "jobs": "Jobs view",
                "drift": "Drift view", "importance": "Importance view", "compare": "A/B view",
                "replay": "Replay view", "registry": "Registry view", "rollbacks": "Rollback log",
-               "audit": "Audit log", "queues": "Queues view"}
+               "audit": "Audit log", "queues": "Queues view", "data": "Data view"}
 
 
 def help_rows(allowed) -> list[tuple[str, str, str]]:

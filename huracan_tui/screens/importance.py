@@ -1,6 +1,7 @@
 """The Importance view: a slot's top features (by the latest version's importance) with their
 rank across versions as a sparkline, and an alert line when the top features changed between
-the last two versions. Enter on a feature: its value and rank in every version."""
+the last two versions. Enter on a feature: its value and rank in every version. `/` filters the
+features by name, across all of the latest version's features (not only the top ones)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from brain import BrainError
 from huracan_tui import formatting as fmt
 from huracan_tui.actions import bindings
 from huracan_tui.screens.base import HuracanScreen
+from huracan_tui.screens.filtered import FilteredScreen, filter_box
 from huracan_tui.screens.models import sync_rows
 from huracan_tui.widgets.heatmap import sparkline
 from huracan_tui.widgets.status_bar import StatusBar
@@ -100,9 +102,10 @@ def feature_cells(feature: str, data: ImportanceData) -> dict[str, object]:
     }
 
 
-class ImportanceScreen(HuracanScreen):
+class ImportanceScreen(FilteredScreen):
     BINDINGS = bindings("importance")
     AUTO_FOCUS = "#importance"
+    FILTER_TABLE = "importance"
 
     def __init__(self, slot_key: str) -> None:
         super().__init__()
@@ -113,6 +116,7 @@ class ImportanceScreen(HuracanScreen):
         yield StatusBar(id="status-bar")
         yield Static(f"Importance: {self.slot_key}", classes="section-title", id="importance-title")
         yield Static("", id="importance-alert")
+        yield filter_box()
         table = DataTable(id="importance", cursor_type="row", zebra_stripes=True)
         for key, label in COLUMNS:
             table.add_column(label, key=key)
@@ -142,15 +146,26 @@ class ImportanceScreen(HuracanScreen):
         self.query_one("#empty-hint").display = not data.versions
         if not data.versions:
             return
-        latest = data.versions[-1]
-        top = sorted(latest.ranks, key=latest.ranks.get)[:FEATURES_SHOWN]
-        sync_rows(self.query_one("#importance", DataTable),
-                  {feature: feature_cells(feature, data) for feature in top})
-        numbers = ", ".join(f"v{v.number}" for v in data.versions)
-        self.query_one("#importance-title", Static).update(
-            f"Importance: {self.slot_key}  ·  {data.method}, top {len(top)} of v{latest.number} "
-            f"{latest.model_kind}  ·  versions {numbers}")
+        self.show_filtered()
         self.query_one("#importance-alert", Static).update(alert_text(data.trend))
+
+    def show_filtered(self) -> None:
+        data = self.data
+        if data is None or not data.versions:
+            return
+        latest = data.versions[-1]
+        ranked = sorted(latest.ranks, key=latest.ranks.get)
+        wanted = self.filter_text.lower()
+        shown = [f for f in ranked if wanted in f.lower()] if wanted else ranked[:FEATURES_SHOWN]
+        sync_rows(self.query_one("#importance", DataTable),
+                  {feature: feature_cells(feature, data) for feature in shown},
+                  sort_by="rank", sort_key=lambda cell: int(str(cell)))
+        numbers = ", ".join(f"v{v.number}" for v in data.versions)
+        which = (f"top {len(shown)}" if not wanted
+                 else f"{len(shown)} of {len(ranked)} features match '{self.filter_text}'")
+        self.query_one("#importance-title", Static).update(
+            f"Importance: {self.slot_key}  ·  {data.method}, {which} of v{latest.number} "
+            f"{latest.model_kind}  ·  versions {numbers}")
 
     def selected_feature(self) -> str | None:
         table = self.query_one("#importance", DataTable)

@@ -1,6 +1,7 @@
 """The Jobs view: every recent job with its state, progress, device, elapsed time and ETA;
 operators cancel the selected one (with a confirmation and a reason for the audit log). Below
-the table, the selected job's loss curve (neural training), live while it runs."""
+the table, the selected job's loss curve (neural training), live while it runs. `/` filters the
+jobs by text; Enter shows the selected job's details: params, result, error and timings."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from brain import BrainError
 from brain.records import JobRecord
 from huracan_tui import formatting as fmt
 from huracan_tui.actions import bindings
-from huracan_tui.screens.base import HuracanScreen
 from huracan_tui.screens.confirm import ConfirmScreen
+from huracan_tui.screens.filtered import FilteredScreen, details_panel, filter_box, match_line, matching
+from huracan_tui.screens.log_table import details_text
 from huracan_tui.screens.models import job_cells, sync_rows
 from huracan_tui.widgets.loss_chart import LossChart, latest_curve
 from huracan_tui.widgets.status_bar import StatusBar
 
 JOBS_LISTED = 200
+# A viewer's key reaches this, and it refuses aloud: a toast, and a row in the audit log.
+REFUSED_ALOUD = ("cancel_job",)
 JOB_COLUMNS = (("id", "Job"), ("kind", "Kind"), ("state", "State"), ("progress", "Progress"),
                ("device", "Device"), ("elapsed", "Elapsed"), ("eta", "ETA"), ("message", "Message"))
 
@@ -44,6 +48,23 @@ def timing(job: JobRecord, now: datetime) -> tuple[float | None, float | None]:
     return elapsed, elapsed * (1 - job.progress) / job.progress
 
 
+def job_details(job: JobRecord, now: datetime) -> str:
+    """Everything the brain knows of one job, for the details panel."""
+    elapsed, eta = timing(job, now)
+
+    def when(ts: datetime | None) -> str:
+        return "-" if ts is None else f"{ts:%Y-%m-%d %H:%M:%S}"
+
+    where = " ".join(part for part in (job.device, job.worker, f"pid {job.pid}" if job.pid else "") if part)
+    return (f"job {job.id}  {job.kind} {job.slot_key or ''}  {job.state} "
+            f"{100 * (job.progress or 0):.0f}%  on {where or '-'}\n"
+            f"created {when(job.created_at)}  started {when(job.started_at)}  "
+            f"finished {when(job.finished_at)}  heartbeat {when(job.heartbeat_at)} (UTC)  ·  "
+            f"elapsed {duration(elapsed)}  ETA {duration(eta)}\n"
+            f"message: {job.message or '-'}\nerror: {job.error or '-'}\n"
+            f"params:\n{details_text(job.params)}\nresult:\n{details_text(job.result)}")
+
+
 class JobsLoaded(Message):
     def __init__(self, jobs: list[JobRecord]) -> None:
         super().__init__()
@@ -57,9 +78,10 @@ class JobEventsLoaded(Message):
         self.events = events
 
 
-class JobsScreen(HuracanScreen):
+class JobsScreen(FilteredScreen):
     BINDINGS = bindings("jobs")
     AUTO_FOCUS = "#all-jobs"
+    FILTER_TABLE = "all-jobs"
     DEFAULT_CSS = """
     JobsScreen #all-jobs {
         height: 1fr;
@@ -68,16 +90,20 @@ class JobsScreen(HuracanScreen):
 
     def __init__(self) -> None:
         super().__init__()
+        self.jobs: dict[str, JobRecord] = {}
+        self.details_job: str | None = None  # the job whose details are open: kept live
         # Events already read, per job: each poll asks the brain only for the steps after them.
         self._events: dict[int, list] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
-        yield Static("Jobs", classes="section-title")
+        yield Static("Jobs", classes="section-title", id="jobs-title")
+        yield filter_box()
         table = DataTable(id="all-jobs", cursor_type="row", zebra_stripes=True)
         for key, label in JOB_COLUMNS:
             table.add_column(label, key=key)
         yield table
+        yield details_panel()
         yield LossChart(id="loss-chart")
         yield Footer()
 
@@ -130,9 +156,13 @@ class JobsScreen(HuracanScreen):
 
     @on(JobsLoaded)
     def _show_jobs(self, message: JobsLoaded) -> None:
+        self.jobs = {str(job.id): job for job in message.jobs}
+        self.show_filtered()
+
+    def show_filtered(self) -> None:
         now = self.app.clock()
         rows = {}
-        for job in message.jobs:
+        for job in self.jobs.values():
             elapsed, eta = timing(job, now)
             cells = job_cells(job)
             rows[str(job.id)] = {
@@ -141,8 +171,13 @@ class JobsScreen(HuracanScreen):
                 "elapsed": fmt.right(duration(elapsed)), "eta": fmt.right(duration(eta)),
                 "message": cells["message"],
             }
-        sync_rows(self.query_one("#all-jobs", DataTable), rows, sort_by="id",
+        shown = matching(rows, self.filter_text)
+        sync_rows(self.query_one("#all-jobs", DataTable), shown, sort_by="id",
                   sort_key=lambda cell: int(str(cell)), reverse=True)
+        self.query_one("#jobs-title", Static).update(
+            match_line("Jobs", len(shown), len(rows), self.filter_text))
+        if self.query_one(f"#{self.DETAILS_ID}").display and self.details_job in self.jobs:
+            self.show_details(job_details(self.jobs[self.details_job], now))
 
     def selected_job(self) -> int | None:
         table = self.query_one("#all-jobs", DataTable)
@@ -151,7 +186,26 @@ class JobsScreen(HuracanScreen):
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         return int(row_key.value)
 
+    @on(DataTable.RowSelected, "#all-jobs")
+    def _job_selected(self) -> None:
+        self.action_open_job()
+
+    def action_open_job(self) -> None:
+        job_id = self.selected_job()
+        job = self.jobs.get(str(job_id))
+        if job is not None:
+            self.details_job = str(job_id)
+            self.show_details(job_details(job, self.app.clock()))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in REFUSED_ALOUD:
+            return True
+        return super().check_action(action, parameters)
+
     def action_cancel_job(self) -> None:
+        if not self.app.allows("cancel_job"):
+            self.app.deny("cancel_job")
+            return
         job_id = self.selected_job()
         if job_id is None:
             return
@@ -169,4 +223,5 @@ class JobsScreen(HuracanScreen):
         self.app.push_screen(ConfirmScreen(f"Cancel job {job_id} ({what}, {job.state})?"), confirmed)
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        if not self.close_details():  # Esc closes the details first, then the view
+            self.app.pop_screen()

@@ -5,7 +5,8 @@ forced or not, on which A/B verdict, by whom and why).
 Operators promote the selected version (`P`: the dialog shows its A/B verdict against the
 champion and, when that does not pass, offers to force it, explicitly), roll back (`R`) and
 prune (`X`), each with a reason, through the commands table like every action that changes
-things. Enter on a timeline row shows the metrics the change rested on."""
+things. Enter on a version shows its manifest and metrics, Enter on a timeline row the metrics
+the change rested on; `/` filters both tables by text."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from brain.records import PromotionRecord, VersionRecord
 from huracan_tui import formatting as fmt
 from huracan_tui.actions import bindings
 from huracan_tui.screens.audit import who
-from huracan_tui.screens.base import HuracanScreen
 from huracan_tui.screens.confirm import ConfirmScreen
+from huracan_tui.screens.filtered import FilteredScreen, details_panel, filter_box, matching
 from huracan_tui.screens.log_table import details_text
 from huracan_tui.screens.models import sync_rows
 from huracan_tui.widgets.status_bar import StatusBar
@@ -86,6 +87,16 @@ def verdict_line(slot_key: str, number: int, champion: int | None, verdict: dict
         return f"A/B verdict against champion v{champion}: {verdict['verdict']} (passes) · {tests}", True
     return (f"A/B verdict against champion v{champion}: {verdict['verdict']}: it does NOT pass · {tests}. "
             "The brain refuses this promotion unless you force it."), False
+
+
+def version_details(slot_key: str, version: VersionRecord, status: str,
+                    metrics: dict[str, float | None]) -> str:
+    span = ("-" if version.data_start is None else f"{version.data_start:%Y-%m-%d}") + " → " + (
+        "-" if version.data_end is None else f"{version.data_end:%Y-%m-%d}")
+    return (f"{slot_key} v{version.number}  {version.model_kind}  {status}  trained "
+            f"{version.created_at:%Y-%m-%d %H:%M:%S} UTC  ·  data {span}\n"
+            f"artifact sha256 {version.artifact_sha256}\nnotes: {version.notes or '-'}\n"
+            f"out-of-sample metrics:\n{details_text(metrics)}\nmanifest:\n{details_text(version.manifest)}")
 
 
 def force_label(forced: bool) -> str:
@@ -155,9 +166,11 @@ class RollbackDialog(ConfirmScreen):
         return reason, int(text)
 
 
-class RegistryScreen(HuracanScreen):
+class RegistryScreen(FilteredScreen):
     BINDINGS = bindings("registry")
     AUTO_FOCUS = "#registry-versions"
+    FILTER_TABLE = "registry-versions"
+    DETAILS_ID = "registry-details"
 
     def __init__(self, slot_key: str) -> None:
         super().__init__()
@@ -168,6 +181,7 @@ class RegistryScreen(HuracanScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static(f"Registry: {self.slot_key}", classes="section-title", id="registry-title")
+        yield filter_box()
         versions = DataTable(id="registry-versions", cursor_type="row", zebra_stripes=True)
         for key, label in VERSION_COLUMNS:
             versions.add_column(label, key=key)
@@ -177,11 +191,10 @@ class RegistryScreen(HuracanScreen):
         for key, label in TIMELINE_COLUMNS:
             timeline.add_column(label, key=key)
         yield timeline
-        yield Static("", id="registry-details", classes="log-details")
+        yield details_panel(self.DETAILS_ID)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#registry-details").display = False
         if self.app.snapshot is not None:
             self.query_one(StatusBar).show(self.app.status_line(self.app.snapshot))
         self.load_state()
@@ -206,9 +219,16 @@ class RegistryScreen(HuracanScreen):
 
     def show_state(self, state: RegistryState) -> None:
         self.state = state
+        self.show_filtered()
+
+    def show_filtered(self) -> None:
+        state = self.state
+        if state is None:
+            return
         champion = "no champion yet" if state.champion is None else f"champion v{state.champion}"
+        matches = "" if not self.filter_text else f"  ·  filter '{self.filter_text}'"
         self.query_one("#registry-title", Static).update(
-            f"Registry: {self.slot_key}  ·  {champion}  ·  {len(state.versions)} versions")
+            f"Registry: {self.slot_key}  ·  {champion}  ·  {len(state.versions)} versions{matches}")
         rows = {}
         for version in reversed(state.versions):
             status = version_status(version, state.champion)
@@ -219,7 +239,8 @@ class RegistryScreen(HuracanScreen):
                 "trained": fmt.timestamp(version.created_at),
                 "sharpe": fmt.signed(metrics.get("sharpe")), "hit": fmt.percent(metrics.get("hit_rate")),
             }
-        sync_rows(self.query_one("#registry-versions", DataTable), rows, sort_by="version",
+        sync_rows(self.query_one("#registry-versions", DataTable), matching(rows, self.filter_text),
+                  sort_by="version",
                   sort_key=lambda cell: int(str(cell).removeprefix("v")), reverse=True)
         timeline = {str(p.id): {
             "id": fmt.right(str(p.id)), "ts": f"{p.ts:%Y-%m-%d %H:%M:%S}",
@@ -230,7 +251,7 @@ class RegistryScreen(HuracanScreen):
             "verdict": p.verdict or "-", "actor": who(p.actor, p.origin), "reason": p.reason[:40],
         } for p in state.history}
         # Newest first, by the promotion's id (new rows arrive at the end).
-        sync_rows(self.query_one("#timeline", DataTable), timeline, sort_by="id",
+        sync_rows(self.query_one("#timeline", DataTable), matching(timeline, self.filter_text), sort_by="id",
                   sort_key=lambda cell: int(str(cell)), reverse=True)
         self.query_one("#timeline-title", Static).update(
             "Promotion timeline (newest first)" if state.history else "Promotion timeline: no promotions yet")
@@ -244,20 +265,44 @@ class RegistryScreen(HuracanScreen):
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         return next((v for v in self.state.versions if str(v.number) == row_key.value), None)
 
+    @on(DataTable.RowSelected, "#registry-versions")
+    def _version_selected(self) -> None:
+        self.open_version()
+
+    def action_open_row(self) -> None:
+        """Enter when the focus is off the tables: the row under the cursor of the last one used."""
+        if self.focused is not None and self.focused.id == "timeline":
+            self.open_timeline_row()
+        else:
+            self.open_version()
+
+    def open_version(self) -> None:
+        version = self.selected_version()
+        if version is None or self.state is None:
+            return
+        status = version_status(version, self.state.champion)
+        self.show_details(version_details(self.slot_key, version, status,
+                                          self.state.metrics.get(version.number, {})))
+
     @on(DataTable.RowSelected, "#timeline")
-    def _timeline_selected(self, event: DataTable.RowSelected) -> None:
+    def _timeline_selected(self) -> None:
+        self.open_timeline_row()
+
+    def open_timeline_row(self) -> None:
+        table = self.query_one("#timeline", DataTable)
         history = self.state.history if self.state else []
-        record = next((p for p in history if str(p.id) == event.row_key.value), None)
+        if table.row_count == 0:
+            return
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        record = next((p for p in history if str(p.id) == row_key.value), None)
         if record is None:
             return
-        panel = self.query_one("#registry-details", Static)
         previous = "-" if record.previous_version is None else f"v{record.previous_version}"
-        panel.update(f"{record.kind} to v{record.version} from {previous}  "
+        self.show_details(f"{record.kind} to v{record.version} from {previous}  "
                      f"{record.ts:%Y-%m-%d %H:%M:%S} UTC by {who(record.actor, record.origin)}"
                      f"{'  FORCED' if record.forced else ''}\n"
                      f"verdict: {record.verdict or '-'}  ·  reason: {record.reason}\n"
                      f"metrics:\n{details_text(record.metrics)}")
-        panel.display = True
 
     # ---- actions that change things --------------------------------------------------------------
 
@@ -344,9 +389,7 @@ class RegistryScreen(HuracanScreen):
         self.app.push_screen(ConfirmScreen(question), confirmed)
 
     def action_back(self) -> None:
-        panel = self.query_one("#registry-details", Static)
-        if panel.display:  # Esc closes the details first, then the view
-            panel.display = False
+        if self.close_details():  # Esc closes the details first, then the view
             return
         if self._timer is not None:
             self._timer.stop()
