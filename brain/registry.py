@@ -13,7 +13,15 @@ from brain.audit import insert_audit
 from brain.column_types import nan_to_null
 from brain.errors import BrainError
 from brain.records import MetricRecord, SlotRecord, VersionRecord
-from brain.schema import artifacts, model_metrics, model_versions, promotions, slots
+from brain.schema import (
+    artifacts,
+    drift_results,
+    model_metrics,
+    model_versions,
+    promotions,
+    queue_items,
+    slots,
+)
 from brain.upsert import insert_on_conflict
 
 _METRIC_KEYS = {"name", "value", "fold", "ts", "scope"}
@@ -343,3 +351,16 @@ class RegistryMixin:
                 }
             )
         return summaries
+
+    def change_marks(self) -> tuple:
+        """A cheap fingerprint of everything the per-slot overview reads (newest ids of slots,
+        versions, metrics, promotions, drift checks and queue items, the newest queue decision and
+        the open item count): equal marks, equal overview. Each part is an index lookup, so a console can ask
+        every refresh and skip the overview's queries when nothing changed."""
+        newest = [select(func.max(table.c.id)).scalar_subquery()
+                  for table in (slots, model_versions, model_metrics, promotions, drift_results, queue_items)]
+        decided = select(func.max(queue_items.c.decided_at)).scalar_subquery()
+        still_open = (select(func.count()).select_from(queue_items)
+                      .where(queue_items.c.state.in_(("pending", "approved"))).scalar_subquery())
+        with self._read() as conn:
+            return tuple(conn.execute(select(*newest, decided, still_open)).one())

@@ -25,17 +25,13 @@ from huracan_tui.events import events_between
 from huracan_tui.export import export_table
 from huracan_tui.palette import ActionsProvider
 from huracan_tui.screens.command_line import CommandLineScreen
-from huracan_tui.screens.compare import CompareScreen
 from huracan_tui.screens.data import DataQualityScreen
 from huracan_tui.screens.demo import DemoOfferScreen
 from huracan_tui.screens.detail import ModelDetailScreen
-from huracan_tui.screens.drift import DriftScreen
 from huracan_tui.screens.help import HelpScreen
-from huracan_tui.screens.importance import ImportanceScreen
 from huracan_tui.screens.jobs import JobsScreen
 from huracan_tui.screens.models import ModelsScreen
 from huracan_tui.screens.replay import open_replay
-from huracan_tui.screens.retrain import open_retrain
 from huracan_tui.screens.slot_view import push_slot_view
 from huracan_tui.snapshot import BrainSnapshot, Clock, read_snapshot, utc_now
 from huracan_tui.widgets.disconnected import DisconnectedBanner, retry_seconds
@@ -141,7 +137,7 @@ class HuracanApp(App):
     @work(thread=True, exclusive=True, group="poll")
     def _poll(self) -> None:
         try:
-            self.post_message(SnapshotReady(read_snapshot(self.brain, self.clock)))
+            self.post_message(SnapshotReady(read_snapshot(self.brain, self.clock, previous=self.snapshot)))
         except BrainError as error:
             self.post_message(PollFailed(str(error)))
 
@@ -300,16 +296,25 @@ class HuracanApp(App):
         if not isinstance(self.screen, DataQualityScreen):
             self.push_screen(DataQualityScreen())
 
+    # Views away from the start are imported when first opened: the console starts faster.
     def action_show_drift(self, slot: str = "") -> None:
+        from huracan_tui.screens.drift import DriftScreen
+
         push_slot_view(self, DriftScreen, slot)
 
     def action_show_importance(self, slot: str = "") -> None:
+        from huracan_tui.screens.importance import ImportanceScreen
+
         push_slot_view(self, ImportanceScreen, slot)
 
     def action_show_compare(self, slot: str = "") -> None:
+        from huracan_tui.screens.compare import CompareScreen
+
         push_slot_view(self, CompareScreen, slot)
 
     def action_retrain(self, slot: str = "") -> None:
+        from huracan_tui.screens.retrain import open_retrain
+
         open_retrain(self, slot)
 
     def action_show_registry(self, slot: str = "") -> None:

@@ -27,17 +27,24 @@ class BrainSnapshot:
     taken_at: datetime
     leader: LeaderRecord | None = None  # the live headless leader, if any
     newest_rollback: RollbackRecord | None = None  # so a console can tell of each new one
+    marks: tuple = ()  # brain.change_marks() when `slots` was read
 
     @property
     def active_jobs(self) -> list[JobRecord]:
         return [job for job in self.jobs if job.state in ("queued", "running")]
 
 
-def read_snapshot(brain: Brain, clock: Clock = utc_now) -> BrainSnapshot:
+def read_snapshot(brain: Brain, clock: Clock = utc_now,
+                  previous: BrainSnapshot | None = None) -> BrainSnapshot:
+    """One refresh. The per-slot overview is the costly part (tens of ms at hundreds of slots);
+    when the brain's change marks equal those of `previous`, its slots are reused as they are."""
+    marks = brain.change_marks()
+    unchanged = previous is not None and previous.marks == marks
     newest = brain.list_rollbacks(limit=1)
-    return BrainSnapshot(slots=slot_summaries(brain), jobs=brain.list_jobs(limit=JOBS_SHOWN),
-                         taken_at=clock(), leader=brain.current_leader(),
-                         newest_rollback=newest[0] if newest else None)
+    return BrainSnapshot(slots=previous.slots if unchanged else slot_summaries(brain),
+                         jobs=brain.list_jobs(limit=JOBS_SHOWN), taken_at=clock(),
+                         leader=brain.current_leader(), newest_rollback=newest[0] if newest else None,
+                         marks=marks)
 
 
 def slot_summaries(brain: Brain) -> list[dict]:

@@ -3,6 +3,7 @@ jobs the brain is running (demo, retrains) with their progress."""
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -117,6 +118,12 @@ def sort_key(cell) -> tuple[int, float | str]:
         return (2, "") if text == "-" else (1, text)
 
 
+def set_display(widget, shown: bool) -> None:
+    """Show or hide, touching the widget (and the layout) only when that changes."""
+    if widget.display != shown:
+        widget.display = shown
+
+
 def sync_rows(table: DataTable, rows: dict[str, dict[str, object]], *, sort_by: str | None = None,
               sort_key=None, reverse: bool = False, resort: bool = False) -> None:
     """Bring a table in line with `rows` (row key -> {column key: cell}) by touching only what
@@ -132,7 +139,10 @@ def sync_rows(table: DataTable, rows: dict[str, dict[str, object]], *, sort_by: 
             continue
         for column, value in cells.items():
             if str(table.get_cell(key, column)) != str(value):
-                table.update_cell(key, column, value, update_width=True)
+                # Only a wider value re-measures the column; a cell that still fits repaints
+                # alone instead of the whole table (tens of ms per refresh at 500 rows).
+                wider = cell_len(str(value)) > table.columns[column].content_width
+                table.update_cell(key, column, value, update_width=wider)
     if (added or resort) and sort_by is not None:
         table.sort(sort_by, key=sort_key, reverse=reverse)
 
@@ -147,6 +157,7 @@ class ModelsScreen(HuracanScreen):
         self.sort_column = "slot"
         self.sort_reverse = False
         self._last_seen: tuple | None = None
+        self._heading = ""
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -187,7 +198,7 @@ class ModelsScreen(HuracanScreen):
         if seen == self._last_seen and not resort:
             return
         self._last_seen = seen
-        self.query_one("#empty-hint").display = not snapshot.slots
+        set_display(self.query_one("#empty-hint"), not snapshot.slots)
         rows = {slot["slot"]: slot_cells(slot) for slot in snapshot.slots}
         if self.filter_text:
             wanted = self.filter_text.lower()
@@ -198,13 +209,16 @@ class ModelsScreen(HuracanScreen):
         shown, total = len(rows), len(snapshot.slots)
         title = "Models" if shown == total else f"Models: {shown} of {total} match '{self.filter_text}'"
         sort = dict(MODEL_COLUMNS)[self.sort_column] + (" ↓" if self.sort_reverse else " ↑")
-        self.query_one("#models-title", Static).update(f"{title}  ·  sorted by {sort}")
-        self.query_one("#jobs-panel").display = bool(snapshot.jobs)
+        heading = f"{title}  ·  sorted by {sort}"
+        if heading != self._heading:  # an unchanged heading must not cost a layout pass
+            self._heading = heading
+            self.query_one("#models-title", Static).update(heading)
+        set_display(self.query_one("#jobs-panel"), bool(snapshot.jobs))
         sync_rows(self.query_one("#jobs", DataTable), {str(job.id): job_cells(job) for job in snapshot.jobs},
                   sort_by="id", sort_key=lambda cell: int(str(cell)), reverse=True)
         running = [job for job in snapshot.jobs if job.state == "running"]
         bar = self.query_one("#job-progress", ProgressBar)
-        bar.display = bool(running)
+        set_display(bar, bool(running))
         if running:
             bar.update(progress=running[0].progress or 0.0)
 

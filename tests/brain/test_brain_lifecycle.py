@@ -181,3 +181,28 @@ def test_open_queue_counts_and_drift_flags_summarise_each_slot(brain):
     assert flags[SLOT]["ts"] == T0 + timedelta(hours=1)
     assert (flags[SLOT]["drifted"], flags[SLOT]["features"]) == (1, 2)
     assert brain.drift_flags(method="ks") == {}
+
+
+def test_change_marks_move_with_everything_the_overview_shows(brain):
+    _versions(brain, count=2)
+    marks = [brain.change_marks()]
+    assert brain.change_marks() == marks[-1]  # nothing changed, nothing moves
+
+    def moved(what) -> None:
+        marks.append(brain.change_marks())
+        assert marks[-1] != marks[-2], f"{what} left the marks as they were"
+
+    brain.promote_version(SLOT, 1, actor="alice", reason="first")
+    moved("a promotion")
+    version = brain.get_version(SLOT, 1)
+    brain.record_metrics(version.id, [{"name": "live_sharpe", "value": 0.3, "scope": "live"}])
+    moved("a live metric")
+    brain.record_drift_results([{"feature": "a", "method": "psi", "statistic": 0.2, "threshold": 0.1,
+                                 "drifted": 1}], slot_key=SLOT)
+    moved("a drift check")
+    item = brain.enqueue("retrain", SLOT, rule="live_sharpe", reason="x")
+    moved("a queue item")
+    brain.decide_queue_item(item.id, approve=True, actor="alice", reason="go")
+    moved("a decision")
+    brain.finish_queue_item(item.id)
+    moved("a finished item")
