@@ -79,11 +79,20 @@ def _overall_metrics(conn: Connection, version_id: int) -> dict[str, float | Non
     return {name: value for name, value in rows}
 
 
+def overall_verdict(verdicts: list[str]) -> str:
+    """One word for a challenger's tests: the finding they agree on, 'mixed' when they disagree,
+    'no_difference' when none found one. Only 'challenger_better' lets a promotion through."""
+    found = {verdict for verdict in verdicts if verdict != "no_difference"}
+    if not found:
+        return "no_difference"
+    return found.pop() if len(found) == 1 else "mixed"
+
+
 def latest_verdict(conn: Connection, slot_key: str, champion: int, challenger: int) -> dict[str, Any] | None:
     """The newest comparison run of challenger against champion, summed up.
 
     It passes when at least one test finds the challenger better (after the correction) and none
-    finds the champion better.
+    finds the champion better (overall_verdict: 'challenger_better').
     """
     newest = conn.execute(
         select(func.max(model_comparisons.c.ts)).where(
@@ -103,9 +112,7 @@ def latest_verdict(conn: Connection, slot_key: str, champion: int, challenger: i
         )
     ).all()
     verdicts = {test: verdict for test, verdict, _ in rows}
-    better = [t for t, v in verdicts.items() if v == PASSING_VERDICT]
-    worse = [t for t, v in verdicts.items() if v == "champion_better"]
-    overall = "champion_better" if worse else PASSING_VERDICT if better else "no_difference"
+    overall = overall_verdict(list(verdicts.values()))
     return {"ts": newest, "verdict": overall, "passes": overall == PASSING_VERDICT, "tests": verdicts}
 
 

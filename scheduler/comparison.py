@@ -13,6 +13,7 @@ import math
 from datetime import datetime
 
 from brain import Brain
+from brain.lifecycle import overall_verdict  # one rule, shared with promotions
 
 FIRST_VERSION = 1  # what a slot without a champion yet is defended by
 
@@ -25,14 +26,6 @@ def champion_of(brain: Brain, slot_key: str) -> int:
     """The version number a comparison defends: the slot's champion, else its first version."""
     champion = brain.champion(slot_key)
     return FIRST_VERSION if champion is None else champion.number
-
-
-def overall_verdict(verdicts: list[str]) -> str:
-    """One word for a challenger: the tests that found a difference agree on it, or it is mixed."""
-    found = {verdict for verdict in verdicts if verdict != "no_difference"}
-    if not found:
-        return "no_difference"
-    return found.pop() if len(found) == 1 else "mixed"
 
 
 def json_safe(value):

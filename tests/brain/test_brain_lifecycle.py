@@ -55,12 +55,12 @@ def test_promotion_without_a_passing_verdict_is_refused_unless_forced(brain):
     with pytest.raises(BrainError, match="no passing A/B verdict .* v1 \\(no comparison\\)"):
         brain.promote_version(SLOT, 2, actor="alice", reason="looks good")
     _compare(brain, 1, 2, {"paired_t": "challenger_better", "diebold_mariano": "champion_better"})
-    with pytest.raises(BrainError, match="latest verdict: champion_better"):
+    with pytest.raises(BrainError, match="latest verdict: mixed"):
         brain.promote_version(SLOT, 2, actor="alice", reason="looks good")
     with pytest.raises(BrainError, match="needs a reason"):
         brain.promote_version(SLOT, 2, actor="alice", reason="  ", force=True)
     forced = brain.promote_version(SLOT, 2, actor="alice", reason="desk override", force=True)
-    assert forced.forced and forced.verdict == "champion_better"
+    assert forced.forced and forced.verdict == "mixed"
     assert brain.list_audit(limit=1)[0].outcome == "forced"
     with pytest.raises(BrainError, match="already the champion"):
         brain.promote_version(SLOT, 2, actor="alice", reason="again", force=True)

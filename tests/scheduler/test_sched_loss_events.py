@@ -78,7 +78,8 @@ def test_a_job_without_neural_kinds_records_no_events_and_runs_on_the_cpu(any_br
 
 
 def test_cuda_on_a_machine_without_it_fails_the_job_before_anything_is_stored(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch  # a dependency of the project; imported here only, as the console never does
+
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with brain_with_goog(f"sqlite:///{tmp_path / 'brain.db'}") as brain:
