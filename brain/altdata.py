@@ -4,13 +4,16 @@ each kind in its own table keyed by (symbol, ts) (migration 3 says why)."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import polars as pl
 from sqlalchemy import Table, func, select
 
 from brain.errors import BrainError
 from brain.schema import funding_rates, liquidations, open_interest, sentiment_scores
 from brain.upsert import insert_on_conflict
+
+if TYPE_CHECKING:
+    import polars as pl
 
 # kind -> (table, value columns). The engine's engine.altdata.ALT_KINDS names the same kinds and
 # columns; a test keeps the two in step (the brain does not import the engine).
@@ -20,7 +23,6 @@ ALT_DATA_TABLES: dict[str, tuple[Table, tuple[str, ...]]] = {
     "liquidations": (liquidations, ("long_usd", "short_usd")),
     "sentiment": (sentiment_scores, ("score",)),
 }
-_UTC_MICROS = pl.Datetime("us", "UTC")
 
 
 def _kind(kind: str) -> tuple[Table, tuple[str, ...]]:
@@ -30,6 +32,8 @@ def _kind(kind: str) -> tuple[Table, tuple[str, ...]]:
 
 
 def _checked_frame(kind: str, values: tuple[str, ...], frame: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl  # where frames are handled, not with the brain: the console never needs it
+
     missing = [c for c in ("ts", "symbol", *values) if c not in frame.columns]
     if missing:
         raise BrainError(f"{kind} data lacks columns {missing}")
@@ -84,7 +88,10 @@ class AltDataMixin:
         columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(1 + len(values))]
         data = {"ts": columns[0], "symbol": [symbol] * len(rows)}
         data.update({name: columns[i + 1] for i, name in enumerate(values)})
-        schema = {"ts": _UTC_MICROS, "symbol": pl.String, **{name: pl.Float64 for name in values}}
+        import polars as pl
+
+        schema = {"ts": pl.Datetime("us", "UTC"), "symbol": pl.String,
+                  **{name: pl.Float64 for name in values}}
         return pl.DataFrame(data, schema=schema)
 
     def list_alt_series(self) -> list[tuple[str, str, int, datetime, datetime]]:

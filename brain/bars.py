@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import polars as pl
 from sqlalchemy import func, select
 
 from brain.errors import BrainError
 from brain.schema import bars
 from brain.upsert import insert_on_conflict
 
+if TYPE_CHECKING:
+    import polars as pl
+
+# polars is imported where bars are handled, not with the brain: the console never needs it.
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
-BARS_SCHEMA = {
-    "ts": pl.Datetime("us", "UTC"),
-    "symbol": pl.String,
-    **{name: pl.Float64 for name in PRICE_COLUMNS},
-}
+
+
+def bars_schema() -> dict:
+    import polars as pl
+
+    return {"ts": pl.Datetime("us", "UTC"), "symbol": pl.String,
+            **{name: pl.Float64 for name in PRICE_COLUMNS}}
 
 
 def _utc_frame(symbol: str, timeframe: str, frame: pl.DataFrame) -> pl.DataFrame:
+    import polars as pl
+
     missing = [c for c in ("ts", *PRICE_COLUMNS) if c not in frame.columns]
     if missing:
         raise BrainError(f"bars for {symbol} {timeframe} lack columns {missing}")
@@ -63,7 +71,9 @@ class BarsMixin:
         columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
         data = {"ts": columns[0], "symbol": [symbol] * len(rows)}
         data.update({name: columns[i + 1] for i, name in enumerate(PRICE_COLUMNS)})
-        return pl.DataFrame(data, schema=BARS_SCHEMA)
+        import polars as pl
+
+        return pl.DataFrame(data, schema=bars_schema())
 
     def list_bar_series(self) -> list[tuple[str, str, int, datetime, datetime]]:
         """(symbol, timeframe, rows, first ts, last ts) per stored series."""

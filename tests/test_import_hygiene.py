@@ -34,3 +34,9 @@ def test_console_process_does_not_import_torch():
     loaded = modules_after("import huracan_tui.main, huracan_tui.app, huracan_tui.cli")
     assert "textual" in loaded
     assert "torch" not in loaded and "lightgbm" not in loaded
+
+
+def test_console_start_leaves_data_libraries_for_the_views_that_need_them():
+    # polars, sqlalchemy.orm and pandas cost a tenth of a second or more each at start-up.
+    loaded = modules_after("import huracan_tui.main, huracan_tui.app")
+    assert not {"polars", "pandas", "sqlalchemy.orm", "scipy", "sklearn"} & loaded
