@@ -148,6 +148,9 @@ class HuracanApp(App):
 
     @on(SnapshotReady)
     def _snapshot_ready(self, message: SnapshotReady) -> None:
+        if not self.is_running:
+            # Shutting down: screens are losing their widgets; a poll that lands now shows nothing.
+            return
         if self.unreachable_since is not None:
             self._reconnected()
         first = self.snapshot is None
@@ -174,6 +177,8 @@ class HuracanApp(App):
     @on(PollFailed)
     def _poll_failed(self, message: PollFailed) -> None:
         """A banner (not a toast per failure) while the brain is away; polls back off."""
+        if not self.is_running:  # shutting down: nothing left to show it on
+            return
         self._failed_polls += 1
         self.unreachable_since = self.unreachable_since or self.clock()
         every = retry_seconds(self.refresh_seconds, self._failed_polls)
