@@ -17,7 +17,10 @@ class Event:
 
 
 def events_between(before: BrainSnapshot, after: BrainSnapshot) -> list[Event]:
-    return [*_finished_jobs(before, after), *_rollbacks(before, after), *_slot_changes(before, after)]
+    rollbacks = _rollbacks(before, after)
+    # A rollback's own toast says how the champion changed; the slot's change adds nothing.
+    rolled_back = after.newest_rollback.slot_key if rollbacks else None
+    return [*_finished_jobs(before, after), *rollbacks, *_slot_changes(before, after, rolled_back)]
 
 
 def _finished_jobs(before: BrainSnapshot, after: BrainSnapshot) -> list[Event]:
@@ -45,9 +48,8 @@ def _rollbacks(before: BrainSnapshot, after: BrainSnapshot) -> list[Event]:
                        f"by {newest.actor}: {newest.reason}", "warning")]
 
 
-def _slot_changes(before: BrainSnapshot, after: BrainSnapshot) -> list[Event]:
+def _slot_changes(before: BrainSnapshot, after: BrainSnapshot, rolled_back: str | None) -> list[Event]:
     earlier = {slot["slot"]: slot for slot in before.slots}
-    rolled_back = after.newest_rollback.slot_key if _rollbacks(before, after) else None
     events = []
     for slot in after.slots:
         key, old = slot["slot"], earlier.get(slot["slot"])
