@@ -20,6 +20,11 @@ class Action:
     scope: str  # "app", "models" or "detail": where it is bound
     show: bool = True  # shown in the footer
     changes_things: bool = False  # operators only: viewers may look, never act
+    audit_as: str = ""  # the audit log's name for it, allowed or refused (default: `action`)
+
+    @property
+    def audit_name(self) -> str:
+        return self.audit_as or action_name(self.action)
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -45,7 +50,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("screenshot", "ctrl+s", "save_svg", "Screenshot",
            "Save an SVG screenshot of the screen to the export folder", "app", show=False),
     Action("demo", "d", "demo", "Demo", "Import the bundled data and train the demo models", "models",
-           changes_things=True),
+           changes_things=True, audit_as="demo.start"),
     Action("open", "enter", "open_slot", "Open", "Open the selected slot: versions, folds, manifest",
            "models", show=False),
     Action("filter", "slash", "filter", "Filter", "Filter the table's rows by text", "models"),
@@ -61,7 +66,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("jobs-open", "enter", "open_job", "Details",
            "The selected job's details: params, result, error, timings", "jobs", show=False),
     Action("cancel-job", "c", "cancel_job", "Cancel job", "Cancel the selected job (asks for a reason)",
-           "jobs", changes_things=True),
+           "jobs", changes_things=True, audit_as="job.cancel"),
     # The model lifecycle: registry and promotion timeline, rollback log, audit log, queues.
     Action("registry", "G", "show_registry", "Registry",
            "Registry view: a slot's versions and promotion timeline; promote, roll back, prune", "app",
@@ -93,9 +98,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("audit-back", "escape", "back", "Back", "Back to the previous view", "audit"),
     Action("queues-approve", "a", "approve_item", "Approve",
            "Approve the selected pending item (a retrain starts, a version is pruned), with a reason",
-           "queues", changes_things=True),
+           "queues", changes_things=True, audit_as="queue.approve"),
     Action("queues-reject", "x", "reject_item", "Reject", "Reject the selected pending item, with a reason",
-           "queues", changes_things=True),
+           "queues", changes_things=True, audit_as="queue.reject"),
     Action("queues-filter", "slash", "filter", "Filter", "Filter the queue items by text", "queues"),
     Action("queues-back", "escape", "back", "Back", "Back to the previous view", "queues"),
     Action("drift", "F", "show_drift", "Drift",
@@ -119,7 +124,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("compare-start", "enter", "start_compare", "Compare",
            "Compare the selected challenger with the champion (runs as a job); on a result row: its details",
            "compare",
-           changes_things=True),
+           changes_things=True, audit_as="compare.start"),
     Action("compare-filter", "slash", "filter", "Filter", "Filter the challengers and the results by text",
            "compare"),
     Action("compare-back", "escape", "back", "Back", "Back to the previous view", "compare"),
@@ -143,6 +148,10 @@ def action_name(action: str) -> str:
 
 
 CHANGES_THINGS = {action_name(a.action) for a in ACTIONS if a.changes_things}
+# What a refusal is audited as, whether the action came by key, palette or `:`: the name its
+# outcome carries when an operator does it ('queue.approve', not 'approve_item').
+AUDIT_NAMES = {key: a.audit_name for a in ACTIONS if a.changes_things
+               for key in (a.id, action_name(a.action), a.audit_name)}
 
 
 def bindings(scope: str) -> list[Binding]:

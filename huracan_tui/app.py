@@ -12,14 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from textual import on, work
+from textual import actions, on, work
 from textual.app import App
 from textual.message import Message
 from textual.timer import Timer
 
 from brain import Brain, BrainError, CommandRecord
 from brain.identity import current_actor
-from huracan_tui.actions import CHANGES_THINGS, Action, action_name, bindings
+from huracan_tui.actions import AUDIT_NAMES, CHANGES_THINGS, Action, action_name, bindings
 from huracan_tui.command_line import CommandLineError, parse_command
 from huracan_tui.events import events_between
 from huracan_tui.export import export_table
@@ -228,7 +228,18 @@ class HuracanApp(App):
         return self.role == "operator" or action_name(action) not in CHANGES_THINGS
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # False hides a viewer's changing keys from the footer (room for the ones they can use);
+        # a press still reaches run_action below, which refuses it aloud.
         return self.allows(action)
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
+        """Every key, palette entry and `:` command ends here: a viewer's action that changes
+        things is refused with a toast and a 'denied' row in the audit log, never silently."""
+        name = (action[1] if isinstance(action, tuple) else actions.parse(action)[1])
+        if not self.allows(name):
+            self.deny(name)
+            return True  # handled: the key goes no further
+        return await super().run_action(action, default_namespace, namespaces)
 
     def action_is_available(self, action: Action) -> bool:
         return self.allows(action.action)
@@ -242,6 +253,7 @@ class HuracanApp(App):
         self.call_later(self.run_action, f"{target}.{action.action}")
 
     def deny(self, what: str) -> None:
+        what = AUDIT_NAMES.get(what, what)
         self.brain.audit(what, actor=self.user, origin=self.origin, outcome="denied",
                          details={"role": self.role})
         self.notify(f"{what}: not allowed for a viewer", severity="warning", title="Read-only")

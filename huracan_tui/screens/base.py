@@ -7,6 +7,7 @@ from textual.screen import Screen
 
 class HuracanScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Hidden from a viewer's footer; a press is refused aloud and audited by app.run_action.
         return self.app.allows(action)
 
     def action_show_compare(self) -> None:

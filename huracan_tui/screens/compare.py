@@ -32,8 +32,6 @@ VERDICT_STYLES = {"challenger_better": "bold green", "champion_better": "bold re
                   "no_difference": "dim", "mixed": "yellow"}
 CHALLENGER_COLUMNS = (("version", "Ver"), ("model", "Model"), ("trained", "Trained (UTC)"),
                       ("verdict", "Last verdict"))
-# A viewer's key reaches this, and it refuses aloud: a toast, and a row in the audit log.
-REFUSED_ALOUD = ("start_compare",)
 RESULT_COLUMNS = (("challenger", "Ver"), ("test", "Test"), ("statistic", "Statistic"),
                   ("p", "p"), ("p_adjusted", "p corrected"), ("effect", "Effect"), ("verdict", "Verdict"))
 
@@ -253,11 +251,6 @@ class CompareScreen(FilteredScreen):
                     if f"{row['challenger_version']}:{row['test']}" == event.row_key.value), None)
         if row is not None:
             self.show_details(result_details(row))
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in REFUSED_ALOUD:
-            return True
-        return super().check_action(action, parameters)
 
     @on(DataTable.RowSelected, "#challengers")
     def _row_selected(self) -> None:

@@ -24,8 +24,6 @@ from huracan_tui.widgets.loss_chart import LossChart, latest_curve
 from huracan_tui.widgets.status_bar import StatusBar
 
 JOBS_LISTED = 200
-# A viewer's key reaches this, and it refuses aloud: a toast, and a row in the audit log.
-REFUSED_ALOUD = ("cancel_job",)
 JOB_COLUMNS = (("id", "Job"), ("kind", "Kind"), ("state", "State"), ("progress", "Progress"),
                ("device", "Device"), ("elapsed", "Elapsed"), ("eta", "ETA"), ("message", "Message"))
 
@@ -196,11 +194,6 @@ class JobsScreen(FilteredScreen):
         if job is not None:
             self.details_job = str(job_id)
             self.show_details(job_details(job, self.app.clock()))
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in REFUSED_ALOUD:
-            return True
-        return super().check_action(action, parameters)
 
     def action_cancel_job(self) -> None:
         if not self.app.allows("cancel_job"):

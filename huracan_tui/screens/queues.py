@@ -16,8 +16,6 @@ QUEUE_COLUMNS = (("id", "Item"), ("queue", "Queue"), ("slot", "Slot"), ("version
                  ("state", "State"), ("rule", "Rule"), ("reason", "Reason"), ("created", "Queued (UTC)"),
                  ("decided", "Decided by"))
 STATE_STYLES = {"pending": "bold yellow", "approved": "green", "rejected": "dim", "done": "dim green"}
-# A viewer's key reaches these, and they refuse aloud: a toast, and a row in the audit log.
-REFUSED_ALOUD = ("approve_item", "reject_item")
 
 
 def item_target(item) -> str:
@@ -49,11 +47,6 @@ class QueuesScreen(LogTableScreen):
         job = f" (job {item.job_id})" if item.job_id else ""
         return (f"{item_target(item)}  rule {item.rule}  {item.state}{job}\nreason: {item.reason}"
                 f"{decided}\nevidence:\n{details_text(item.evidence)}")
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in REFUSED_ALOUD:
-            return True
-        return super().check_action(action, parameters)
 
     def action_approve_item(self) -> None:
         self._decide(approve=True)

@@ -38,8 +38,6 @@ TIMELINE_COLUMNS = (("id", "#"), ("ts", "When (UTC)"), ("version", "Ver"), ("pre
                     ("reason", "Reason"))
 STATUS_STYLES = {"champion": "bold green", "challenger": "", "pruned": "dim strike"}
 KIND_STYLES = {"promote": "green", "rollback": "yellow", "auto_rollback": "bold yellow"}
-# A viewer's key reaches these, and they refuse aloud: a toast, and a row in the audit log.
-REFUSED_ALOUD = ("promote", "rollback", "prune")
 
 
 @dataclass(frozen=True)
@@ -305,11 +303,6 @@ class RegistryScreen(FilteredScreen):
                      f"metrics:\n{details_text(record.metrics)}")
 
     # ---- actions that change things --------------------------------------------------------------
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in REFUSED_ALOUD:
-            return True
-        return super().check_action(action, parameters)
 
     def _refused(self, action: str) -> bool:
         if self.app.allows(action):

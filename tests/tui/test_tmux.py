@@ -153,12 +153,14 @@ def test_a_viewer_session_looks_but_cannot_act(empty_brain_url, terminal_env, tm
                     tmp_path / "exit-status")
     try:
         screen = term.wait_for("READ-ONLY")
-        assert "Start the demo" not in screen and "d Demo" not in screen  # not offered, not bound
-        term.keys("d")
+        assert "Start the demo" not in screen and "d Demo" not in screen  # not offered, not shown
+        term.keys("d")  # pressed anyway, it is refused aloud
+        term.wait_for("demo.start: not allowed for a viewer")
+        wait_for_denials(empty_brain_url, 1)
         term.keys(":")
         term.wait_for("slot GOOG")  # the command line's placeholder
         term.keys("demo", "Enter")
-        term.wait_for("not allowed for a viewer")
+        wait_for_denials(empty_brain_url, 2)
         term.keys("q")
         assert term.wait_exit() == 0
     finally:
@@ -167,4 +169,15 @@ def test_a_viewer_session_looks_but_cannot_act(empty_brain_url, terminal_env, tm
 
     with open_brain(empty_brain_url) as brain:
         assert brain.list_jobs() == []
-        assert [entry.outcome for entry in brain.list_audit()] == ["denied"]
+        refused = [(entry.action, entry.outcome) for entry in brain.list_audit()]
+        assert refused == [("demo.start", "denied")] * 2
+
+
+def wait_for_denials(url: str, count: int, timeout: float = 20.0) -> None:
+    from brain import open_brain
+
+    deadline = time.monotonic() + timeout
+    with open_brain(url) as brain:
+        while len([entry for entry in brain.list_audit() if entry.outcome == "denied"]) < count:
+            assert time.monotonic() < deadline, f"{count} refusals were not audited"
+            time.sleep(0.1)
