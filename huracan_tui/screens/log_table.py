@@ -28,10 +28,21 @@ class RecordsLoaded(Message):
 
 
 def details_text(values: dict[str, Any] | None) -> str:
-    """A record's JSON details, readable in a panel."""
+    """A record's JSON details, readable in a panel: numbers to 6 significant digits (the full
+    values stay in the brain and in `huracan … --json`)."""
     if not values:
         return "(none)"
-    return json.dumps(values, indent=2, sort_keys=True, default=str)
+    return json.dumps(readable(values), indent=2, sort_keys=True, default=str)
+
+
+def readable(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {key: readable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [readable(item) for item in value]
+    return value
 
 
 class LogTableScreen(HuracanScreen):
