@@ -9,15 +9,17 @@ reads them back for the console in two queries.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, literal, select, update
 
 from brain.column_types import UTCDateTime
 from brain.errors import BrainError
-from brain.registry import champion_versions
+from brain.registry import champion_versions, chosen
 from brain.schema import bars, model_metrics, model_versions, predictions, slots
 from brain.upsert import insert_on_conflict
 
@@ -192,19 +194,13 @@ class LiveMixin:
             records = [PredictionRecord(**row._mapping) for row in conn.execute(query)]
         return sorted(records, key=lambda record: (record.ts, record.id)) if limit is not None else records
 
-    def live_summaries(self) -> dict[str, dict[str, Any]]:
-        """Each slot's newest live metrics of its current champion, in one query:
-        {slot_key: {"version": n, "ts": when measured, "mae": …, "sharpe": …, "win_rate": …, …}}.
+    def live_summaries(self, slot_keys: Collection[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Each slot's (or each of `slot_keys`') newest live metrics of its current champion, in
+        one query: {slot_key: {"version": n, "ts": when measured, "mae": …, "sharpe": …, …}}.
         Slots whose champion has no live metrics yet are left out."""
-        champions = champion_versions().subquery()
-        columns = []
-        for name in LIVE_METRICS:
-            columns += [_newest_live(champions, name, model_metrics.c.value).label(name),
-                        _newest_live(champions, name, model_metrics.c.ts).label(f"{name}_ts")]
-        query = select(champions.c.slot_key, champions.c.number, *columns)
         summaries: dict[str, dict[str, Any]] = {}
         with self._read() as conn:
-            for row in conn.execute(query):
+            for row in conn.execute(_live_summaries_query(slot_keys is not None), chosen(slot_keys)):
                 stamps = [row._mapping[f"{name}_ts"] for name in LIVE_METRICS]
                 if all(stamp is None for stamp in stamps):
                     continue  # a champion not measured live yet
@@ -214,28 +210,45 @@ class LiveMixin:
                 }
         return summaries
 
-    def live_history(self, name: str = "sharpe", *, points: int = 20) -> dict[str, list[float | None]]:
-        """Each slot's champion's last `points` live values of a metric, oldest first: the
-        Models view's trend sparkline. One query; each champion's rows are found by an index seek."""
-        champions = champion_versions().subquery()
-        rows, live = _live_metric(champions.c.version_id, f"live_{name}")
-        oldest_shown = (
-            select(rows.c.ts).where(*live).order_by(rows.c.ts.desc()).limit(1).offset(points - 1)
-            .scalar_subquery()
-        )
-        query = (
-            select(champions.c.slot_key, model_metrics.c.value)
-            .join(model_metrics, model_metrics.c.version_id == champions.c.version_id)
-            .where(model_metrics.c.name == f"live_{name}", model_metrics.c.scope == "live",
-                   model_metrics.c.fold.is_(None),
-                   model_metrics.c.ts >= func.coalesce(oldest_shown, literal(EPOCH, UTCDateTime)))
-            .order_by(champions.c.slot_key, model_metrics.c.ts, model_metrics.c.id)
-        )
+    def live_history(self, name: str = "sharpe", *, points: int = 20,
+                     slot_keys: Collection[str] | None = None) -> dict[str, list[float | None]]:
+        """Each slot's (or each of `slot_keys`') champion's last `points` live values of a metric,
+        oldest first: the Models view's trend sparkline. One query; each champion's rows are found
+        by an index seek."""
+        query = _live_history_query(name, points, slot_keys is not None)
         history: dict[str, list[float | None]] = {}
         with self._read() as conn:
-            for key, value in conn.execute(query):
+            for key, value in conn.execute(query, chosen(slot_keys)):
                 history.setdefault(key, []).append(value)
         return history
+
+
+@cache
+def _live_summaries_query(only_chosen: bool):
+    champions = champion_versions(only_chosen).subquery()
+    columns = []
+    for name in LIVE_METRICS:
+        columns += [_newest_live(champions, name, model_metrics.c.value).label(name),
+                    _newest_live(champions, name, model_metrics.c.ts).label(f"{name}_ts")]
+    return select(champions.c.slot_key, champions.c.number, *columns)
+
+
+@cache
+def _live_history_query(name: str, points: int, only_chosen: bool):
+    champions = champion_versions(only_chosen).subquery()
+    rows, live = _live_metric(champions.c.version_id, f"live_{name}")
+    oldest_shown = (
+        select(rows.c.ts).where(*live).order_by(rows.c.ts.desc()).limit(1).offset(points - 1)
+        .scalar_subquery()
+    )
+    return (
+        select(champions.c.slot_key, model_metrics.c.value)
+        .join(model_metrics, model_metrics.c.version_id == champions.c.version_id)
+        .where(model_metrics.c.name == f"live_{name}", model_metrics.c.scope == "live",
+               model_metrics.c.fold.is_(None),
+               model_metrics.c.ts >= func.coalesce(oldest_shown, literal(EPOCH, UTCDateTime)))
+        .order_by(champions.c.slot_key, model_metrics.c.ts, model_metrics.c.id)
+    )
 
 
 def _live_metric(version_id, stored_name: str):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import BindParameter, bindparam, func, insert, select, union
 from sqlalchemy.engine import Row
 
 from brain.audit import insert_audit
@@ -54,14 +56,32 @@ _VERSION_COLUMNS = (
 )
 
 
-def champion_versions():
+# Statements the console's poll builds are cached: building one costs more than running it at
+# a few slots. With `only_chosen`, they take the slot keys as the expanding parameter CHOSEN_SLOTS.
+CHOSEN_SLOTS = "chosen_slot_keys"
+
+
+def chosen_slots() -> BindParameter:
+    return bindparam(CHOSEN_SLOTS, expanding=True)
+
+
+def chosen(slot_keys: Collection[str] | None) -> dict[str, list[str]]:
+    """The execute() parameters of a statement built with only_chosen = slot_keys is not None."""
+    return {} if slot_keys is None else {CHOSEN_SLOTS: sorted(slot_keys)}
+
+
+@cache
+def champion_versions(only_chosen: bool = False):
     """Each slot's current champion (slot_key, version_id, number, model_kind): the newest row of
-    its promotion history."""
-    ranked = select(
+    its promotion history; with `only_chosen`, the slots named by CHOSEN_SLOTS only."""
+    history = select(
         promotions.c.slot_key, promotions.c.version_id,
         func.row_number().over(partition_by=promotions.c.slot_key,
                                order_by=(promotions.c.ts.desc(), promotions.c.id.desc())).label("rank"),
-    ).subquery()
+    )
+    if only_chosen:
+        history = history.where(promotions.c.slot_key.in_(chosen_slots()))
+    ranked = history.subquery()
     return (
         select(ranked.c.slot_key, ranked.c.version_id, model_versions.c.number, model_versions.c.model_kind)
         .join(model_versions, model_versions.c.id == ranked.c.version_id)
@@ -286,47 +306,18 @@ class RegistryMixin:
 
     # ---- overview ----------------------------------------------------------------------
 
-    def status(self) -> list[dict[str, Any]]:
+    def status(self, slot_keys: Collection[str] | None = None) -> list[dict[str, Any]]:
         """One summary per slot (latest version, champion, their overall out-of-sample metrics),
-        ordered by key, in four queries whatever the slot count."""
-        per_slot = (
-            select(
-                model_versions.c.slot_id,
-                func.count().label("versions"),
-                func.max(model_versions.c.number).label("latest_number"),
-            )
-            .group_by(model_versions.c.slot_id)
-            .subquery()
-        )
-        latest = select(
-            model_versions.c.id,
-            model_versions.c.slot_id,
-            model_versions.c.number,
-            model_versions.c.model_kind,
-            model_versions.c.created_at,
-            per_slot.c.versions,
-        ).join(
-            per_slot,
-            (per_slot.c.slot_id == model_versions.c.slot_id)
-            & (per_slot.c.latest_number == model_versions.c.number),
-        )
-        latest_ids = latest.with_only_columns(model_versions.c.id)
-        champion_ids = select(champion_versions().subquery().c.version_id)
-        overall_metrics = (
-            select(model_metrics.c.version_id, model_metrics.c.name, model_metrics.c.value)
-            .where(
-                model_metrics.c.version_id.in_(latest_ids.union(champion_ids).scalar_subquery()),
-                model_metrics.c.fold.is_(None),
-                model_metrics.c.scope == "oos",
-            )
-            .order_by(model_metrics.c.ts, model_metrics.c.id)
-        )
+        ordered by key, in four queries whatever the slot count; with `slot_keys`, those slots'
+        only (what a console re-reads after overview_changes named them)."""
+        chosen_rows, latest, champions, overall_metrics = _status_queries(slot_keys is not None)
+        parameters = chosen(slot_keys)
         with self._read() as conn:
-            slot_rows = conn.execute(select(slots).order_by(slots.c.key)).all()
-            latest_by_slot = {row.slot_id: row for row in conn.execute(latest)}
-            champion_by_slot = {row.slot_key: row for row in conn.execute(champion_versions())}
+            slot_rows = conn.execute(chosen_rows, parameters).all()
+            latest_by_slot = {row.slot_id: row for row in conn.execute(latest, parameters)}
+            champion_by_slot = {row.slot_key: row for row in conn.execute(champions, parameters)}
             metrics_by_version: dict[int, dict[str, float | None]] = {}
-            for row in conn.execute(overall_metrics):
+            for row in conn.execute(overall_metrics, parameters):
                 # Ordered by time, so a re-measured metric ends up with its newest value.
                 metrics_by_version.setdefault(row.version_id, {})[row.name] = row.value
         summaries = []
@@ -352,6 +343,26 @@ class RegistryMixin:
             )
         return summaries
 
+    def overview_changes(self, since: tuple) -> set[str] | None:
+        """The slots whose status() and live rows may differ from when change_marks() returned
+        `since`: those with a new version, a new metric row or a promotion since. None when only a
+        whole read can tell (a slot was added). Drift and queue parts are not covered: they are
+        cheap to read whole."""
+        if len(since) != 8:
+            return None
+        slots_mark, versions_mark, metrics_mark, promotions_mark = (mark or 0 for mark in since[:4])
+        with self._read() as conn:
+            if (conn.execute(select(func.max(slots.c.id))).scalar() or 0) != slots_mark:
+                return None
+            new_versions = (select(slots.c.key).join(model_versions, model_versions.c.slot_id == slots.c.id)
+                            .where(model_versions.c.id > versions_mark))
+            measured = (select(slots.c.key)
+                        .join(model_versions, model_versions.c.slot_id == slots.c.id)
+                        .join(model_metrics, model_metrics.c.version_id == model_versions.c.id)
+                        .where(model_metrics.c.id > metrics_mark))
+            promoted = select(promotions.c.slot_key).where(promotions.c.id > promotions_mark)
+            return set(conn.execute(union(new_versions, measured, promoted)).scalars())
+
     def change_marks(self) -> tuple:
         """A cheap fingerprint of everything the per-slot overview reads (newest ids of slots,
         versions, metrics, promotions, drift checks and queue items, the newest queue decision and
@@ -364,3 +375,44 @@ class RegistryMixin:
                       .where(queue_items.c.state.in_(("pending", "approved"))).scalar_subquery())
         with self._read() as conn:
             return tuple(conn.execute(select(*newest, decided, still_open)).one())
+
+
+@cache
+def _status_queries(only_chosen: bool):
+    """status()'s four statements: slots, each slot's latest version, champions, and the overall
+    out-of-sample metrics of both."""
+    chosen_rows = select(slots).order_by(slots.c.key)
+    per_slot = select(
+        model_versions.c.slot_id,
+        func.count().label("versions"),
+        func.max(model_versions.c.number).label("latest_number"),
+    ).group_by(model_versions.c.slot_id)
+    if only_chosen:
+        chosen_rows = chosen_rows.where(slots.c.key.in_(chosen_slots()))
+        per_slot = per_slot.where(model_versions.c.slot_id.in_(chosen_rows.with_only_columns(slots.c.id)))
+    per_slot = per_slot.subquery()
+    latest = select(
+        model_versions.c.id,
+        model_versions.c.slot_id,
+        model_versions.c.number,
+        model_versions.c.model_kind,
+        model_versions.c.created_at,
+        per_slot.c.versions,
+    ).join(
+        per_slot,
+        (per_slot.c.slot_id == model_versions.c.slot_id)
+        & (per_slot.c.latest_number == model_versions.c.number),
+    )
+    latest_ids = latest.with_only_columns(model_versions.c.id)
+    champions = champion_versions(only_chosen)
+    champion_ids = select(champions.subquery().c.version_id)
+    overall_metrics = (
+        select(model_metrics.c.version_id, model_metrics.c.name, model_metrics.c.value)
+        .where(
+            model_metrics.c.version_id.in_(latest_ids.union(champion_ids).scalar_subquery()),
+            model_metrics.c.fold.is_(None),
+            model_metrics.c.scope == "oos",
+        )
+        .order_by(model_metrics.c.ts, model_metrics.c.id)
+    )
+    return chosen_rows, latest, champions, overall_metrics

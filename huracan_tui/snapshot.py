@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from brain import Brain
@@ -14,6 +15,10 @@ Clock = Callable[[], datetime]
 
 JOBS_SHOWN = 8
 TREND_POINTS = 12  # live Sharpe values in the Models view's trend sparkline
+# Reading only the slots the change marks name relies on new rows getting higher ids than the
+# marks. PostgreSQL can commit a lower id after a higher one, so the whole overview is read again
+# this often, whatever the marks say.
+WHOLE_READ_SECONDS = 30.0
 
 
 def utc_now() -> datetime:
@@ -28,6 +33,7 @@ class BrainSnapshot:
     leader: LeaderRecord | None = None  # the live headless leader, if any
     newest_rollback: RollbackRecord | None = None  # so a console can tell of each new one
     marks: tuple = ()  # brain.change_marks() when `slots` was read
+    read_whole_at: float = field(default_factory=time.monotonic)  # when every slot was last read
 
     @property
     def active_jobs(self) -> list[JobRecord]:
@@ -36,21 +42,58 @@ class BrainSnapshot:
 
 def read_snapshot(brain: Brain, clock: Clock = utc_now,
                   previous: BrainSnapshot | None = None) -> BrainSnapshot:
-    """One refresh. The per-slot overview is the costly part (tens of ms at hundreds of slots);
-    when the brain's change marks equal those of `previous`, its slots are reused as they are."""
+    """One refresh. The per-slot overview is the costly part (tens of ms at hundreds of slots),
+    so it is read in part when it can be: not at all when the brain's change marks equal those of
+    `previous`, only the slots that changed when the marks can name them. A slot whose overview is
+    unchanged keeps the very dict of `previous`, so the screens can skip it by identity."""
     marks = brain.change_marks()
-    unchanged = previous is not None and previous.marks == marks
+    whole = (previous is None or previous.marks == ()
+             or time.monotonic() - previous.read_whole_at >= WHOLE_READ_SECONDS)
+    if whole:
+        slots, read_whole_at = slot_summaries(brain), time.monotonic()
+    else:
+        slots, read_whole_at = updated_slots(brain, previous, marks), previous.read_whole_at
+    if previous is not None:
+        slots = keep_unchanged(slots, previous.slots)
     newest = brain.list_rollbacks(limit=1)
-    return BrainSnapshot(slots=previous.slots if unchanged else slot_summaries(brain),
-                         jobs=brain.list_jobs(limit=JOBS_SHOWN), taken_at=clock(),
+    return BrainSnapshot(slots=slots, jobs=brain.list_jobs(limit=JOBS_SHOWN), taken_at=clock(),
                          leader=brain.current_leader(), newest_rollback=newest[0] if newest else None,
-                         marks=marks)
+                         marks=marks, read_whole_at=read_whole_at)
 
 
-def slot_summaries(brain: Brain) -> list[dict]:
-    """brain.status() with each slot's live metrics, newest drift check and open queue items."""
-    live, trend = brain.live_summaries(), brain.live_history("sharpe", points=TREND_POINTS)
+def slot_summaries(brain: Brain, slot_keys: Collection[str] | None = None) -> list[dict]:
+    """brain.status() with each slot's live metrics, newest drift check and open queue items;
+    with `slot_keys`, those slots' only."""
+    live = brain.live_summaries(slot_keys)
+    trend = brain.live_history("sharpe", points=TREND_POINTS, slot_keys=slot_keys)
     drift, queues = brain.drift_flags(), brain.open_queue_counts()
     return [{**slot, "live": live.get(slot["slot"]) or {}, "live_trend": trend.get(slot["slot"], []),
              "drift": drift.get(slot["slot"]), "queue": queues.get(slot["slot"], {})}
-            for slot in brain.status()]
+            for slot in brain.status(slot_keys)]
+
+
+def updated_slots(brain: Brain, previous: BrainSnapshot, marks: tuple) -> list[dict]:
+    """`previous.slots` brought up to date: the slots overview_changes names are read again,
+    drift flags and queue counts (small tables) are read whole when their marks moved."""
+    if marks == previous.marks:
+        return previous.slots
+    changed = brain.overview_changes(previous.marks)
+    if changed is None:
+        return slot_summaries(brain)
+    fresh = {slot["slot"]: slot for slot in slot_summaries(brain, changed)} if changed else {}
+    side_marks_moved = marks[4:] != previous.marks[4:]  # drift checks, queue items
+    drift = brain.drift_flags() if side_marks_moved else None
+    queues = brain.open_queue_counts() if side_marks_moved else None
+    slots = []
+    for slot in previous.slots:
+        slot = fresh.get(slot["slot"], slot)
+        if drift is not None:
+            slot = {**slot, "drift": drift.get(slot["slot"]), "queue": queues.get(slot["slot"], {})}
+        slots.append(slot)
+    return slots
+
+
+def keep_unchanged(slots: list[dict], before: list[dict]) -> list[dict]:
+    """Each slot equal to its previous summary is replaced by that very dict."""
+    earlier = {slot["slot"]: slot for slot in before}
+    return [earlier[slot["slot"]] if earlier.get(slot["slot"]) == slot else slot for slot in slots]

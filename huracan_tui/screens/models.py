@@ -16,6 +16,7 @@ from huracan_tui.actions import bindings
 from huracan_tui.screens.base import HuracanScreen
 from huracan_tui.snapshot import BrainSnapshot
 from huracan_tui.widgets.heatmap import sparkline
+from huracan_tui.widgets.live_table import LiveTable
 from huracan_tui.widgets.status_bar import StatusBar
 
 MODEL_COLUMNS = (
@@ -125,9 +126,12 @@ def set_display(widget, shown: bool) -> None:
 
 
 def sync_rows(table: DataTable, rows: dict[str, dict[str, object]], *, sort_by: str | None = None,
-              sort_key=None, reverse: bool = False, resort: bool = False) -> None:
+              sort_key=None, reverse: bool = False, resort: bool = False,
+              synced: dict[str, dict[str, object]] | None = None) -> None:
     """Bring a table in line with `rows` (row key -> {column key: cell}) by touching only what
-    changed: new rows are added, gone rows removed, changed cells updated in place."""
+    changed: new rows are added, gone rows removed, changed cells updated in place. With `synced`
+    (the `rows` of the previous call), a row whose cells are the very dict synced then is skipped
+    without comparing its cells: a refresh that changed one slot of 500 visits one row."""
     for key in [row_key.value for row_key in table.rows if row_key.value not in rows]:
         table.remove_row(key)
     added = False
@@ -136,6 +140,8 @@ def sync_rows(table: DataTable, rows: dict[str, dict[str, object]], *, sort_by: 
         if key not in table.rows:
             table.add_row(*(cells[column] for column in columns), key=key)
             added = True
+            continue
+        if synced is not None and synced.get(key) is cells:
             continue
         for column, value in cells.items():
             if str(table.get_cell(key, column)) != str(value):
@@ -158,6 +164,10 @@ class ModelsScreen(HuracanScreen):
         self.sort_reverse = False
         self._last_seen: tuple | None = None
         self._heading = ""
+        # Per slot: the summary dict its cells were made from, and the cells. The snapshot keeps
+        # an unchanged slot's very dict, so its cells are neither formatted nor compared again.
+        self._cells: dict[str, tuple[dict, dict[str, object]]] = {}
+        self._synced: dict[str, dict[str, object]] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -172,7 +182,7 @@ class ModelsScreen(HuracanScreen):
             "the demo models.",
             id="empty-hint",
         )
-        table = DataTable(id="models", cursor_type="row", zebra_stripes=True)
+        table = LiveTable(id="models", cursor_type="row", zebra_stripes=True)
         for key, label in MODEL_COLUMNS:
             table.add_column(label, key=key)
         yield table
@@ -199,13 +209,14 @@ class ModelsScreen(HuracanScreen):
             return
         self._last_seen = seen
         set_display(self.query_one("#empty-hint"), not snapshot.slots)
-        rows = {slot["slot"]: slot_cells(slot) for slot in snapshot.slots}
+        rows = {slot["slot"]: self._cells_of(slot) for slot in snapshot.slots}
         if self.filter_text:
             wanted = self.filter_text.lower()
             rows = {key: cells for key, cells in rows.items()
                     if any(wanted in str(cell).lower() for cell in cells.values())}
         sync_rows(self.query_one("#models", DataTable), rows, sort_by=self.sort_column,
-                  sort_key=sort_key, reverse=self.sort_reverse, resort=resort)
+                  sort_key=sort_key, reverse=self.sort_reverse, resort=resort, synced=self._synced)
+        self._synced = rows
         shown, total = len(rows), len(snapshot.slots)
         title = "Models" if shown == total else f"Models: {shown} of {total} match '{self.filter_text}'"
         sort = dict(MODEL_COLUMNS)[self.sort_column] + (" ↓" if self.sort_reverse else " ↑")
@@ -221,6 +232,13 @@ class ModelsScreen(HuracanScreen):
         set_display(bar, bool(running))
         if running:
             bar.update(progress=running[0].progress or 0.0)
+
+    def _cells_of(self, slot: dict) -> dict[str, object]:
+        made_from, cells = self._cells.get(slot["slot"], (None, None))
+        if made_from is not slot:
+            cells = slot_cells(slot)
+            self._cells[slot["slot"]] = (slot, cells)
+        return cells
 
     def selected_slot(self) -> str | None:
         table = self.query_one("#models", DataTable)
