@@ -96,6 +96,8 @@ class HuracanApp(App):
         clock: Clock = utc_now,
         worker_log: Path | None = None,
         identity: tuple[str, str | None] | None = None,
+        snapshot: BrainSnapshot | None = None,
+        after_first_paint: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self.brain = brain
@@ -105,26 +107,39 @@ class HuracanApp(App):
         self.worker_log = worker_log
         self.user, self.origin = identity or current_actor()
         self.role = "viewer" if read_only else config.roles.role_of(self.user)
-        self.snapshot: BrainSnapshot | None = None
+        # Read before the app starts (huracan-tui does), the first frame already shows the slots:
+        # no empty frame first, and the read does not compete with Textual's start for the GIL.
+        self.snapshot: BrainSnapshot | None = snapshot
         self.refresh_seconds = config.console.refresh_seconds
         self.paused = False
         self._start_demo = demo
+        self._after_first_paint = after_first_paint  # huracan-tui starts its leader here
         self._demo_offered = False
         self._polling = False
         self._timer: Timer | None = None
         self.unreachable_since = None  # when polls started failing; None while they succeed
         self._failed_polls = 0
+        for theme in THEMES:
+            self.register_theme(theme)
+        # Set before mounting: the theme is applied with the first styling pass instead of
+        # restyling every widget again once they are up.
+        self.theme = config.console.theme
 
     # --- lifecycle and polling ----------------------------------------------------------------
 
+    def get_default_screen(self) -> ModelsScreen:
+        # The Models view is the app's first screen itself, not pushed over an empty one: one
+        # screen to compose and style before the first frame.
+        return ModelsScreen()
+
     def on_mount(self) -> None:
-        for theme in THEMES:
-            self.register_theme(theme)
-        self.theme = self.config.console.theme
         if self.config.console.keymap:
             self.set_keymap(self.config.console.keymap)
-        self.push_screen(ModelsScreen())
-        self.refresh_now()
+        if self.snapshot is None:
+            self.refresh_now()
+        else:
+            self._rearm()
+            self.call_after_refresh(self._after_first_snapshot)
 
     def refresh_now(self) -> None:
         if self._polling:  # never overlap polls; the running one re-arms the timer
@@ -200,6 +215,8 @@ class HuracanApp(App):
                 banner.remove()
 
     def _after_first_snapshot(self) -> None:
+        if self._after_first_paint is not None:
+            self._after_first_paint()
         if self._start_demo:
             self.start_demo()
         elif (not self.snapshot.slots and not self.snapshot.active_jobs and not self._demo_offered

@@ -90,7 +90,7 @@ def run(argv: list[str] | None = None) -> int:
         if not (args.read_only or args.no_leader or not config.console.embedded_leader):
             # An empty brain is offered the demo: its leader is ready to replay it.
             demo = args.demo or not brain.list_slots()
-            leader = start_embedded_leader(brain, brain_url, args.config, demo=demo)
+            leader = EmbeddedLeader(brain, brain_url, args.config, demo=demo)
     except ConfigError as error:
         print(f"huracan-tui: error: {error}", file=sys.stderr)
         return 2
@@ -99,48 +99,65 @@ def run(argv: list[str] | None = None) -> int:
         return 1
 
     from huracan_tui.app import HuracanApp
+    from huracan_tui.snapshot import read_snapshot
 
+    try:
+        first = read_snapshot(brain)
+    except BrainError as error:
+        print(f"huracan-tui: error: {error}", file=sys.stderr)
+        return 1
     app = HuracanApp(brain, brain_url, config, demo=args.demo, read_only=args.read_only,
-                     worker_log=_state_dir() / "workers.log")
+                     worker_log=_state_dir() / "workers.log", snapshot=first,
+                     after_first_paint=leader.start if leader is not None else None)
     try:
         app.run()
     finally:
         if leader is not None:
-            stop_embedded_leader(leader)
+            leader.stop()
         brain.close()
     return app.return_code or 0
 
 
-def start_embedded_leader(brain, brain_url: str, config_path, *, demo: bool):
+class EmbeddedLeader:
     """With no leader alive, the console starts one beside itself (`huracan-tui --headless` in its
-    own process, so training, live feeds and policies never run on the UI's loop); None when a
-    leader already runs. The URL travels in the environment, not on a command line `ps` shows."""
-    import os
-    import subprocess
+    own process, so training, live feeds and policies never run on the UI's loop). It is started
+    once the console has painted its first frame (two interpreters starting at once on a small
+    machine slow the first paint), and stopped with the console. The URL travels in the
+    environment, not on a command line `ps` shows."""
 
-    if brain.current_leader() is not None:
-        return None
-    command = [sys.executable, "-m", "huracan_tui.main", "--headless", "--exit-with", str(os.getpid())]
-    if config_path:
-        command += ["--config", str(config_path)]
-    if demo:
-        command.append("--demo")
-    log = open(_state_dir() / "leader.log", "ab")  # noqa: SIM115 - handed to the child
-    try:
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, "HURACAN_BRAIN": brain_url})
-    finally:
-        log.close()
+    def __init__(self, brain, brain_url: str, config_path, *, demo: bool) -> None:
+        self.brain, self.brain_url, self.config_path, self.demo = brain, brain_url, config_path, demo
+        self.process = None
 
+    def start(self) -> None:
+        import os
+        import subprocess
 
-def stop_embedded_leader(leader, timeout: float = 20.0) -> None:
-    import subprocess
+        if self.process is not None or self.brain.current_leader() is not None:
+            return
+        command = [sys.executable, "-m", "huracan_tui.main", "--headless", "--exit-with", str(os.getpid())]
+        if self.config_path:
+            command += ["--config", str(self.config_path)]
+        if self.demo:
+            command.append("--demo")
+        log = open(_state_dir() / "leader.log", "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, env={**os.environ, "HURACAN_BRAIN": self.brain_url})
+        finally:
+            log.close()
 
-    leader.terminate()  # SIGTERM: its workers stop and their jobs are marked interrupted
-    try:
-        leader.wait(timeout)
-    except subprocess.TimeoutExpired:
-        leader.kill()
+    def stop(self, timeout: float = 20.0) -> None:
+        import subprocess
+
+        if self.process is None:
+            return
+        self.process.terminate()  # SIGTERM: its workers stop and their jobs are marked interrupted
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 def main() -> None:

@@ -59,29 +59,31 @@ def slot_cells(slot: dict) -> dict[str, object]:
     champion = slot.get("champion")
     metrics = (slot.get("champion_metrics") if champion else slot.get("metrics")) or {}
     live = slot.get("live") or {}
+    # Text, not str: a str cell is parsed as Rich markup by DataTable (slower, and a '[' in a
+    # symbol would be taken for a tag).
     return {
-        "slot": slot["slot"],
+        "slot": Text(slot["slot"]),
         "champion": fmt.right(f"v{champion}" if champion else "-"),
         "version": fmt.right(f"v{slot['latest_version']}" if slot.get("latest_version") else "-"),
-        "model": (slot.get("champion_kind") if champion else slot.get("model_kind")) or "-",
+        "model": Text((slot.get("champion_kind") if champion else slot.get("model_kind")) or "-"),
         "live_sharpe": fmt.signed(live.get("sharpe")),
         "live_hit": fmt.percent(live.get("win_rate")),
-        "trend": sparkline(slot.get("live_trend") or []) or "-",
+        "trend": Text(sparkline(slot.get("live_trend") or []) or "-"),
         "sharpe": fmt.signed(metrics.get("sharpe")),
         "hit": fmt.percent(metrics.get("hit_rate")),
         "ic": fmt.signed(metrics.get("ic"), 3),
         "rmse": fmt.right(fmt.number(metrics.get("rmse"), 1)),
         "mae": fmt.right(fmt.number(metrics.get("mae"), 1)),
         "drift": drift_cell(slot.get("drift")),
-        "queue": queue_cell(slot.get("queue") or {}),
-        "trained": fmt.timestamp(slot.get("trained_at")),
+        "queue": Text(queue_cell(slot.get("queue") or {})),
+        "trained": Text(fmt.timestamp(slot.get("trained_at"))),
     }
 
 
 def drift_cell(flag: dict | None) -> Text | str:
     """'⚠ 3/12' when features drifted at the newest check (the glyph reads without colour too)."""
     if not flag:
-        return "-"
+        return Text("-")
     drifted, features = flag["drifted"], flag["features"]
     if not drifted:
         return Text(f"ok 0/{features}", style="green")
@@ -209,12 +211,13 @@ class ModelsScreen(HuracanScreen):
             return
         self._last_seen = seen
         set_display(self.query_one("#empty-hint"), not snapshot.slots)
+        table = self.query_one("#models", DataTable)
         rows = {slot["slot"]: self._cells_of(slot) for slot in snapshot.slots}
         if self.filter_text:
             wanted = self.filter_text.lower()
             rows = {key: cells for key, cells in rows.items()
                     if any(wanted in str(cell).lower() for cell in cells.values())}
-        sync_rows(self.query_one("#models", DataTable), rows, sort_by=self.sort_column,
+        sync_rows(table, rows, sort_by=self.sort_column,
                   sort_key=sort_key, reverse=self.sort_reverse, resort=resort, synced=self._synced)
         self._synced = rows
         shown, total = len(rows), len(snapshot.slots)

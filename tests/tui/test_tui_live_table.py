@@ -4,6 +4,7 @@ DataTable's private render caches; this test is what fails if a Textual upgrade 
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
@@ -27,7 +28,8 @@ class TwoTables(App):
                 table.add_column(column, key=column)
             for row in range(ROWS):
                 key = f"SYM{row:03d}"
-                table.add_row(key, f"{row / 10:+.2f}", f"{row % 100}%", "▁▂▃", key=key)
+                sharpe = Text(f"{row / 10:+.2f}", style="green" if row % 3 else "red", justify="right")
+                table.add_row(key, sharpe, f"{row % 100}%", "▁▂▃", key=key)
 
 
 def painted(table: DataTable) -> list[list[tuple[str, object]]]:
