@@ -139,7 +139,11 @@ class HuracanApp(App):
             self.refresh_now()
         else:
             self._rearm()
-            self.call_after_refresh(self._after_first_snapshot)
+            self.call_after_refresh(self._first_frame_painted)
+
+    def _first_frame_painted(self) -> None:
+        self._show(self.snapshot)  # the rows the first frame left out
+        self._after_first_snapshot()
 
     def refresh_now(self) -> None:
         if self._polling:  # never overlap polls; the running one re-arms the timer

@@ -98,11 +98,17 @@ def run(argv: list[str] | None = None) -> int:
         print(f"huracan-tui: error: {error}", file=sys.stderr)
         return 1
 
-    from huracan_tui.app import HuracanApp
+    from concurrent.futures import ThreadPoolExecutor
+
     from huracan_tui.snapshot import read_snapshot
 
+    # The first read runs while Textual is imported: SQLite works with the GIL released, so the
+    # two overlap on a machine with more than one core.
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        reading = reader.submit(read_snapshot, brain)
+        from huracan_tui.app import HuracanApp
     try:
-        first = read_snapshot(brain)
+        first = reading.result()
     except BrainError as error:
         print(f"huracan-tui: error: {error}", file=sys.stderr)
         return 1

@@ -53,6 +53,11 @@ STATE_STYLES = {
 }
 
 
+# Rows built for the console's first frame (no terminal shows more); at hundreds of slots,
+# formatting and measuring the others would hold that frame back by a tenth of a second.
+FIRST_FRAME_ROWS = 100
+
+
 def slot_cells(slot: dict) -> dict[str, object]:
     """Live numbers of the champion, then the out-of-sample numbers of the champion where the slot
     has one, else of its latest version."""
@@ -201,9 +206,13 @@ class ModelsScreen(HuracanScreen):
         self.query_one("#job-progress").display = False
         self.query_one("#jobs-panel").display = False
         if self.app.snapshot is not None:
-            self.show_snapshot(self.app.snapshot)
+            self.show_snapshot(self.app.snapshot, first_frame=True)
 
-    def show_snapshot(self, snapshot: BrainSnapshot, *, resort: bool = False) -> None:
+    def show_snapshot(self, snapshot: BrainSnapshot, *, resort: bool = False,
+                      first_frame: bool = False) -> None:
+        """Bring the view in line with `snapshot`. With `first_frame` (the console's start), only
+        the rows a screen can show are built: status() lists slots in the default order, by key,
+        and the app shows the whole snapshot right after that frame is painted."""
         self.query_one(StatusBar).show(self.app.status_line(snapshot))
         # Most polls find nothing new: comparing plain data is far cheaper than visiting cells.
         seen = (snapshot.slots, snapshot.jobs, self.filter_text, self.sort_column, self.sort_reverse)
@@ -212,7 +221,11 @@ class ModelsScreen(HuracanScreen):
         self._last_seen = seen
         set_display(self.query_one("#empty-hint"), not snapshot.slots)
         table = self.query_one("#models", DataTable)
-        rows = {slot["slot"]: self._cells_of(slot) for slot in snapshot.slots}
+        slots = snapshot.slots
+        by_key = self.sort_column == "slot" and not self.sort_reverse
+        if first_frame and by_key and len(slots) > FIRST_FRAME_ROWS:
+            slots, self._last_seen = slots[:FIRST_FRAME_ROWS], None
+        rows = {slot["slot"]: self._cells_of(slot) for slot in slots}
         if self.filter_text:
             wanted = self.filter_text.lower()
             rows = {key: cells for key, cells in rows.items()
@@ -221,7 +234,7 @@ class ModelsScreen(HuracanScreen):
                   sort_key=sort_key, reverse=self.sort_reverse, resort=resort, synced=self._synced)
         self._synced = rows
         shown, total = len(rows), len(snapshot.slots)
-        title = "Models" if shown == total else f"Models: {shown} of {total} match '{self.filter_text}'"
+        title = "Models" if not self.filter_text else f"Models: {shown} of {total} match '{self.filter_text}'"
         sort = dict(MODEL_COLUMNS)[self.sort_column] + (" ↓" if self.sort_reverse else " ↑")
         heading = f"{title}  ·  sorted by {sort}"
         if heading != self._heading:  # an unchanged heading must not cost a layout pass
