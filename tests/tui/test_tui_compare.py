@@ -57,7 +57,10 @@ async def test_an_operator_compares_a_challenger_in_a_worker_and_sees_the_verdic
         await pilot.press("enter")
         await wait_until(pilot, lambda: results(app).row_count == len(abtest.TESTS), timeout=240,
                          what="the comparison job's stored result")
+        # The worker stores the rows, then marks its job finished: the view polls until it has.
+        await wait_until(pilot, lambda: app.screen.state.job.state != "running", what="the job finished")
         assert app.screen.state.job.kind == "compare" and app.screen.state.job.state == "succeeded"
+        assert "finished" in text_of(app, "#compare-job")
         overall = text_of(app, "#overall")
         assert "Overall: v2 " in overall and "best by composite score" in overall
         assert "holm correction, alpha 0.05" in text_of(app, "#results-title")
