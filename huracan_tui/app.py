@@ -220,7 +220,10 @@ class HuracanApp(App):
 
     def _after_first_snapshot(self) -> None:
         if self._after_first_paint is not None:
-            self._after_first_paint()
+            try:
+                self._after_first_paint()
+            except (BrainError, OSError) as error:  # the console goes on; the banner tells of the brain
+                self.notify(f"No scheduler was started beside the console: {error}", severity="warning")
         if self._start_demo:
             self.start_demo()
         elif (not self.snapshot.slots and not self.snapshot.active_jobs and not self._demo_offered

@@ -7,33 +7,49 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from brain import open_brain
-from huracan_tui.screens.models import FIRST_FRAME_ROWS
+from huracan_tui.screens.models import FIRST_FRAME_ROWS, ModelsScreen
 from huracan_tui.snapshot import read_snapshot
+from scheduler.config import HuracanConfig
 from tests.conftest import sqlite_url
 from tests.tui.helpers import make_app, wait_until
 
 SLOTS = FIRST_FRAME_ROWS + 40
 
 
-async def test_a_big_brain_paints_a_screenful_first_then_every_slot_in_key_order(tmp_path):
+async def test_a_big_brain_paints_a_screenful_first_then_every_slot_in_key_order(tmp_path, monkeypatch):
     url = sqlite_url(tmp_path / "brain.db")
     with open_brain(url) as brain:
         for index in reversed(range(SLOTS)):  # created out of order: the view sorts by key
             brain.ensure_slot(f"S{index:03d}", "1h", "fwd_ret_1", 1)
         first = read_snapshot(brain)
-    app = make_app(url, snapshot=first)
-    rows_when_painted: list[int] = []
-    first_frame_painted = app._first_frame_painted
+    rows_in_first_frame: list[int] = []
+    mount = ModelsScreen.on_mount
 
-    def painted() -> None:
-        rows_when_painted.append(app.screen.query_one("#models", DataTable).row_count)
-        first_frame_painted()
+    def mounted(screen) -> None:
+        mount(screen)
+        rows_in_first_frame.append(screen.query_one("#models", DataTable).row_count)
 
-    app._first_frame_painted = painted
+    monkeypatch.setattr(ModelsScreen, "on_mount", mounted)
+    # No poll before the first frame: the rest of the rows come from the app after it is painted.
+    config = HuracanConfig.model_validate({"console": {"refresh_seconds": 60}})
+    app = make_app(url, snapshot=first, config=config)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.screen.query_one("#models", DataTable)
         await wait_until(pilot, lambda: table.row_count == SLOTS, what="every slot")
         keys = [table.coordinate_to_cell_key((row, 0)).row_key.value for row in range(table.row_count)]
         assert keys == sorted(slot["slot"] for slot in first.slots)
         assert str(app.screen.query_one("#models-title").render()).startswith("Models  ·  sorted by Slot")
-    assert rows_when_painted == [FIRST_FRAME_ROWS]
+    assert rows_in_first_frame == [FIRST_FRAME_ROWS]
+
+
+async def test_a_leader_that_cannot_be_started_is_told_and_the_console_goes_on(seeded_brain_url):
+    from brain import BrainError
+
+    def no_leader() -> None:
+        raise BrainError("database is locked")
+
+    app = make_app(seeded_brain_url, after_first_paint=no_leader)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: any("No scheduler was started" in str(n.message)
+                                            for n in app._notifications), what="the warning")
+        assert app.is_running and app.screen.query_one("#models", DataTable).row_count == 2
