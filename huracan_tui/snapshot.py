@@ -61,33 +61,39 @@ def read_snapshot(brain: Brain, clock: Clock = utc_now,
                          marks=marks, read_whole_at=read_whole_at)
 
 
-def slot_summaries(brain: Brain, slot_keys: Collection[str] | None = None) -> list[dict]:
+def slot_summaries(brain: Brain, slot_keys: Collection[str] | None = None,
+                   side: tuple[dict, dict] | None = None) -> list[dict]:
     """brain.status() with each slot's live metrics, newest drift check and open queue items;
-    with `slot_keys`, those slots' only."""
+    with `slot_keys`, those slots' only. `side`: drift flags and queue counts already read."""
     live = brain.live_summaries(slot_keys)
     trend = brain.live_history("sharpe", points=TREND_POINTS, slot_keys=slot_keys)
-    drift, queues = brain.drift_flags(), brain.open_queue_counts()
+    drift, queues = side or side_parts(brain)
     return [{**slot, "live": live.get(slot["slot"]) or {}, "live_trend": trend.get(slot["slot"], []),
              "drift": drift.get(slot["slot"]), "queue": queues.get(slot["slot"], {})}
             for slot in brain.status(slot_keys)]
 
 
+def side_parts(brain: Brain) -> tuple[dict, dict]:
+    """Drift flags and open queue counts of every slot: small tables, always read whole."""
+    return brain.drift_flags(), brain.open_queue_counts()
+
+
 def updated_slots(brain: Brain, previous: BrainSnapshot, marks: tuple) -> list[dict]:
     """`previous.slots` brought up to date: the slots overview_changes names are read again,
-    drift flags and queue counts (small tables) are read whole when their marks moved."""
+    drift flags and queue counts are read (once) when their marks moved."""
     if marks == previous.marks:
         return previous.slots
     changed = brain.overview_changes(previous.marks)
     if changed is None:
         return slot_summaries(brain)
-    fresh = {slot["slot"]: slot for slot in slot_summaries(brain, changed)} if changed else {}
     side_marks_moved = marks[4:] != previous.marks[4:]  # drift checks, queue items
-    drift = brain.drift_flags() if side_marks_moved else None
-    queues = brain.open_queue_counts() if side_marks_moved else None
+    side = side_parts(brain) if side_marks_moved else None
+    fresh = {slot["slot"]: slot for slot in slot_summaries(brain, changed, side)} if changed else {}
     slots = []
     for slot in previous.slots:
         slot = fresh.get(slot["slot"], slot)
-        if drift is not None:
+        if side is not None:
+            drift, queues = side
             slot = {**slot, "drift": drift.get(slot["slot"]), "queue": queues.get(slot["slot"], {})}
         slots.append(slot)
     return slots
