@@ -34,8 +34,30 @@ class Interrupted(BaseException):
     Exception` in library code swallows it."""
 
 
+# The stop signal that arrived, if one did. The handler raises Interrupted wherever the main
+# thread is, and that may be inside native code calling back into Python: polars' Rust numpy
+# bindings turn an exception there into a panic (pyo3's PanicException), other libraries wrap it
+# in their own error. Once a stop signal has arrived, whatever unwinds the job is that stop.
+_stop_signal: str | None = None
+
+
 def _raise_interrupted(signum, _frame):
-    raise Interrupted(signal.Signals(signum).name)
+    global _stop_signal
+    _stop_signal = signal.Signals(signum).name
+    raise Interrupted(_stop_signal)
+
+
+def install_stop_handlers() -> None:
+    """SIGTERM and SIGINT interrupt the running job (see `stopped_by`)."""
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    signal.signal(signal.SIGINT, _raise_interrupted)
+
+
+def stopped_by(_error: BaseException) -> str | None:
+    """The stop signal behind an error unwinding the job, or None when it is the job's own error.
+    The signal's name, not the error's text: polars, for one, appends to the message of an
+    exception raised inside it."""
+    return _stop_signal
 
 
 def worker_name() -> str:
@@ -64,6 +86,8 @@ def run_job(brain: Brain, job_id: int) -> str:
             message = f"{message} · {describe_gpus(gpu['gpus'])}"
         if not brain.update_job(job_id, progress=max(0.0, min(1.0, fraction)), message=message):
             raise Cancelled(message)
+        if _stop_signal is not None:  # swallowed on its way (a weakref callback, a library): stop now
+            raise Interrupted(_stop_signal)
         pause_points.after_progress(fraction)  # test hook; a no-op unless asked
         if values is not None or gpu:  # an epoch's losses (the loss curve), GPU figures
             brain.record_job_event(job_id, next(steps), {**(values or {}), **gpu})
@@ -74,10 +98,12 @@ def run_job(brain: Brain, job_id: int) -> str:
         state = brain.get_job(job_id).state
         log.info("job %s is %s: stopping", job_id, state)
         return state
-    except Interrupted as stop:
-        brain.interrupt_job(job_id, f"worker stopped by {stop}")
-        return "interrupted"
-    except Exception as error:  # a failed job is recorded, never lost: the error is the outcome
+    except BaseException as error:  # every ending is recorded, never lost
+        if stop := stopped_by(error):
+            brain.interrupt_job(job_id, f"worker stopped by {stop}")
+            return "interrupted"
+        if not isinstance(error, Exception):
+            raise
         log.debug("job %s failed:\n%s", job_id, traceback.format_exc())
         brain.fail_job(job_id, f"{type(error).__name__}: {error}")
         return "failed"
@@ -92,15 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", required=True, type=int, help="job id")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
-    signal.signal(signal.SIGTERM, _raise_interrupted)
-    signal.signal(signal.SIGINT, _raise_interrupted)
+    install_stop_handlers()
     try:
         with open_brain(args.brain) as brain:
             state = run_job(brain, args.job)
     except BrainError as error:
         print(f"huracan worker: {error}", file=sys.stderr)
         return 1
-    except Interrupted:
+    except BaseException as error:
+        if stopped_by(error) is None:
+            raise
         return 143
     return {"succeeded": 0, "cancelled": 0, "interrupted": 143}.get(state, 1)
 

@@ -7,8 +7,13 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
+
+import polars as pl
+import pytest
 
 from brain import open_brain
+from scheduler import worker
 from scheduler.config import TrainingConfig
 from scheduler.executor import worker_command
 from scheduler.jobs import train_job_params
@@ -65,6 +70,54 @@ def test_sigterm_marks_the_running_job_interrupted(seeded_brain_url):
         assert stopped.state == "interrupted" and "SIGTERM" in stopped.message
         assert brain.latest_version("EURUSD:1h:fwd_ret_1").number == 2  # nothing half-stored
     assert sys.executable  # the worker ran under this interpreter
+
+
+@pytest.fixture
+def stop_handlers():
+    """The worker's SIGTERM / SIGINT handlers in this process, restored afterwards."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    worker.install_stop_handlers()
+    yield
+    worker._stop_signal = None
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+def test_a_stop_arriving_inside_native_code_is_still_a_stop(stop_handlers):
+    """The handler raises wherever the main thread is. Inside polars calling back into Python,
+    what unwinds may be polars' error (or a pyo3 panic), not Interrupted: it is still the stop.
+    CI once saw a SIGTERM end a worker with exit 1 and its job left running that way."""
+    assert worker.stopped_by(ValueError("a job's own error")) is None
+
+    def terminated_mid_call(value):
+        signal.raise_signal(signal.SIGTERM)  # the handler runs here, inside polars' Rust frames
+        return value
+
+    with pytest.raises(BaseException) as unwound:
+        pl.DataFrame({"x": [1, 2, 3]}).select(
+            pl.col("x").map_batches(terminated_mid_call, return_dtype=pl.Int64))
+    assert worker.stopped_by(unwound.value) == "SIGTERM"
+    assert worker.stopped_by(RuntimeError("wrapped by a library")) == "SIGTERM"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_stop_python_swallowed_still_stops_the_job(seeded_brain_url, fast_training, stop_handlers):
+    """A SIGTERM landing in a weakref callback (importlib's module locks have one) is printed as
+    "Exception ignored" and goes no further: a stress run saw such a worker train on to
+    `succeeded`. The next progress report stops the job instead, with nothing stored."""
+    class Collected:
+        pass
+
+    doomed = Collected()
+    watcher = weakref.ref(doomed, lambda _ref: signal.raise_signal(signal.SIGTERM))
+    del doomed  # the handler's Interrupted is raised inside the callback, where Python drops it
+    assert watcher() is None and worker._stop_signal == "SIGTERM"
+    with open_brain(seeded_brain_url) as brain:
+        job = brain.create_job("train", slot_key=GOOG,
+                               params=train_job_params("GOOG", "1d", fast_training))
+        assert run_job(brain, job.id) == "interrupted"
+        assert brain.get_job(job.id).message == "worker stopped by SIGTERM"
+        assert brain.latest_version(GOOG).number == 2
 
 
 def test_a_cancelled_job_stops_its_worker_and_stays_cancelled(seeded_brain_url):
