@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from brain import open_brain
 from tests.conftest import write_config
 
 pytestmark = [
@@ -110,10 +111,20 @@ def test_console_shows_a_headless_leaders_jobs_live(seeded_brain_url, terminal_e
     leader = subprocess.Popen(
         [str(BIN / "huracan-tui"), "--headless", "--brain", seeded_brain_url, "--config", str(config)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # The headless leader must lead before the console starts: a console that finds no leader
+    # alive starts its own beside it (under load CI saw that one win the lease, and the test's
+    # leader, with the retrain-on-start schedule, wait as a standby).
+    with open_brain(seeded_brain_url) as brain:
+        deadline = time.monotonic() + 60
+        while (lead := brain.current_leader()) is None or lead.pid != leader.pid:
+            assert leader.poll() is None, leader.stderr.read()
+            assert time.monotonic() < deadline, "the headless leader did not take the lease"
+            time.sleep(0.1)
     term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env,
                     tmp_path / "exit-status")
     try:
         term.wait_for("GOOG:1d:fwd_ret_1")
+        assert f"leader: {lead.host}:{leader.pid}" in term.screen()
         # The leader queues a retrain per slot at start; its workers store versions 3 and 4.
         screen = term.wait_for("succeeded", timeout=120)
         assert "train GOOG:1d:fwd_ret_1" in screen or "train EURUSD:1h:fwd_ret_1" in screen
