@@ -83,8 +83,9 @@ def open_brain(url: str | None = None, *, migrate: bool = True) -> Brain:
     """
     brain = Brain(create_brain_engine(normalise_url(url or default_brain_url())))
     try:
-        migrations.refuse_newer(brain.schema_version())  # also proves the database answers
-        if migrate:
+        version = brain.schema_version()  # also proves the database answers
+        migrations.refuse_newer(version)
+        if migrate and version < migrations.SCHEMA_VERSION:  # up to date: no write lock taken
             brain.migrate()
     except BaseException:
         brain.close()

@@ -15,7 +15,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    text,
 )
 
 from brain.column_types import JSONText, UTCDateTime
@@ -94,10 +93,11 @@ model_metrics = Table(
     Column("scope", Text, nullable=False, server_default="oos"),
     Index("ix_model_metrics_version_name", "version_id", "name"),
     Index("ix_model_metrics_version_scope_fold", "version_id", "scope", "fold", "name"),
-    # Migration 7: the newest live values of a version, found by a seek (partial: live rows only).
-    Index("ix_model_metrics_live_newest", "version_id", "name", "ts",
-          sqlite_where=text("scope = 'live' AND fold IS NULL"),
-          postgresql_where=text("scope = 'live' AND fold IS NULL")),
+    # Migration 7: the newest live values of a version, found by a seek. Partial, WHERE scope =
+    # 'live' AND fold IS NULL, as migration 7 creates it; the condition is not repeated here
+    # because dialect options make SQLAlchemy import PostgreSQL's dialect in every process that
+    # loads this module (a console on SQLite included), and nothing creates tables from here.
+    Index("ix_model_metrics_live_newest", "version_id", "name", "ts"),
 )
 
 jobs = Table(

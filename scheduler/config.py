@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 MODEL_CHOICES = ("linear", "lightgbm")
@@ -261,6 +260,8 @@ def load_config(path: str | Path | None) -> HuracanConfig:
     """Read and validate a YAML config; None gives the defaults."""
     if path is None:
         return HuracanConfig()
+    import yaml  # here, not at the top: a console started without a config file never needs it
+
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -40,3 +40,19 @@ def test_console_start_leaves_data_libraries_for_the_views_that_need_them():
     # polars, sqlalchemy.orm and pandas cost a tenth of a second or more each at start-up.
     loaded = modules_after("import huracan_tui.main, huracan_tui.app")
     assert not {"polars", "pandas", "sqlalchemy.orm", "scipy", "sklearn"} & loaded
+
+
+def test_console_start_on_an_up_to_date_brain_skips_migrations_postgresql_and_yaml(tmp_path):
+    # Tens of milliseconds of a console's start: migration steps are imported only when a brain
+    # needs one, PostgreSQL's dialect only for a PostgreSQL brain, YAML only for a config file.
+    from brain import open_brain
+
+    url = f"sqlite:///{tmp_path / 'brain.db'}"
+    open_brain(url).close()
+    loaded = modules_after("import huracan_tui.main, huracan_tui.app\n"
+                           "from huracan_tui.settings import resolve_config\n"
+                           "from brain import open_brain\n"
+                           f"resolve_config(None), open_brain({url!r}).close()")
+    assert not [name for name in loaded
+                if name.startswith(("brain.migrations.m", "sqlalchemy.dialects.postgresql"))]
+    assert "yaml" not in loaded

@@ -7,36 +7,39 @@ the brain at the previous version, never in between.
 
 from __future__ import annotations
 
+import importlib
 from datetime import UTC, datetime
+from types import ModuleType
 
 from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, inspect, select
 from sqlalchemy.engine import Connection
 
 from brain.column_types import UTCDateTime
 from brain.errors import BrainError
-from brain.migrations import (
-    m0001_registry,
-    m0002_jobs_audit,
-    m0003_data_quality_altdata,
-    m0004_metrics_scope_index,
-    m0005_monitoring,
-    m0006_lifecycle,
-    m0007_live_metrics_index,
-)
 
-MIGRATIONS = (
-    m0001_registry,
-    m0002_jobs_audit,
-    m0003_data_quality_altdata,
-    m0004_metrics_scope_index,
-    m0005_monitoring,
-    m0006_lifecycle,
-    m0007_live_metrics_index,
+# The steps in order, step N bringing a brain to version N. They are imported only when a brain
+# needs them: most opens find the brain up to date, and the steps' table definitions (one needs
+# PostgreSQL's dialect) cost a console's start tens of milliseconds.
+STEPS = (
+    "m0001_registry",
+    "m0002_jobs_audit",
+    "m0003_data_quality_altdata",
+    "m0004_metrics_scope_index",
+    "m0005_monitoring",
+    "m0006_lifecycle",
+    "m0007_live_metrics_index",
 )
-SCHEMA_VERSION = MIGRATIONS[-1].VERSION
+SCHEMA_VERSION = len(STEPS)
 
-if [m.VERSION for m in MIGRATIONS] != list(range(1, len(MIGRATIONS) + 1)):
-    raise RuntimeError("brain migrations must be numbered 1, 2, 3… in order")
+
+def step(version: int) -> ModuleType:
+    """The frozen step that brings a brain to `version`."""
+    module = importlib.import_module(f"brain.migrations.{STEPS[version - 1]}")
+    if module.VERSION != version:
+        raise RuntimeError(f"brain migration {STEPS[version - 1]} says VERSION {module.VERSION}, "
+                           f"but it is step {version} of the list")
+    return module
+
 
 # The bookkeeping table is itself frozen: changing it would strand every existing brain.
 _bookkeeping = MetaData()
@@ -86,9 +89,10 @@ def apply_next_migration(conn: Connection, target: int = SCHEMA_VERSION) -> int 
     refuse_newer(version)
     if version >= target:
         return None
-    step = MIGRATIONS[version]
-    step.upgrade(conn)
+    pending = step(version + 1)
+    pending.upgrade(conn)
     conn.execute(
-        insert(_schema_version).values(version=step.VERSION, name=step.NAME, applied_at=datetime.now(UTC))
+        insert(_schema_version).values(version=pending.VERSION, name=pending.NAME,
+                                       applied_at=datetime.now(UTC))
     )
-    return step.VERSION
+    return pending.VERSION

@@ -1,4 +1,5 @@
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -24,6 +25,27 @@ def test_reopening_is_idempotent(brain_url, raw_engine):
     with raw_engine.connect() as conn:
         versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
     assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_opening_an_up_to_date_brain_waits_for_no_writer(brain_url, raw_engine):
+    """A console opening the brain while the leader is mid-write must not queue behind it: an
+    up-to-date brain is only read at open (the migration runner's lock is not taken)."""
+    open_brain(brain_url).close()
+    writer = raw_engine.raw_connection()
+    try:
+        if raw_engine.dialect.name == "sqlite":
+            writer.driver_connection.execute("BEGIN IMMEDIATE")  # the write lock, held
+        else:
+            writer.cursor().execute(
+                "SELECT pg_advisory_xact_lock(hashtext('huracan.brain.migrate:' || current_schema()))")
+        with ThreadPoolExecutor(max_workers=1) as opener:
+            opening = opener.submit(lambda: open_brain(brain_url).close())
+            try:
+                opening.result(timeout=5)  # a migrate() would wait for the writer (10 s, or forever)
+            finally:
+                writer.rollback()
+    finally:
+        writer.close()
 
 
 def test_a_version_1_brain_upgrades_with_its_data(brain_url, raw_engine):
