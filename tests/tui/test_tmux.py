@@ -112,8 +112,8 @@ def test_console_shows_a_headless_leaders_jobs_live(seeded_brain_url, terminal_e
         [str(BIN / "huracan-tui"), "--headless", "--brain", seeded_brain_url, "--config", str(config)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     # The headless leader must lead before the console starts: a console that finds no leader
-    # alive starts its own beside it (under load CI saw that one win the lease, and the test's
-    # leader, with the retrain-on-start schedule, wait as a standby).
+    # alive starts its own beside it (a run under load here saw that one win the lease, and the
+    # test's leader, with the retrain-on-start schedule, wait as a standby).
     with open_brain(seeded_brain_url) as brain:
         deadline = time.monotonic() + 60
         while (lead := brain.current_leader()) is None or lead.pid != leader.pid:
