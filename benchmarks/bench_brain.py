@@ -14,7 +14,7 @@ points of the latest versions (what a slot accumulates), built with bulk inserts
 `huracan status` and the console's snapshot run for "latest metrics per slot", timed best of
 `--repeats` after one warm-up, plus the query plan of its metrics query; likewise
 `Brain.live_summaries()` (each champion's newest live metrics, the console's live columns) and
-the console's whole per-slot snapshot (`huracan_tui.snapshot.slot_summaries`).
+the console's whole per-slot snapshot (`scheduler.services.overview.slot_summaries`).
 PostgreSQL: a fresh schema in the `test` database at 127.0.0.1:5432 (dropped afterwards).
 """
 
@@ -247,7 +247,7 @@ def time_status(backend: str, slots: int, rows: int, repeats: int, try_index: bo
                                               for name in LIVE_METRICS)
             reads = {"Brain.status()": brain.status, "Brain.live_summaries()": brain.live_summaries}
             try:
-                from huracan_tui.snapshot import slot_summaries
+                from scheduler.services.overview import slot_summaries
 
                 reads["console snapshot (slot_summaries)"] = lambda: slot_summaries(brain)
             except ImportError:  # the console's module moved: time the brain's parts only
@@ -295,7 +295,7 @@ def newest_by_descent_sql() -> str:
     """The same answer as live_summaries' metrics query, asked per (champion, metric name): with
     the index above each is one descent of the index (ORDER BY ts DESC LIMIT 1) instead of a
     max(ts) over all of a champion's rows. The live metric names are a fixed set
-    (scheduler.live_metrics.LIVE_METRIC_NAMES), so they can be listed."""
+    (scheduler.services.live_metrics.LIVE_METRIC_NAMES), so they can be listed."""
     names = " UNION ALL ".join(f"SELECT 'live_{name}' AS name" for name in LIVE_METRICS)
     return f"""
         SELECT m.version_id, m.name, m.value, m.ts

@@ -104,8 +104,8 @@ def refresh_ticks(path: Path, ticks: int, *, changing: bool = False,
     after the tick)."""
     from textual.screen import Screen
 
-    from huracan_tui.app import HuracanApp
-    from huracan_tui.screens.models import ModelsScreen
+    from huracan_tui.console.app import HuracanApp
+    from huracan_tui.console.screens.models import ModelsScreen
     from scheduler.config import HuracanConfig
 
     durations: list[float] = []
@@ -154,7 +154,7 @@ def refresh_ticks(path: Path, ticks: int, *, changing: bool = False,
 def whole_reads(path: Path, repeats: int = 10) -> list[float]:
     """Milliseconds of a refresh that reads every slot's overview (the first one, and one every
     WHOLE_READ_SECONDS)."""
-    from huracan_tui.snapshot import read_snapshot
+    from scheduler.services.overview import read_snapshot
 
     with open_brain(f"sqlite:///{path}") as brain:
         read_snapshot(brain)

@@ -9,7 +9,7 @@ GOOG-like OHLCV path of the same length with its own seed). Work: one `train` jo
 each fitting the three model kinds with walk-forward evaluation and storing three versions,
 their metrics and importances in the brain, exactly what a scheduled retrain does.
 Compared: the same jobs, on a fresh copy of the same brain,
-  local: `LocalExecutor(max_workers=W)`, one `python -m scheduler.worker` process per job;
+  local: `LocalExecutor(max_workers=W)`, one `python -m scheduler.daemon.worker` process per job;
   dask:  `DaskExecutor` on a `LocalCluster(n_workers=W, threads_per_worker=1, processes=True)`
          on loopback (cluster start-up timed separately, since a cluster outlives its jobs).
 Both are driven by the leader's own loop (reap, then submit while there is capacity). Model
@@ -41,8 +41,8 @@ from brain import open_brain  # noqa: E402
 from engine.data import load_ohlcv  # noqa: E402
 from engine.datasets import bundled_path  # noqa: E402
 from scheduler.config import TrainingConfig  # noqa: E402
-from scheduler.executor import LocalExecutor  # noqa: E402
-from scheduler.jobs import train_job_params  # noqa: E402
+from scheduler.daemon.executor import LocalExecutor  # noqa: E402
+from scheduler.services.job_params import train_job_params  # noqa: E402
 
 
 def resampled_series(base: pl.DataFrame, seed: int, block: int = 20) -> pl.DataFrame:
@@ -147,7 +147,7 @@ def main() -> None:
         def run_dask() -> float:
             from distributed import Client, LocalCluster
 
-            from scheduler.dask_executor import DaskExecutor
+            from scheduler.daemon.dask_executor import DaskExecutor
 
             started = time.perf_counter()
             with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,

@@ -42,7 +42,7 @@ def _state_dir() -> Path:
 
 def check_console_config(config, path) -> None:
     """What only the console knows: its action ids and theme names."""
-    from huracan_tui.actions import unknown_keymap_ids
+    from huracan_tui.console.actions import unknown_keymap_ids
     from scheduler.config import ConfigError
     from themes import THEME_NAMES
 
@@ -65,7 +65,7 @@ def run(argv: list[str] | None = None) -> int:
         check_console_config(config, args.config)
         brain_url = resolve_brain_url(args.brain, config)
         if args.headless:
-            from scheduler.headless import run_headless
+            from scheduler.daemon.headless import run_headless
 
             logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                                 format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -73,11 +73,11 @@ def run(argv: list[str] | None = None) -> int:
             logging.getLogger("apscheduler").setLevel(logging.WARNING)
             feeds = None
             if args.demo:
-                from scheduler.headless import demo_config
-                from scheduler.live import demo_feeds
+                from scheduler.daemon.headless import demo_config
+                from scheduler.services.live import demo_feeds
 
                 config, feeds = demo_config(config), demo_feeds()
-            from scheduler.executor import ExecutorUnavailable
+            from scheduler.daemon.executor import ExecutorUnavailable
 
             try:
                 return run_headless(brain_url, config, log_dir=_state_dir(), exit_with=args.exit_with,
@@ -90,7 +90,7 @@ def run(argv: list[str] | None = None) -> int:
         if not (args.read_only or args.no_leader or not config.console.embedded_leader):
             # An empty brain is offered the demo: its leader is ready to replay it.
             demo = args.demo or not brain.list_slots()
-            leader = EmbeddedLeader(brain, brain_url, args.config, demo=demo)
+            leader = LeaderProcess(brain, brain_url, args.config, demo=demo)
     except ConfigError as error:
         print(f"huracan-tui: error: {error}", file=sys.stderr)
         return 2
@@ -100,13 +100,13 @@ def run(argv: list[str] | None = None) -> int:
 
     from concurrent.futures import ThreadPoolExecutor
 
-    from huracan_tui.snapshot import read_snapshot
+    from scheduler.services.overview import read_snapshot
 
     # The first read runs while Textual is imported: SQLite works with the GIL released, so the
     # two overlap on a machine with more than one core.
     with ThreadPoolExecutor(max_workers=1) as reader:
         reading = reader.submit(read_snapshot, brain)
-        from huracan_tui.app import HuracanApp
+        from huracan_tui.console.app import HuracanApp
     try:
         first = reading.result()
     except BrainError as error:
@@ -124,7 +124,7 @@ def run(argv: list[str] | None = None) -> int:
     return app.return_code or 0
 
 
-class EmbeddedLeader:
+class LeaderProcess:
     """With no leader alive, the console starts one beside itself (`huracan-tui --headless` in its
     own process, so training, live feeds and policies never run on the UI's loop). It is started
     once the console has painted its first frame (two interpreters starting at once on a small

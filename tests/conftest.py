@@ -66,7 +66,7 @@ def seeded_brain_template(tmp_path_factory, fast_training) -> Path:
     from brain import open_brain
     from engine.data import load_ohlcv
     from engine.datasets import bundled_path
-    from scheduler.training import train_slot
+    from scheduler.services.training import train_slot
 
     path = tmp_path_factory.mktemp("seeded") / "brain.db"
     with open_brain(sqlite_url(path)) as brain:

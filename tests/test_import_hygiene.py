@@ -17,7 +17,7 @@ def modules_after(code: str) -> set[str]:
 
 @pytest.mark.parametrize("package", [
     "engine", "engine.data", "engine.features", "engine.training", "engine.models",
-    "brain", "scheduler.headless", "scheduler.worker", "scheduler.runners",
+    "brain", "scheduler.daemon.headless", "scheduler.daemon.worker", "scheduler.daemon.runners",
 ])
 def test_core_packages_do_not_import_textual(package):
     loaded = modules_after(f"import {package}")
@@ -31,14 +31,14 @@ def test_engine_imports_heavy_libraries_lazily():
 
 def test_console_process_does_not_import_torch():
     # Everything the console loads to show its first screen, the app and its screens included.
-    loaded = modules_after("import huracan_tui.main, huracan_tui.app, huracan_tui.cli")
+    loaded = modules_after("import huracan_tui.main, huracan_tui.console.app, huracan_tui.cli.main")
     assert "textual" in loaded
     assert "torch" not in loaded and "lightgbm" not in loaded
 
 
 def test_console_start_leaves_data_libraries_for_the_views_that_need_them():
     # polars, sqlalchemy.orm and pandas cost a tenth of a second or more each at start-up.
-    loaded = modules_after("import huracan_tui.main, huracan_tui.app")
+    loaded = modules_after("import huracan_tui.main, huracan_tui.console.app")
     assert not {"polars", "pandas", "sqlalchemy.orm", "scipy", "sklearn"} & loaded
 
 
@@ -49,7 +49,7 @@ def test_console_start_on_an_up_to_date_brain_skips_migrations_postgresql_and_ya
 
     url = f"sqlite:///{tmp_path / 'brain.db'}"
     open_brain(url).close()
-    loaded = modules_after("import huracan_tui.main, huracan_tui.app\n"
+    loaded = modules_after("import huracan_tui.main, huracan_tui.console.app\n"
                            "from huracan_tui.settings import resolve_config\n"
                            "from brain import open_brain\n"
                            f"resolve_config(None), open_brain({url!r}).close()")

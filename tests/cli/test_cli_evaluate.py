@@ -139,7 +139,7 @@ def test_bad_prediction_files_are_one_line_and_exit_2(tmp_path, case):
 
 
 def test_clean_makes_any_report_json():
-    from huracan_tui.commands.output import clean
+    from huracan_tui.cli.output import clean
 
     assert clean({"a": math.inf, "b": {"c": math.nan, "d": 1.5, "e": 3}}) == {
         "a": None,

@@ -89,7 +89,7 @@ def test_ctrl_c_stops_it_too(seeded_brain_url, tmp_path):
 def test_headless_on_a_postgresql_brain(postgres_schema_url, fast_training, tmp_path):
     from engine.data import load_ohlcv
     from engine.datasets import bundled_path
-    from scheduler.training import train_slot
+    from scheduler.services.training import train_slot
 
     with open_brain(postgres_schema_url) as brain:
         brain.store_bars("GOOG", "1d", load_ohlcv(bundled_path("GOOG"), symbol="GOOG"))

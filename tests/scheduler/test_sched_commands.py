@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from brain import open_brain
-from scheduler.commands import CommandContext, execute_command, execute_pending
 from scheduler.config import HuracanConfig, RolesConfig
+from scheduler.services.requests import CommandContext, execute_command, execute_pending
 
 SLOT = "GOOG:1d:fwd_ret_1"
 

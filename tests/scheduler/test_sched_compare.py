@@ -9,10 +9,10 @@ from brain import open_brain
 from engine import abtest
 from engine.data import load_ohlcv
 from engine.datasets import bundled_path
-from scheduler.comparison import overall_verdict
-from scheduler.executor import worker_command
-from scheduler.jobs import JOB_KINDS, compare_job_params
-from scheduler.training import train_slot
+from scheduler.services.comparison import overall_verdict
+from scheduler.services.job_params import JOB_KINDS, compare_job_params
+from scheduler.services.training import train_slot
+from scheduler.services.worker_process import worker_launch
 
 GOOG = "GOOG:1d:fwd_ret_1"
 BARS = 700  # small: versions train and replay in seconds
@@ -26,8 +26,8 @@ def test_a_compare_job_runs_in_a_worker_and_stores_the_comparison(any_brain_url,
         assert [v.number for v in train_slot(brain, "GOOG", "1d", linear)] == [1]
         assert [v.number for v in train_slot(brain, "GOOG", "1d", linear)] == [2]
         job = brain.create_job("compare", slot_key=GOOG, params=compare_job_params(1, [2], n_boot=100))
-        worker = subprocess.run(worker_command(any_brain_url, job.id), capture_output=True, text=True,
-                                timeout=300)
+        command, env = worker_launch(any_brain_url, job.id)
+        worker = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
         assert worker.returncode == 0, worker.stderr
         done = brain.get_job(job.id)
         assert done.state == "succeeded", done.error
@@ -40,7 +40,7 @@ def test_a_compare_job_runs_in_a_worker_and_stores_the_comparison(any_brain_url,
 
 
 def test_a_compare_job_with_a_missing_version_fails_with_the_reason(any_brain_url, fast_training):
-    from scheduler.worker import run_job
+    from scheduler.daemon.worker import run_job
 
     with open_brain(any_brain_url) as brain:
         brain.store_bars("GOOG", "1d", load_ohlcv(bundled_path("GOOG"), symbol="GOOG").tail(BARS))

@@ -1,6 +1,6 @@
 """kill -9 at the worst moments leaves the brain consistent, and no job is lost.
 
-A real worker process trains a real job; a test-only pause point (scheduler.pause_points)
+A real worker process trains a real job; a test-only pause point (scheduler.daemon.pause_points)
 holds it at a known phase, where the test kills it with SIGKILL. Then: the database is sound,
 every version has its artifact and every artifact its version, the leader's check marks the
 job interrupted and queues it again, and a leader run completes it. The same for the leader
@@ -22,11 +22,12 @@ from brain.schema import artifacts, model_versions
 from engine.data import load_ohlcv
 from engine.datasets import bundled_path
 from scheduler.config import HuracanConfig, TrainingConfig
-from scheduler.executor import LocalExecutor, worker_command
-from scheduler.headless import Leader
-from scheduler.jobs import train_job_params
-from scheduler.leader import LeaderLease
-from scheduler.pause_points import PAUSE_AT_ENV, PAUSED_FILE_ENV
+from scheduler.daemon.executor import LocalExecutor
+from scheduler.daemon.headless import Leader
+from scheduler.daemon.lease import LeaderLease
+from scheduler.daemon.pause_points import PAUSE_AT_ENV, PAUSED_FILE_ENV
+from scheduler.services.job_params import train_job_params
+from scheduler.services.worker_process import worker_launch
 from tests.conftest import FAST_TRAINING, write_config
 
 BIN = Path(sys.executable).parent
@@ -53,8 +54,10 @@ def queue_train_job(brain: Brain) -> int:
     return brain.create_job("train", slot_key=SLOT, params=train_job_params("GOOG", "1d", training)).id
 
 
-def pause_env(phase: str, paused_file: Path) -> dict[str, str]:
-    return {**os.environ, PAUSE_AT_ENV: phase, PAUSED_FILE_ENV: str(paused_file)}
+def paused_worker(brain_url: str, job_id: int, phase: str, paused_file: Path) -> subprocess.Popen:
+    command, env = worker_launch(brain_url, job_id)
+    return subprocess.Popen(command, env={**env, PAUSE_AT_ENV: phase, PAUSED_FILE_ENV: str(paused_file)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def assert_consistent(brain: Brain) -> None:
@@ -69,9 +72,7 @@ def assert_consistent(brain: Brain) -> None:
 
 def kill_workers_at(brain_url: str, phases: dict[str, int], tmp_path: Path) -> None:
     """Run each job in a worker paused at its phase; once all have paused, SIGKILL them."""
-    workers = {phase: subprocess.Popen(worker_command(brain_url, job_id),
-                                       env=pause_env(phase, tmp_path / f"paused-{phase}"),
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers = {phase: paused_worker(brain_url, job_id, phase, tmp_path / f"paused-{phase}")
                for phase, job_id in phases.items()}
     try:
         for phase, worker in workers.items():
@@ -131,7 +132,8 @@ def test_a_leader_killed_mid_dispatch_loses_no_job(any_brain_url, tmp_path):
         job_id = queue_train_job(brain)
         paused = tmp_path / "paused-dispatch"
         command = [str(BIN / "huracan-tui"), "--headless", "--brain", any_brain_url, "--config", str(config)]
-        env = {**pause_env("dispatch", paused), "XDG_STATE_HOME": str(tmp_path / "state")}
+        env = {**os.environ, PAUSE_AT_ENV: "dispatch", PAUSED_FILE_ENV: str(paused),
+               "XDG_STATE_HOME": str(tmp_path / "state")}
         first = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         try:
             wait_until(paused.exists, 60, "the leader to pause right after dispatching")

@@ -15,9 +15,9 @@ from brain import open_brain
 from engine.data import load_ohlcv
 from engine.datasets import bundled_path
 from scheduler.config import ConfigError, ExecutorConfig, TrainingConfig, load_config
-from scheduler.dask_executor import DaskExecutor, DaskExecutorError, connect
-from scheduler.executor import LocalExecutor, make_executor
-from scheduler.jobs import train_job_params
+from scheduler.daemon.dask_executor import DaskExecutor, DaskExecutorError, connect
+from scheduler.daemon.executor import LocalExecutor, make_executor
+from scheduler.services.job_params import train_job_params
 
 GOOG = "GOOG:1d:fwd_ret_1"
 TINY = TrainingConfig.model_validate({"models": ["linear"], "n_folds": 2})
@@ -175,7 +175,7 @@ def test_executor_config_is_validated_with_the_key_named(tmp_path):
 
 
 def test_tls_settings_become_a_dask_security(tmp_path):
-    from scheduler.dask_executor import security_from_config
+    from scheduler.daemon.dask_executor import security_from_config
 
     for name in ("ca.pem", "c.pem", "k.pem"):
         (tmp_path / name).write_text("x")
@@ -220,7 +220,7 @@ def test_dask_is_imported_only_for_a_dask_executor(tmp_path):
 
     code = ("import sys\n"
             "from scheduler.config import HuracanConfig\n"
-            "from scheduler.executor import make_executor\n"
+            "from scheduler.daemon.executor import make_executor\n"
             f"executor = make_executor(HuracanConfig(), 'sqlite:///{tmp_path / 'b.db'}')\n"
             "print(type(executor).__name__, 'distributed' in sys.modules, 'dask' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

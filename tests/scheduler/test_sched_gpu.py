@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from scheduler.gpu import describe_gpus, gpu_progress_values, gpu_stats
+from scheduler.daemon.gpu import describe_gpus, gpu_progress_values, gpu_stats
 
 
 def nvidia_driver_present() -> bool:
@@ -42,8 +42,8 @@ def test_with_a_driver_every_gpu_has_its_figures():
 
 
 def test_gpu_figures_are_read_lazily():
-    done = subprocess.run([sys.executable, "-c", "import scheduler.gpu, sys; print('pynvml' in sys.modules)"],
-                          capture_output=True, text=True, check=True)
+    code = "import scheduler.daemon.gpu, sys; print('pynvml' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 
 
@@ -107,7 +107,7 @@ def test_no_gpus_at_all_gives_none(monkeypatch):
 
 
 def test_the_sampler_reads_at_most_once_per_interval(monkeypatch):
-    from scheduler.gpu import GpuSampler
+    from scheduler.daemon.gpu import GpuSampler
 
     monkeypatch.setitem(sys.modules, "pynvml", stand_in_nvml([("NVIDIA L4", 50, GIB, 24 * GIB)]))
     now = [100.0]

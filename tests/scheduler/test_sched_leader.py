@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from brain import open_brain
-from scheduler.leader import LeaderLease
+from scheduler.daemon.lease import LeaderLease
 from tests.conftest import write_config
 
 BIN = Path(sys.executable).parent

@@ -12,11 +12,11 @@ from engine.data import load_ohlcv
 from engine.datasets import bundled_path
 from engine.metrics import mae, mse, sharpe_ratio, strategy_returns, win_rate
 from scheduler.config import HuracanConfig, TrainingConfig
-from scheduler.feeds import PollingFeed, ReplayFeed, feeds_from_config
-from scheduler.live import FIRST_CHAMPION_REASON, LiveState, demo_live_config, live_tick
-from scheduler.live_metrics import live_metrics
-from scheduler.runners import import_bundled_data
-from scheduler.training import train_slot
+from scheduler.daemon.runners import import_bundled_data
+from scheduler.services.feeds import PollingFeed, ReplayFeed, feeds_from_config
+from scheduler.services.live import FIRST_CHAMPION_REASON, LiveState, demo_live_config, live_tick
+from scheduler.services.live_metrics import live_metrics
+from scheduler.services.training import train_slot
 
 SLOT = "GOOG:1d:fwd_ret_1"
 TRAIN_BARS = 300

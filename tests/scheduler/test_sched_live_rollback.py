@@ -20,9 +20,9 @@ from scheduler.config import (
     RollbackPolicyConfig,
     TrainingConfig,
 )
-from scheduler.feeds import ReplayFeed
-from scheduler.live import LiveState, live_tick
-from scheduler.training import train_slot
+from scheduler.services.feeds import ReplayFeed
+from scheduler.services.live import LiveState, live_tick
+from scheduler.services.training import train_slot
 
 SYMBOL = "SYN"
 SLOT = f"{SYMBOL}:1d:fwd_ret_1"

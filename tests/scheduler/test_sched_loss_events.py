@@ -11,8 +11,8 @@ from brain import BrainError, open_brain
 from engine.data import load_ohlcv
 from engine.datasets import bundled_path
 from scheduler.config import TrainingConfig
-from scheduler.jobs import train_job_params
-from scheduler.worker import run_job
+from scheduler.daemon.worker import run_job
+from scheduler.services.job_params import train_job_params
 
 GOOG = "GOOG:1d:fwd_ret_1"
 EPOCHS = 3

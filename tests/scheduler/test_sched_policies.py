@@ -8,7 +8,7 @@ import pytest
 
 from brain import open_brain
 from scheduler.config import PrunePolicyConfig, RetrainPolicyConfig, RollbackPolicyConfig
-from scheduler.policies import AutoRollbackPolicy, PrunePolicy, RetrainPolicy
+from scheduler.services.policies import AutoRollbackPolicy, PrunePolicy, RetrainPolicy
 
 SLOT = "GOOG:1d:fwd_ret_1"
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -213,7 +213,7 @@ def test_a_shadow_whose_errors_the_blend_averages_out_keeps_its_weight(brain):
     # v3 forecast too few bars beside the champion to be weighed at all.
     _outcomes(brain, 3, -realised[:20], realised[:20])
     assert _weight_policy().evaluate(brain, brain.get_slot(SLOT), now=T0) == []
-    from scheduler.policies import live_ensemble_weights
+    from scheduler.services.policies import live_ensemble_weights
 
     champion, versions = brain.champion(SLOT), brain.list_versions(SLOT)[1:]
     blend = live_ensemble_weights(brain, SLOT, champion, versions, window=40, min_samples=30)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from brain import open_brain
-from scheduler.recorder import record_console_frames
+from scheduler.daemon.recorder import record_console_frames
 
 GOOG = "GOOG:1d:fwd_ret_1"
 EURUSD = "EURUSD:1h:fwd_ret_1"

@@ -11,7 +11,7 @@ from engine.data import load_ohlcv
 from engine.datasets import bundled_path
 from engine.models import load_model
 from scheduler.config import ConfigError, TrainingConfig, load_config
-from scheduler.training import train_slot
+from scheduler.services.training import train_slot
 
 
 def test_defaults_keep_todays_behaviour():

@@ -8,16 +8,17 @@ import subprocess
 import sys
 import time
 import weakref
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from brain import open_brain
-from scheduler import worker
 from scheduler.config import TrainingConfig
-from scheduler.executor import worker_command
-from scheduler.jobs import train_job_params
-from scheduler.worker import run_job
+from scheduler.daemon import worker
+from scheduler.daemon.worker import run_job
+from scheduler.services.job_params import train_job_params
+from scheduler.services.worker_process import start_worker, worker_launch
 
 GOOG = "GOOG:1d:fwd_ret_1"
 
@@ -61,8 +62,8 @@ def test_sigterm_marks_the_running_job_interrupted(seeded_brain_url):
     with open_brain(seeded_brain_url) as brain:
         job = brain.create_job("train", slot_key="EURUSD:1h:fwd_ret_1",
                                params=train_job_params("EURUSD", "1h", slow))
-        process = subprocess.Popen(worker_command(seeded_brain_url, job.id),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command, env = worker_launch(seeded_brain_url, job.id)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for_state(brain, job.id, {"running"})
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 143, process.stderr.read()
@@ -70,6 +71,24 @@ def test_sigterm_marks_the_running_job_interrupted(seeded_brain_url):
         assert stopped.state == "interrupted" and "SIGTERM" in stopped.message
         assert brain.latest_version("EURUSD:1h:fwd_ret_1").number == 2  # nothing half-stored
     assert sys.executable  # the worker ran under this interpreter
+
+
+def test_a_worker_gets_the_brain_url_from_its_environment_not_its_command_line(seeded_brain_url):
+    """`ps` shows every user each process's command line; a URL may hold a password."""
+    slow = TrainingConfig.model_validate(
+        {"models": ["lightgbm"], "n_folds": 3, "params": {"lightgbm": {"n_estimators": 20000}}})
+    with open_brain(seeded_brain_url) as brain:
+        job = brain.create_job("train", slot_key="EURUSD:1h:fwd_ret_1",
+                               params=train_job_params("EURUSD", "1h", slow))
+        process = start_worker(seeded_brain_url, job.id)
+        try:
+            wait_for_state(brain, job.id, {"running"})  # it opened the brain: the URL reached it
+            cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode()
+            assert "--job" in cmdline and str(job.id) in cmdline
+            assert seeded_brain_url not in cmdline and "sqlite" not in cmdline
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
 
 
 @pytest.fixture
@@ -126,8 +145,8 @@ def test_a_cancelled_job_stops_its_worker_and_stays_cancelled(seeded_brain_url):
     with open_brain(seeded_brain_url) as brain:
         job = brain.create_job("train", slot_key="EURUSD:1h:fwd_ret_1",
                                params=train_job_params("EURUSD", "1h", slow))
-        process = subprocess.Popen(worker_command(seeded_brain_url, job.id),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command, env = worker_launch(seeded_brain_url, job.id)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for_state(brain, job.id, {"running"})
         deadline = time.monotonic() + 60
         while brain.get_job(job.id).progress == 0:  # a first progress report: it is training

@@ -6,7 +6,7 @@ import time
 from datetime import UTC, datetime
 
 from brain import open_brain
-from huracan_tui.app import HuracanApp
+from huracan_tui.console.app import HuracanApp
 from scheduler.config import HuracanConfig
 
 FROZEN_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

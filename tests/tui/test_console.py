@@ -7,10 +7,10 @@ from datetime import datetime
 from textual.widgets import DataTable, Static
 
 from brain import open_brain
-from huracan_tui.screens.demo import DemoOfferScreen
-from huracan_tui.screens.detail import ModelDetailScreen
-from huracan_tui.screens.help import HelpScreen
-from huracan_tui.screens.models import ModelsScreen
+from huracan_tui.console.screens.demo import DemoOfferScreen
+from huracan_tui.console.screens.detail import ModelDetailScreen
+from huracan_tui.console.screens.help import HelpScreen
+from huracan_tui.console.screens.models import ModelsScreen
 from scheduler.config import HuracanConfig
 from tests.conftest import FAST_TRAINING
 from tests.tui.helpers import make_app, wait_until
@@ -94,7 +94,7 @@ async def test_empty_brain_offers_the_demo_and_escape_declines(empty_brain_url):
 async def test_view_updates_in_place_as_the_brain_changes(seeded_brain_url, fast_training):
     """Versions and jobs written by another process (a worker, the headless leader) appear on
     the next poll; the table is updated, not rebuilt."""
-    from scheduler.training import train_slot
+    from scheduler.services.training import train_slot
 
     app = make_app(seeded_brain_url)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -144,7 +144,7 @@ async def test_demo_trains_in_a_worker_process_and_the_view_fills(empty_brain_ur
 
 
 async def test_console_on_a_postgresql_brain(postgres_schema_url, fast_training):
-    from scheduler.training import train_slot
+    from scheduler.services.training import train_slot
     from tests.conftest import SEEDED_SERIES
 
     symbol, timeframe = SEEDED_SERIES[0]

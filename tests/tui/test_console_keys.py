@@ -9,9 +9,9 @@ import json
 from textual.widgets import DataTable
 
 from brain import open_brain
-from huracan_tui.screens.demo import DemoOfferScreen
-from huracan_tui.screens.detail import ModelDetailScreen
-from huracan_tui.screens.models import ModelsScreen
+from huracan_tui.console.screens.demo import DemoOfferScreen
+from huracan_tui.console.screens.detail import ModelDetailScreen
+from huracan_tui.console.screens.models import ModelsScreen
 from scheduler.config import HuracanConfig
 from tests.tui.helpers import make_app, wait_until
 

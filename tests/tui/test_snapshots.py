@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable
 
-from huracan_tui.screens.demo import DemoOfferScreen
+from huracan_tui.console.screens.demo import DemoOfferScreen
 from tests.tui.helpers import make_app, wait_until
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
@@ -126,7 +126,7 @@ def test_jobs_view_and_cancel_confirmation(snap_compare, seeded_brain_url, size)
 
 @pytest.mark.parametrize("size", SIZES)
 def test_jobs_view_with_a_loss_curve(snap_compare, seeded_brain_url, size):
-    from huracan_tui.widgets.loss_chart import LossChart
+    from huracan_tui.console.widgets.loss_chart import LossChart
     from tests.tui.test_tui_loss import neural_job
 
     neural_job(seeded_brain_url, epochs=6)
@@ -152,7 +152,7 @@ def test_retrain_dialog(snap_compare, seeded_brain_url, size):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_replay_view_one_frame_back(snap_compare, seeded_brain_url, size):
-    from huracan_tui.screens.replay import ReplayScreen
+    from huracan_tui.console.screens.replay import ReplayScreen
     from tests.tui.test_tui_replay import record_history
 
     record_history(seeded_brain_url)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from brain import open_brain
-from huracan_tui.screens.audit import AuditScreen
-from huracan_tui.screens.rollbacks import RollbacksScreen
+from huracan_tui.console.screens.audit import AuditScreen
+from huracan_tui.console.screens.rollbacks import RollbacksScreen
 from tests.tui.helpers import make_app, wait_until
 from tests.tui.test_tui_registry import SLOT, seed_versions
 

@@ -10,9 +10,9 @@ from textual.widgets import DataTable, Static
 
 from brain import open_brain
 from engine import abtest
-from huracan_tui.screens.compare import CompareScreen
-from huracan_tui.screens.detail import ModelDetailScreen
-from huracan_tui.screens.models import ModelsScreen
+from huracan_tui.console.screens.compare import CompareScreen
+from huracan_tui.console.screens.detail import ModelDetailScreen
+from huracan_tui.console.screens.models import ModelsScreen
 from tests.tui.helpers import FROZEN_NOW, make_app, wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from textual.widgets import DataTable
 
 from brain import open_brain
-from huracan_tui.screens.data import EMPTY_HINT, DataQualityScreen
-from huracan_tui.screens.models import ModelsScreen
+from huracan_tui.console.screens.data import EMPTY_HINT, DataQualityScreen
+from huracan_tui.console.screens.models import ModelsScreen
 from tests.tui.helpers import make_app, wait_until
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -110,8 +110,8 @@ async def test_no_reports_shows_how_to_make_one(seeded_brain_url):
 
 
 async def test_the_data_view_opens_by_key_and_by_command(seeded_brain_url):
-    from huracan_tui.screens.data import DataQualityScreen
-    from huracan_tui.screens.models import ModelsScreen
+    from huracan_tui.console.screens.data import DataQualityScreen
+    from huracan_tui.console.screens.models import ModelsScreen
     from tests.tui.helpers import make_app as make_console
     from tests.tui.helpers import wait_until as wait
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from brain import open_brain
-from huracan_tui.widgets.disconnected import DisconnectedBanner, retry_seconds
-from huracan_tui.widgets.status_bar import StatusBar
-from scheduler.leader import LeaderLease
+from huracan_tui.console.widgets.disconnected import DisconnectedBanner, retry_seconds
+from huracan_tui.console.widgets.status_bar import StatusBar
+from scheduler.daemon.lease import LeaderLease
 from tests.brain.conftest import POSTGRES_URL, _admin_connection, require_postgres
 from tests.tui.helpers import make_app, wait_until
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 from textual.widgets import DataTable, Static
 
 from brain import open_brain
-from huracan_tui.screens.drift import DATASET_ROW, DriftScreen
-from huracan_tui.screens.drift_feature import DriftFeatureScreen
-from huracan_tui.screens.models import ModelsScreen
+from huracan_tui.console.screens.drift import DATASET_ROW, DriftScreen
+from huracan_tui.console.screens.drift_feature import DriftFeatureScreen
+from huracan_tui.console.screens.models import ModelsScreen
 from tests.tui.helpers import FROZEN_NOW, make_app, wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"
@@ -101,7 +101,7 @@ async def test_drift_command_opens_a_slot_and_enter_drills_into_a_feature(seeded
 
 
 async def test_drift_view_shows_the_leaders_real_checks_and_a_hint_when_there_are_none(seeded_brain_url):
-    from scheduler.monitoring import check_slot_drift
+    from scheduler.services.drift import check_slot_drift
 
     app = make_app(seeded_brain_url)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from brain import open_brain
-from huracan_tui.events import events_between
-from huracan_tui.snapshot import read_snapshot
+from huracan_tui.console.notifications import events_between
+from scheduler.services.overview import read_snapshot
 from tests.tui.helpers import make_app, wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"

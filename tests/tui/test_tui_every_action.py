@@ -8,25 +8,25 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
-from huracan_tui.actions import ACTIONS, action_name
-from huracan_tui.command_line import COMMANDS
-from huracan_tui.screens.audit import AuditScreen
-from huracan_tui.screens.command_line import CommandLineScreen
-from huracan_tui.screens.compare import CompareScreen
-from huracan_tui.screens.confirm import ConfirmScreen
-from huracan_tui.screens.data import DataQualityScreen
-from huracan_tui.screens.detail import ModelDetailScreen
-from huracan_tui.screens.drift import DriftScreen
-from huracan_tui.screens.drift_feature import DriftFeatureScreen
-from huracan_tui.screens.help import HelpScreen
-from huracan_tui.screens.importance import FeatureImportanceScreen, ImportanceScreen
-from huracan_tui.screens.jobs import JobsScreen
-from huracan_tui.screens.models import ModelsScreen
-from huracan_tui.screens.queues import QueuesScreen
-from huracan_tui.screens.registry import RegistryScreen
-from huracan_tui.screens.replay import ReplayScreen
-from huracan_tui.screens.retrain import RetrainScreen
-from huracan_tui.screens.rollbacks import RollbacksScreen
+from huracan_tui.console.actions import ACTIONS, action_name
+from huracan_tui.console.prompt import PROMPT_WORDS
+from huracan_tui.console.screens.audit import AuditScreen
+from huracan_tui.console.screens.compare import CompareScreen
+from huracan_tui.console.screens.confirm import ConfirmScreen
+from huracan_tui.console.screens.data import DataQualityScreen
+from huracan_tui.console.screens.detail import ModelDetailScreen
+from huracan_tui.console.screens.drift import DriftScreen
+from huracan_tui.console.screens.drift_feature import DriftFeatureScreen
+from huracan_tui.console.screens.help import HelpScreen
+from huracan_tui.console.screens.importance import FeatureImportanceScreen, ImportanceScreen
+from huracan_tui.console.screens.jobs import JobsScreen
+from huracan_tui.console.screens.models import ModelsScreen
+from huracan_tui.console.screens.prompt import PromptScreen
+from huracan_tui.console.screens.queues import QueuesScreen
+from huracan_tui.console.screens.registry import RegistryScreen
+from huracan_tui.console.screens.replay import ReplayScreen
+from huracan_tui.console.screens.retrain import RetrainScreen
+from huracan_tui.console.screens.rollbacks import RollbacksScreen
 from tests.tui.helpers import make_app, wait_until
 from tests.tui.test_tui_audit import store_lifecycle
 from tests.tui.test_tui_compare import store_comparison
@@ -43,7 +43,7 @@ OPENERS = {"models": (None, "models"), "detail": ("enter", None), "jobs": ("J", 
            "compare": ("C", "challengers"), "data": ("D", "quality"), "drift": ("F", "drift-grid"),
            "importance": ("I", "importance"), "audit": ("A", "audit"), "rollbacks": ("L", "rollbacks")}
 # What an operator's invocation of each view action opens.
-VIEWS = {"help": HelpScreen, "command-line": CommandLineScreen, "data": DataQualityScreen,
+VIEWS = {"help": HelpScreen, "command-line": PromptScreen, "data": DataQualityScreen,
          "jobs": JobsScreen, "replay": ReplayScreen, "registry": RegistryScreen, "rollbacks": RollbacksScreen,
          "audit": AuditScreen, "queues": QueuesScreen, "drift": DriftScreen, "importance": ImportanceScreen,
          "compare": CompareScreen}
@@ -120,7 +120,7 @@ async def test_a_viewer_is_refused_every_changing_action_by_key_palette_and_comm
             expected.append(action.audit_name)
             assert app.screen is screen, f"{action.id}: the palette opened {app.screen!r}"
             # By `:` wherever a command maps to it.
-            for name, (command_action, _, _) in COMMANDS.items():
+            for name, (command_action, _, _) in PROMPT_WORDS.items():
                 if command_action == action_name(action.action):
                     audited = len(expected)
                     await pilot.press("colon", *name, "enter")
@@ -152,11 +152,11 @@ async def test_an_operator_opens_every_view_and_every_dialog(seeded_brain_url):
             assert isinstance(app.screen, VIEWS[action.id]), (action.id, app.screen)
             assert getattr(app.screen, "slot_key", EURUSD) == EURUSD
         # Every `:` command that opens a view opens it too.
-        for name, (command_action, _, _) in COMMANDS.items():
+        for name, (command_action, _, _) in PROMPT_WORDS.items():
             if command_action.startswith("show_") and name != "replay":
                 await back_to_models(pilot, app)
                 await pilot.press("colon", *name, "enter")
-                await wait_until(pilot, lambda: not isinstance(app.screen, (ModelsScreen, CommandLineScreen)),
+                await wait_until(pilot, lambda: not isinstance(app.screen, (ModelsScreen, PromptScreen)),
                                  what=f":{name}")
         # Every action that changes things (bar the two that start work) asks first; Esc cancels.
         for action in CHANGING:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from textual.widgets import DataTable
 
 from brain import open_brain
-from huracan_tui.screens.models import FIRST_FRAME_ROWS, ModelsScreen
-from huracan_tui.snapshot import read_snapshot
+from huracan_tui.console.screens.models import FIRST_FRAME_ROWS, ModelsScreen
 from scheduler.config import HuracanConfig
+from scheduler.services.overview import read_snapshot
 from tests.conftest import sqlite_url
 from tests.tui.helpers import make_app, wait_until
 

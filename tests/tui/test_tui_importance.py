@@ -6,8 +6,8 @@ from __future__ import annotations
 from textual.widgets import DataTable, Static
 
 from brain import open_brain
-from huracan_tui.screens.importance import TOP_K, FeatureImportanceScreen, ImportanceScreen
-from huracan_tui.screens.models import ModelsScreen
+from huracan_tui.console.screens.importance import TOP_K, FeatureImportanceScreen, ImportanceScreen
+from huracan_tui.console.screens.models import ModelsScreen
 from tests.tui.helpers import make_app, wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"

@@ -9,8 +9,8 @@ from textual.widgets import DataTable, Input
 
 from brain import open_brain
 from brain.schema import jobs
-from huracan_tui.screens.confirm import ConfirmScreen
-from huracan_tui.screens.jobs import JobsScreen
+from huracan_tui.console.screens.confirm import ConfirmScreen
+from huracan_tui.console.screens.jobs import JobsScreen
 from tests.tui.helpers import FROZEN_NOW, make_app, wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"

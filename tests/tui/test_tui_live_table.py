@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from huracan_tui.widgets.live_table import LiveTable
+from huracan_tui.console.widgets.live_table import LiveTable
 
 COLUMNS = ("slot", "sharpe", "hit", "trend")
 ROWS = 60  # more than the screen shows: rows below the fold must stay right when scrolled to

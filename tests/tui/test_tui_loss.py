@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.widgets import DataTable, Sparkline, Static
 
 from brain import open_brain
-from huracan_tui.widgets.loss_chart import LossChart
+from huracan_tui.console.widgets.loss_chart import LossChart
 from tests.tui.helpers import make_app, wait_until
 from tests.tui.test_tui_jobs import GOOG, running_job
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from sqlalchemy import update
 
 from brain.schema import model_metrics
-from huracan_tui.snapshot import WHOLE_READ_SECONDS, read_snapshot, slot_summaries
+from scheduler.services.overview import WHOLE_READ_SECONDS, read_snapshot, slot_summaries
 from tests.brain.conftest import brain, brain_url  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 from tests.brain.test_brain_overview_changes import SYMBOLS, add_version, key, live, three_slots
 

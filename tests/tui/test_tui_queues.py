@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from textual.widgets import DataTable, Input
 
 from brain import open_brain
-from huracan_tui.screens.confirm import ConfirmScreen
-from huracan_tui.screens.queues import QueuesScreen
+from huracan_tui.console.screens.confirm import ConfirmScreen
+from huracan_tui.console.screens.queues import QueuesScreen
 from tests.tui.helpers import make_app, wait_until
 from tests.tui.test_tui_registry import SLOT, seed_versions
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from textual.widgets import Checkbox, DataTable, Input
 
 from brain import open_brain
-from huracan_tui.screens.registry import PromoteScreen, RegistryScreen, RollbackDialog
+from huracan_tui.console.screens.registry import PromoteScreen, RegistryScreen, RollbackDialog
 from tests.tui.helpers import make_app, wait_until
 
 SLOT = "GOOG:1d:fwd_ret_1"

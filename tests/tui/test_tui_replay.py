@@ -8,10 +8,10 @@ from datetime import timedelta
 from textual.widgets import DataTable, Sparkline, Static
 
 from brain import open_brain
-from huracan_tui.command_line import CommandLineError, parse_command
-from huracan_tui.screens.models import ModelsScreen
-from huracan_tui.screens.replay import ReplayScreen, cursor_columns
-from scheduler.recorder import record_console_frames
+from huracan_tui.console.prompt import PromptError, parse_prompt
+from huracan_tui.console.screens.models import ModelsScreen
+from huracan_tui.console.screens.replay import ReplayScreen, cursor_columns
+from scheduler.daemon.recorder import record_console_frames
 from tests.tui.helpers import FROZEN_NOW, make_app, wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"
@@ -135,13 +135,13 @@ async def test_replay_without_frames_says_how_they_get_there(seeded_brain_url):
 
 
 def test_replay_command_refuses_a_bad_window():
-    assert parse_command("replay", []).argument == ""
-    assert parse_command(":replay 6", []).argument == "6"
+    assert parse_prompt("replay", []).argument == ""
+    assert parse_prompt(":replay 6", []).argument == "6"
     for text, message in (("replay soon", "number of hours"), ("replay 0", "between 0 and 720"),
                           ("replay 1000", "between 0 and 720"), ("replay nan", "between 0 and 720")):
         try:
-            parse_command(text, [])
-        except CommandLineError as error:
+            parse_prompt(text, [])
+        except PromptError as error:
             assert message in str(error)
         else:
             raise AssertionError(f"{text!r} was accepted")

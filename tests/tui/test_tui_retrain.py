@@ -6,9 +6,9 @@ from __future__ import annotations
 from textual.widgets import Button, DataTable, Select
 
 from brain import open_brain
-from huracan_tui.screens.detail import ModelDetailScreen
-from huracan_tui.screens.models import ModelsScreen
-from huracan_tui.screens.retrain import RetrainScreen
+from huracan_tui.console.screens.detail import ModelDetailScreen
+from huracan_tui.console.screens.models import ModelsScreen
+from huracan_tui.console.screens.retrain import RetrainScreen
 from tests.tui.helpers import make_app, wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"

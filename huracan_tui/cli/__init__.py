@@ -1,0 +1,1 @@
+"""The `huracan` command line: its entry point (main) and one module per subcommand."""

@@ -1,0 +1,52 @@
+"""`huracan show SLOT`: a slot's versions with their manifests and metrics."""
+
+from __future__ import annotations
+
+from huracan_tui.cli.output import CommandError, clean, emit, fmt
+from huracan_tui.settings import resolve_brain_url
+
+
+def register(command) -> None:
+    show = command("show", run, "a slot's versions, manifests and metrics")
+    show.add_argument("slot", help="slot id, e.g. GOOG:1d:fwd_ret_1")
+    show.add_argument("--number", type=int, help="only this version number")
+
+
+def run(args, config) -> None:
+    from brain import open_brain
+
+    with open_brain(resolve_brain_url(args.brain, config)) as brain:
+        if brain.get_slot(args.slot) is None:
+            raise CommandError(f"no slot {args.slot!r} in the brain (see `huracan status`)")
+        versions = brain.list_versions(args.slot)
+        if args.number is not None:
+            versions = [brain.get_version(args.slot, args.number)]
+        document = {
+            "slot": args.slot,
+            "versions": [
+                {
+                    "number": v.number,
+                    "model_kind": v.model_kind,
+                    "status": v.status,
+                    "created_at": v.created_at,
+                    "artifact_sha256": v.artifact_sha256,
+                    "manifest": clean(v.manifest),
+                    "metrics": [
+                        {"name": m.name, "value": m.value, "fold": m.fold}
+                        for m in brain.version_metrics(v.id)
+                    ],
+                }
+                for v in versions
+            ],
+        }
+
+    def render(doc) -> str:
+        lines = [f"slot {doc['slot']}"]
+        for v in doc["versions"]:
+            overall = {m["name"]: m["value"] for m in v["metrics"] if m["fold"] is None}
+            lines.append(f"  v{v['number']} {v['model_kind']:<9} {v['status']:<9} "
+                         f"sharpe={fmt(overall.get('sharpe'))} ic={fmt(overall.get('ic'))} "
+                         f"trained {v['created_at']:%Y-%m-%d %H:%M}")
+        return "\n".join(lines)
+
+    emit(document, args.json, render)

@@ -1,0 +1,1 @@
+"""The Textual console: the app, its actions registry, screens and widgets."""

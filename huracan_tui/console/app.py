@@ -1,0 +1,491 @@
+"""The Textual console. It holds no state the brain does not have: a worker thread polls the
+brain, and each snapshot it reads is handed to the screens. Training runs in worker processes
+(scheduler.daemon.worker), never in this process, so the UI never blocks on it.
+
+Every action is in the registry (huracan_tui.console.actions) and every one passes one gate,
+`allows`, whether it comes from a key, the command palette or the `:` command line."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from textual import actions, on, work
+from textual.app import App
+from textual.message import Message
+from textual.timer import Timer
+
+from brain import Brain, BrainError, CommandRecord
+from brain.identity import current_actor
+from huracan_tui.console.actions import AUDIT_NAMES, CHANGES_THINGS, Action, action_name, bindings
+from huracan_tui.console.export import export_table
+from huracan_tui.console.notifications import events_between
+from huracan_tui.console.palette import ActionsProvider
+from huracan_tui.console.prompt import PromptError, parse_prompt
+from huracan_tui.console.screens.data import DataQualityScreen
+from huracan_tui.console.screens.demo import DemoOfferScreen
+from huracan_tui.console.screens.detail import ModelDetailScreen
+from huracan_tui.console.screens.help import HelpScreen
+from huracan_tui.console.screens.jobs import JobsScreen
+from huracan_tui.console.screens.models import ModelsScreen
+from huracan_tui.console.screens.prompt import PromptScreen
+from huracan_tui.console.screens.replay import open_replay
+from huracan_tui.console.screens.slot_view import push_slot_view
+from huracan_tui.console.widgets.disconnected import DisconnectedBanner, retry_seconds
+from huracan_tui.console.widgets.status_bar import StatusBar
+from scheduler.config import HuracanConfig
+from scheduler.services.job_params import demo_job_params
+from scheduler.services.overview import BrainSnapshot, Clock, read_snapshot, utc_now
+from scheduler.services.requests import CommandContext, execute_command
+from scheduler.services.worker_process import start_worker
+from themes import STYLESHEET, THEME_NAMES, THEMES
+
+MIN_REFRESH_SECONDS = 0.25
+MAX_REFRESH_SECONDS = 300.0
+
+
+def brain_label(url: str) -> str:
+    """Short enough for a status bar: the SQLite file's name, or PostgreSQL's host and database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"sqlite:{Path(parsed.database or ':memory:').name}"
+    return f"{parsed.get_backend_name()}:{parsed.host or 'localhost'}/{parsed.database}"
+
+
+class SnapshotReady(Message):
+    def __init__(self, snapshot: BrainSnapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class PollFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class CommandFinished(Message):
+    """A command this console asked for was carried out, failed or was refused."""
+
+    def __init__(self, command: CommandRecord, on_done: Callable[[CommandRecord], None] | None) -> None:
+        super().__init__()
+        self.command = command
+        self.on_done = on_done
+
+
+# How long the console watches a command handed to a leader before it stops waiting for news.
+COMMAND_WATCH_SECONDS = 60.0
+
+
+class HuracanApp(App):
+    TITLE = "Huracan"
+    CSS_PATH = str(STYLESHEET)
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+
+    def __init__(
+        self,
+        brain: Brain,
+        brain_url: str,
+        config: HuracanConfig,
+        *,
+        demo: bool = False,
+        read_only: bool = False,
+        clock: Clock = utc_now,
+        worker_log: Path | None = None,
+        identity: tuple[str, str | None] | None = None,
+        snapshot: BrainSnapshot | None = None,
+        after_first_paint: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.brain = brain
+        self.brain_url = brain_url  # with secrets: worker processes open the brain with it
+        self.config = config
+        self.clock = clock
+        self.worker_log = worker_log
+        self.user, self.origin = identity or current_actor()
+        self.role = "viewer" if read_only else config.roles.role_of(self.user)
+        # Read before the app starts (huracan-tui does), the first frame already shows the slots:
+        # no empty frame first, and the read does not compete with Textual's start for the GIL.
+        self.snapshot: BrainSnapshot | None = snapshot
+        self.refresh_seconds = config.console.refresh_seconds
+        self.paused = False
+        self._start_demo = demo
+        self._after_first_paint = after_first_paint  # huracan-tui starts its leader here
+        self._demo_offered = False
+        self._polling = False
+        self._timer: Timer | None = None
+        self.unreachable_since = None  # when polls started failing; None while they succeed
+        self._failed_polls = 0
+        for theme in THEMES:
+            self.register_theme(theme)
+        # Set before mounting: the theme is applied with the first styling pass instead of
+        # restyling every widget again once they are up.
+        self.theme = config.console.theme
+
+    # --- lifecycle and polling ----------------------------------------------------------------
+
+    def get_default_screen(self) -> ModelsScreen:
+        # The Models view is the app's first screen itself, not pushed over an empty one: one
+        # screen to compose and style before the first frame.
+        return ModelsScreen()
+
+    def on_mount(self) -> None:
+        if self.config.console.keymap:
+            self.set_keymap(self.config.console.keymap)
+        if self.snapshot is None:
+            self.refresh_now()
+        else:
+            self._rearm()
+            self.call_after_refresh(self._first_frame_painted)
+
+    def _first_frame_painted(self) -> None:
+        self._show(self.snapshot)  # the rows the first frame left out
+        self._after_first_snapshot()
+
+    def refresh_now(self) -> None:
+        if self._polling:  # never overlap polls; the running one re-arms the timer
+            return
+        if self._timer is not None:
+            self._timer.stop()
+        self._polling = True
+        self._poll()
+
+    @work(thread=True, exclusive=True, group="poll")
+    def _poll(self) -> None:
+        try:
+            self.post_message(SnapshotReady(read_snapshot(self.brain, self.clock, previous=self.snapshot)))
+        except BrainError as error:
+            self.post_message(PollFailed(str(error)))
+
+    def _rearm(self, delay: float | None = None) -> None:
+        self._polling = False
+        if not self.paused:
+            self._timer = self.set_timer(delay or self.refresh_seconds, self.refresh_now)
+
+    @on(SnapshotReady)
+    def _snapshot_ready(self, message: SnapshotReady) -> None:
+        if not self.is_running:
+            # Shutting down: screens are losing their widgets; a poll that lands now shows nothing.
+            return
+        if self.unreachable_since is not None:
+            self._reconnected()
+        first = self.snapshot is None
+        if not first:
+            self._announce(self.snapshot, message.snapshot)
+        self.snapshot = message.snapshot
+        self._show(self.snapshot)
+        self._rearm()
+        if first:
+            self._after_first_snapshot()
+
+    def _announce(self, before: BrainSnapshot, after: BrainSnapshot) -> None:
+        """A toast for each event since the last poll, whoever caused it (this console, a leader,
+        another operator): jobs ended, drift found, champions changed, rollbacks, queue items."""
+        for event in events_between(before, after):
+            self.notify(event.message, title=event.title, severity=event.severity)
+
+    def _show(self, snapshot: BrainSnapshot) -> None:
+        for screen in self.screen_stack:
+            # A screen still composing shows app.snapshot from its own on_mount instead.
+            if isinstance(screen, ModelsScreen | JobsScreen) and screen.is_mounted:
+                screen.show_snapshot(snapshot)
+
+    @on(PollFailed)
+    def _poll_failed(self, message: PollFailed) -> None:
+        """A banner (not a toast per failure) while the brain is away; polls back off."""
+        if not self.is_running:  # shutting down: nothing left to show it on
+            return
+        self._failed_polls += 1
+        self.unreachable_since = self.unreachable_since or self.clock()
+        every = retry_seconds(self.refresh_seconds, self._failed_polls)
+        for screen in self.screen_stack:
+            bars = list(screen.query(StatusBar)) if screen.is_mounted else []
+            if not bars:
+                continue
+            banners = list(screen.query(DisconnectedBanner))
+            banner = banners[0] if banners else DisconnectedBanner(id="disconnected")
+            if not banners:
+                screen.mount(banner, after=bars[0])
+            banner.show(self.unreachable_since, every, message.error)
+        self._rearm(every)
+
+    def _reconnected(self) -> None:
+        self.unreachable_since, self._failed_polls = None, 0
+        for screen in self.screen_stack:
+            for banner in screen.query(DisconnectedBanner):
+                banner.remove()
+
+    def _after_first_snapshot(self) -> None:
+        if self._after_first_paint is not None:
+            try:
+                self._after_first_paint()
+            except (BrainError, OSError) as error:  # the console goes on; the banner tells of the brain
+                self.notify(f"No scheduler was started beside the console: {error}", severity="warning")
+        if self._start_demo:
+            self.start_demo()
+        elif (not self.snapshot.slots and not self.snapshot.active_jobs and not self._demo_offered
+              and self.role == "operator"):
+            self._demo_offered = True
+            self.push_screen(DemoOfferScreen(), self._demo_answered)
+
+    def _demo_answered(self, start: bool | None) -> None:
+        if start:
+            self.start_demo()
+
+    def status_line(self, snapshot: BrainSnapshot) -> str:
+        active = len(snapshot.active_jobs)
+        jobs = f"{active} job{'s' if active != 1 else ''} active" if active else "idle"
+        role = "READ-ONLY" if self.role == "viewer" else "OPERATOR"
+        live = "PAUSED" if self.paused else f"every {self.refresh_seconds:g}s"
+        leader = f"leader: {snapshot.leader.label}" if snapshot.leader else "no leader"
+        return (f"brain {brain_label(self.brain.url)}  ·  {leader}  ·  {self.user} {role}  ·  "
+                f"{len(snapshot.slots)} slots  ·  {jobs}  ·  refreshed {snapshot.taken_at:%H:%M:%S} UTC "
+                f"({live})")
+
+    # --- the one gate -------------------------------------------------------------------------
+
+    def allows(self, action: str) -> bool:
+        """Viewers may look, never act: actions that change things are for operators only."""
+        return self.role == "operator" or action_name(action) not in CHANGES_THINGS
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # False hides a viewer's changing keys from the footer (room for the ones they can use);
+        # a press still reaches run_action below, which refuses it aloud.
+        return self.allows(action)
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:
+        """Every key, palette entry and `:` command ends here: a viewer's action that changes
+        things is refused with a toast and a 'denied' row in the audit log, never silently."""
+        name = (action[1] if isinstance(action, tuple) else actions.parse(action)[1])
+        if not self.allows(name):
+            self.deny(name)
+            return True  # handled: the key goes no further
+        return await super().run_action(action, default_namespace, namespaces)
+
+    def action_is_available(self, action: Action) -> bool:
+        return self.allows(action.action)
+
+    def run_registered_action(self, action: Action) -> None:
+        """Run a registry action from the palette: screen actions on the screen that binds them."""
+        if not self.allows(action.action):
+            self.deny(action.id)
+            return
+        target = "app" if action.scope == "app" else "screen"
+        self.call_later(self.run_action, f"{target}.{action.action}")
+
+    def deny(self, what: str) -> None:
+        what = AUDIT_NAMES.get(what, what)
+        self.brain.audit(what, actor=self.user, origin=self.origin, outcome="denied",
+                         details={"role": self.role})
+        self.notify(f"{what}: not allowed for a viewer", severity="warning", title="Read-only")
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def start_demo(self) -> None:
+        if not self.allows("demo"):
+            self.deny("demo.start")
+            return
+        running = [job for job in (self.snapshot.active_jobs if self.snapshot else [])
+                   if job.kind == "demo"]
+        if running:
+            self.notify(f"The demo is already running as job {running[0].id}.")
+            return
+        job = self.brain.create_job("demo", params=demo_job_params(self.config.training))
+        if self.brain.current_leader() is None:  # else the leader's dispatch runs it
+            start_worker(self.brain_url, job.id, log_path=self.worker_log)
+        self.brain.audit("demo.start", actor=self.user, origin=self.origin, outcome="ok",
+                         target=f"job {job.id}")
+        self.notify(f"Demo started as job {job.id}: importing data and training in a worker.",
+                    title="Demo")
+        self.refresh_now()
+
+    def open_slot(self, slot_key: str) -> None:
+        self.push_screen(ModelDetailScreen(slot_key))
+
+    def action_demo(self) -> None:
+        self.start_demo()
+
+    def action_refresh(self) -> None:
+        self.refresh_now()
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if self.paused and self._timer is not None:
+            self._timer.stop()
+        self.notify("Live refresh paused (p resumes)" if self.paused else "Live refresh resumed")
+        if not self.paused:
+            self.refresh_now()
+        elif self.snapshot is not None:
+            self._show(self.snapshot)
+
+    def set_refresh_seconds(self, seconds: float) -> None:
+        self.refresh_seconds = min(MAX_REFRESH_SECONDS, max(MIN_REFRESH_SECONDS, seconds))
+        self.notify(f"Refreshing every {self.refresh_seconds:g}s")
+        if not self.paused:
+            self.refresh_now()
+
+    def action_refresh_faster(self) -> None:
+        self.set_refresh_seconds(self.refresh_seconds / 2)
+
+    def action_refresh_slower(self) -> None:
+        self.set_refresh_seconds(self.refresh_seconds * 2)
+
+    def action_show_data(self) -> None:
+        if not isinstance(self.screen, DataQualityScreen):
+            self.push_screen(DataQualityScreen())
+
+    # Views away from the start are imported when first opened: the console starts faster.
+    def action_show_drift(self, slot: str = "") -> None:
+        from huracan_tui.console.screens.drift import DriftScreen
+
+        push_slot_view(self, DriftScreen, slot)
+
+    def action_show_importance(self, slot: str = "") -> None:
+        from huracan_tui.console.screens.importance import ImportanceScreen
+
+        push_slot_view(self, ImportanceScreen, slot)
+
+    def action_show_compare(self, slot: str = "") -> None:
+        from huracan_tui.console.screens.compare import CompareScreen
+
+        push_slot_view(self, CompareScreen, slot)
+
+    def action_retrain(self, slot: str = "") -> None:
+        from huracan_tui.console.screens.retrain import open_retrain
+
+        open_retrain(self, slot)
+
+    def action_show_registry(self, slot: str = "") -> None:
+        from huracan_tui.console.screens.registry import RegistryScreen
+
+        push_slot_view(self, RegistryScreen, slot)
+
+    def action_show_rollbacks(self) -> None:
+        from huracan_tui.console.screens.rollbacks import RollbacksScreen
+
+        if not isinstance(self.screen, RollbacksScreen):
+            self.push_screen(RollbacksScreen())
+
+    def action_show_audit(self) -> None:
+        from huracan_tui.console.screens.audit import AuditScreen
+
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen())
+
+    def action_show_queues(self) -> None:
+        from huracan_tui.console.screens.queues import QueuesScreen
+
+        if not isinstance(self.screen, QueuesScreen):
+            self.push_screen(QueuesScreen())
+
+    def action_show_jobs(self) -> None:
+        if not isinstance(self.screen, JobsScreen):
+            self.push_screen(JobsScreen())
+
+    def action_show_replay(self, hours: str = "") -> None:
+        open_replay(self, hours)
+
+    def submit_command(self, action: str, args: dict, *,
+                       on_done: Callable[[CommandRecord], None] | None = None) -> None:
+        """Ask for an action that changes things. It is recorded as a command; a live headless
+        leader carries it out, else this console does, in a thread (the same code, the same checks).
+        The outcome comes back as a toast and to `on_done`."""
+        if self.role != "operator":  # every command changes something
+            self.deny(action)
+            return
+        self._carry_out(action, args, on_done)
+
+    @work(thread=True, group="commands")
+    def _carry_out(self, action: str, args: dict, on_done) -> None:
+        try:
+            command = self.brain.submit_command(action, args, actor=self.user, origin=self.origin,
+                                                role=self.role)
+            if self.brain.current_leader() is None:
+                context = CommandContext(self.brain, self.config, handler=f"console {self.user}",
+                                         start_job=self._start_worker)
+                command = execute_command(context, command)
+            else:
+                command = self._await_leader(command.id)
+        except BrainError as error:
+            self.call_from_thread(self.notify, str(error), title=action, severity="error")
+            return
+        self.post_message(CommandFinished(command, on_done))
+
+    def _await_leader(self, command_id: int) -> CommandRecord:
+        deadline = time.monotonic() + COMMAND_WATCH_SECONDS
+        command = self.brain.get_command(command_id)
+        while command.state in ("pending", "running") and time.monotonic() < deadline:
+            time.sleep(0.2)  # a worker thread watching the brain, not a test waiting
+            command = self.brain.get_command(command_id)
+        return command
+
+    def _start_worker(self, job_id: int) -> None:
+        start_worker(self.brain_url, job_id, log_path=self.worker_log)
+
+    @on(CommandFinished)
+    def _command_finished(self, message: CommandFinished) -> None:
+        command = message.command
+        severity = {"done": "information", "refused": "warning"}.get(command.state, "error")
+        if command.state in ("pending", "running"):
+            outcome = f"handed to the leader; still {command.state}"
+        else:
+            outcome = command.outcome or command.state
+        self.notify(outcome, title=f"{command.action}: {command.state}", severity=severity)
+        if message.on_done is not None:
+            message.on_done(command)
+        self.refresh_now()
+
+    def cancel_job(self, job_id: int, reason: str) -> None:
+        self.submit_command("cancel_job", {"job": job_id, "reason": reason, "target": f"job {job_id}"})
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_command_line(self) -> None:
+        if not isinstance(self.screen, PromptScreen):
+            self.push_screen(PromptScreen(), self.run_prompt)
+
+    def run_prompt(self, text: str | None) -> None:
+        if not text:
+            return
+        slots = [slot["slot"] for slot in self.snapshot.slots] if self.snapshot else []
+        try:
+            command = parse_prompt(text, slots)
+        except PromptError as error:
+            self.notify(str(error), severity="warning", title="Command")
+            return
+        if not self.allows(command.action):
+            self.deny(command.action)
+            return
+        if command.action == "models":
+            while not isinstance(self.screen, ModelsScreen):
+                self.pop_screen()
+        elif command.action == "slot":
+            self.open_slot(command.argument)
+        elif command.action == "interval":
+            self.set_refresh_seconds(float(command.argument))
+        elif command.action == "theme":
+            if command.argument not in THEME_NAMES:
+                self.notify(f"unknown theme {command.argument!r}; themes: {', '.join(THEME_NAMES)}",
+                            severity="warning")
+                return
+            self.theme = command.argument
+        elif command.argument:  # `:drift EURUSD` -> show_drift('EURUSD:1h:fwd_ret_1')
+            self.call_later(self.run_action, f"{command.action}({command.argument!r})")
+        else:
+            self.call_later(self.run_action, command.action)
+
+    def export_table(self, table, name: str, fmt: str) -> None:
+        path = export_table(table, Path(self.config.console.export_dir), name, fmt, self.clock())
+        self.notify(f"Wrote {path}", title="Export")
+
+    def action_save_svg(self) -> None:
+        folder = Path(self.config.console.export_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = self.save_screenshot(path=str(folder),
+                                    filename=f"huracan-{self.clock():%Y%m%dT%H%M%S}.svg")
+        self.notify(f"Wrote {path}", title="Screenshot")

@@ -1,0 +1,163 @@
+"""A slot in detail: its versions, the walk-forward folds and metrics of the chosen version,
+and that version's manifest (data window, fingerprint, features, hyperparameters, libraries)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Static
+
+from brain.records import MetricRecord, VersionRecord
+from huracan_tui.console import formatting as fmt
+from huracan_tui.console.actions import bindings
+from huracan_tui.console.screens.base import HuracanScreen
+from huracan_tui.console.widgets.status_bar import StatusBar
+
+VERSION_COLUMNS = (("number", "Ver"), ("model", "Model"), ("sharpe", "Sharpe"), ("hit", "Hit rate"),
+                   ("ic", "IC"), ("rmse", "RMSE bps"), ("trained", "Trained (UTC)"))
+FOLD_COLUMNS = (("fold", "Fold"), ("train", "Train rows"), ("test", "Test window (UTC)"),
+                ("n", "N"), ("sharpe", "Sharpe"), ("hit", "Hit rate"), ("ic", "IC"),
+                ("rmse", "RMSE bps"), ("mae", "MAE bps"))
+MANIFEST_KEYS = ("model_kind", "target", "horizon", "timeframe", "cost_bps", "seed", "n_rows",
+                 "data_start", "data_end", "data_fingerprint", "artifact_sha256", "artifact_format",
+                 "features", "params", "library_versions")
+
+
+@dataclass(frozen=True)
+class SlotDetail:
+    versions: list[VersionRecord]
+    metrics: dict[int, list[MetricRecord]]  # version id -> metrics
+
+
+class DetailLoaded(Message):
+    def __init__(self, detail: SlotDetail) -> None:
+        super().__init__()
+        self.detail = detail
+
+
+def overall(metrics: list[MetricRecord]) -> dict[str, float | None]:
+    return {m.name: m.value for m in metrics if m.fold is None}
+
+
+CARD_FIELDS = (("purpose", "purpose"), ("ideal_input", "ideal input"),
+               ("feature_requirements", "features"), ("output_schema", "output"), ("regimes", "regimes"))
+
+
+def card_text(model_kind: str) -> str:
+    """The zoo's info card for a kind: what the model is for and what it wants."""
+    from engine.models import model_class  # cheap: no learning library is imported
+
+    try:
+        card = model_class(model_kind).card.to_dict()
+    except (ValueError, AttributeError):
+        return f"[b]{'model':<17}[/b] {model_kind} (no card: unknown to this huracan)"
+    lines = [f"[b]{'model card':<17}[/b] {card['kind']} · {card['family']} · {card['task']} · "
+             f"{card['library']}"]
+    for key, label in CARD_FIELDS:
+        value = card[key]
+        lines.append(f"[b]{label:<17}[/b] {', '.join(value) if isinstance(value, list) else value}")
+    return "\n".join(lines)
+
+
+def manifest_text(manifest: dict) -> str:
+    lines = []
+    for key in MANIFEST_KEYS:
+        value = manifest.get(key)
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        lines.append(f"[b]{key:<17}[/b] {value if value is not None else '-'}")
+    return "\n".join(lines)
+
+
+class ModelDetailScreen(HuracanScreen):
+    BINDINGS = bindings("detail")
+
+    def __init__(self, slot_key: str) -> None:
+        super().__init__()
+        self.slot_key = slot_key
+        self.detail: SlotDetail | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Static(f"Slot {self.slot_key}: versions", classes="section-title", id="detail-title")
+        versions = DataTable(id="versions", cursor_type="row", zebra_stripes=True)
+        for key, label in VERSION_COLUMNS:
+            versions.add_column(label, key=key)
+        yield versions
+        yield Static("Walk-forward folds (out of sample)", classes="section-title", id="folds-title")
+        folds = DataTable(id="folds", cursor_type="none", show_cursor=False)
+        for key, label in FOLD_COLUMNS:
+            folds.add_column(label, key=key)
+        yield folds
+        with VerticalScroll(id="manifest-scroll"):
+            yield Static("", id="manifest")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.app.snapshot is not None:
+            self.query_one(StatusBar).show(self.app.status_line(self.app.snapshot))
+        self.load_detail()
+
+    @work(thread=True, exclusive=True)
+    def load_detail(self) -> None:
+        brain = self.app.brain
+        versions = brain.list_versions(self.slot_key)
+        detail = SlotDetail(versions, {v.id: brain.version_metrics(v.id) for v in versions})
+        self.post_message(DetailLoaded(detail))
+
+    @on(DetailLoaded)
+    def _show_detail(self, message: DetailLoaded) -> None:
+        self.detail = message.detail
+        table = self.query_one("#versions", DataTable)
+        table.clear()
+        for version in reversed(self.detail.versions):  # newest first
+            metrics = overall(self.detail.metrics[version.id])
+            table.add_row(
+                fmt.right(f"v{version.number}"),
+                version.model_kind,
+                fmt.signed(metrics.get("sharpe")),
+                fmt.percent(metrics.get("hit_rate")),
+                fmt.signed(metrics.get("ic"), 3),
+                fmt.right(fmt.number(metrics.get("rmse"), 1)),
+                fmt.timestamp(version.created_at),
+                key=str(version.number),
+            )
+        if self.detail.versions:
+            self.show_version(self.detail.versions[-1].number)
+
+    @on(DataTable.RowHighlighted, "#versions")
+    def _version_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.detail is not None and event.row_key.value is not None:
+            self.show_version(int(event.row_key.value))
+
+    def show_version(self, number: int) -> None:
+        version = next(v for v in self.detail.versions if v.number == number)
+        metrics = self.detail.metrics[version.id]
+        self.query_one("#folds-title", Static).update(
+            f"v{number} {version.model_kind}: walk-forward folds (out of sample)")
+        folds = self.query_one("#folds", DataTable)
+        folds.clear()
+        for fold in version.manifest.get("folds", []):
+            values = {m.name: m.value for m in metrics if m.fold == fold["index"]}
+            folds.add_row(
+                fmt.right(str(fold["index"])),
+                fmt.right(str(fold["train_end"] - fold["train_start"])),
+                f"{fmt.timestamp(fold.get('test_start_ts'))} → {fmt.timestamp(fold.get('test_end_ts'))}",
+                fmt.right(fmt.number(values.get("n"), 0)),
+                fmt.signed(values.get("sharpe")),
+                fmt.percent(values.get("hit_rate")),
+                fmt.signed(values.get("ic"), 3),
+                fmt.right(fmt.number(values.get("rmse"), 1)),
+                fmt.right(fmt.number(values.get("mae"), 1)),
+            )
+        self.query_one("#manifest", Static).update(
+            card_text(version.model_kind) + "\n\n" + manifest_text(version.manifest))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

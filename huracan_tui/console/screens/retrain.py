@@ -1,0 +1,121 @@
+"""Retrain a slot from the console: the operator picks the model kind, the device and the cadence,
+and a train job is queued with those choices (through the app's commands, so an attached console
+hands it to the leader and the leader checks the role again).
+
+Kinds are names from the zoo's registry only: listing them imports no learning library, and the
+console never imports torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Select, Static
+
+from scheduler.services.job_params import DEVICE_CHOICES
+
+CADENCE_CHOICES = {
+    "full": "full: walk-forward over every fold, then a refit",
+    "quick": "quick: at most 2 folds, then a refit",
+    "incremental": "incremental: continue from the latest version on new bars",
+}
+DEVICE_LABELS = {"auto": "auto (CUDA, else Apple MPS, else CPU)", "cpu": "cpu",
+                 "cuda": "cuda (the job fails on a machine without one)"}
+
+
+@dataclass(frozen=True)
+class RetrainChoice:
+    kind: str
+    device: str
+    cadence: str
+
+    def command_args(self, slot_key: str) -> dict:
+        """The `retrain` command's arguments (scheduler.services.requests queues the job from them)."""
+        return {"slot": slot_key, "kinds": [self.kind], "device": self.device, "cadence": self.cadence,
+                "target": slot_key}
+
+
+def retrain_kinds() -> list[str]:
+    """The kinds that can train here, simplest first (engine.models.zoo: names and cards only)."""
+    from engine.models import zoo
+
+    return [entry["kind"] for entry in zoo() if entry["available"]]
+
+
+class RetrainScreen(ModalScreen[RetrainChoice | None]):
+    """Dismisses with the operator's RetrainChoice, or None (Esc)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="retrain-cancel")]
+    DEFAULT_CSS = """
+    RetrainScreen {
+        align: center middle;
+    }
+    RetrainScreen Select {
+        width: 100%;
+        margin-bottom: 1;
+    }
+    """
+
+    def __init__(self, slot_key: str, kinds: list[str], kind: str, *, cadence: str = "full") -> None:
+        super().__init__()
+        self.slot_key = slot_key
+        self.kinds = kinds
+        self.default_kind = kind if kind in kinds else kinds[0]
+        self.default_cadence = cadence
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-dialog"):
+            yield Static(f"Retrain {self.slot_key}", classes="section-title")
+            yield Label("Model kind")
+            yield Select([(kind, kind) for kind in self.kinds], value=self.default_kind, allow_blank=False,
+                         id="retrain-kind", compact=True)
+            yield Label("Device (neural kinds; the others train on the CPU)")
+            yield Select([(DEVICE_LABELS[name], name) for name in DEVICE_CHOICES], value="auto",
+                         allow_blank=False, id="retrain-device", compact=True)
+            yield Label("Cadence")
+            yield Select([(label, name) for name, label in CADENCE_CHOICES.items()],
+                         value=self.default_cadence, allow_blank=False, id="retrain-cadence", compact=True)
+            # Compact widgets: the whole dialog fits an 80x24 terminal.
+            yield Button("Queue retrain", id="retrain-queue", variant="primary", compact=True)
+            yield Static("Tab moves · Enter opens a list or queues · Esc cancels", id="retrain-hint")
+
+    def choice(self) -> RetrainChoice:
+        return RetrainChoice(
+            kind=str(self.query_one("#retrain-kind", Select).value),
+            device=str(self.query_one("#retrain-device", Select).value),
+            cadence=str(self.query_one("#retrain-cadence", Select).value),
+        )
+
+    @on(Button.Pressed, "#retrain-queue")
+    def _queue(self) -> None:
+        self.dismiss(self.choice())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def open_retrain(app, slot_key: str = "") -> None:
+    """Ask for the kind, device and cadence of a retrain of `slot_key` (default: the slot in
+    view), then queue it. Viewers are refused before anything is asked."""
+    from huracan_tui.console.screens.slot_view import slot_in_view
+
+    if not app.allows("retrain"):
+        app.deny("retrain")
+        return
+    slot = slot_key or slot_in_view(app)
+    if slot is None:
+        app.notify("No slots in the brain yet: train a model first (d on the Models view).",
+                   severity="warning")
+        return
+    configured = app.config.training.models
+
+    def queue(choice: RetrainChoice | None) -> None:
+        if choice is not None:
+            app.submit_command("retrain", choice.command_args(slot))
+
+    app.push_screen(RetrainScreen(slot, retrain_kinds(), configured[0] if configured else "linear",
+                                  cadence=app.config.training.cadence), queue)

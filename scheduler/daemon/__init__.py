@@ -1,0 +1,1 @@
+"""What only the headless process runs: schedule entries, the lease, workers, executors, feeds."""

@@ -1,0 +1,56 @@
+"""Job kinds and their params. A job's params are plain JSON stored with the job in the brain;
+building them is cheap, so the console can queue work without importing the engine."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from scheduler.config import TrainingConfig
+
+JOB_KINDS = ("train", "demo", "compare")
+# What an operator may ask a retrain to run on: auto picks CUDA, then Apple MPS, then the CPU.
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def train_job_params(
+    symbol: str,
+    timeframe: str,
+    training: TrainingConfig,
+    *,
+    kinds: list[str] | None = None,
+    cadence: str | None = None,
+    device: str | None = None,
+) -> dict:
+    """A train job of one series. `kinds` and `cadence` replace the configured ones (checked as
+    the config checks them); `device` (auto, cpu, cuda, cuda:N, mps) is where the neural kinds
+    train, None meaning as configured. ValueError naming the bad value otherwise."""
+    update: dict = {}
+    if kinds is not None:
+        update["models"] = list(kinds)
+    if cadence is not None:
+        update["cadence"] = cadence
+    if update:
+        # Validated, not model_copy'd: an unknown kind or cadence is refused here, not in a worker.
+        try:
+            training = TrainingConfig.model_validate({**training.model_dump(), **update})
+        except ValidationError as error:
+            first = error.errors()[0]
+            key = ".".join(str(part) for part in first["loc"])
+            raise ValueError(f"{key}: {first['msg'].removeprefix('Value error, ')}") from None
+    params = {"symbol": symbol, "timeframe": timeframe, "training": training.model_dump()}
+    if device is not None:
+        from engine.models.neural.device import check_device_name  # no torch import
+
+        params["device"] = check_device_name(device)
+    return params
+
+
+def demo_job_params(training: TrainingConfig) -> dict:
+    return {"training": training.model_dump()}
+
+
+def compare_job_params(champion: int, challengers: list[int], *, alpha: float = 0.05,
+                       correction: str = "holm", n_boot: int = 1000, seed: int = 0) -> dict:
+    """A champion-versus-challengers comparison (scheduler.services.comparison); the slot is the job's."""
+    return {"champion": champion, "challengers": list(challengers), "alpha": alpha,
+            "correction": correction, "n_boot": n_boot, "seed": seed}

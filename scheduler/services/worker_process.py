@@ -1,0 +1,39 @@
+"""Starting a worker process for one job: what the console, the CLI and the local executor share.
+
+The brain URL (which may hold a password) travels in the child's environment, never on its
+command line, where `ps` and /proc/PID/cmdline show it to every user of the machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BRAIN_URL_ENV = "HURACAN_BRAIN"
+
+
+def worker_launch(brain_url: str, job_id: int) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a worker for `job_id`."""
+    command = [sys.executable, "-m", "scheduler.daemon.worker", "--job", str(job_id)]
+    return command, {**os.environ, BRAIN_URL_ENV: brain_url, "PYTHONUNBUFFERED": "1"}
+
+
+def start_worker(brain_url: str, job_id: int, *, log_path: Path | None = None) -> subprocess.Popen:
+    """Start a worker for one job. Its output goes to log_path (or is discarded): a console's
+    terminal must not be written over by a child process."""
+    command, env = worker_launch(brain_url, job_id)
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C in the operator's terminal goes to the console only.
+            start_new_session=True,
+            env=env,
+        )
+    finally:
+        if log is not subprocess.DEVNULL:
+            log.close()
