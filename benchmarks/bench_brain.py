@@ -14,7 +14,7 @@ points of the latest versions (what a slot accumulates), built with bulk inserts
 `huracan status` and the console's snapshot run for "latest metrics per slot", timed best of
 `--repeats` after one warm-up, plus the query plan of its metrics query; likewise
 `Brain.live_summaries()` (each champion's newest live metrics, the console's live columns) and
-the console's whole per-slot snapshot (`scheduler.services.overview.slot_summaries`).
+the console's whole per-slot snapshot (`scheduler.services.overview.slot_overviews`).
 PostgreSQL: a fresh schema in the `test` database at 127.0.0.1:5432 (dropped afterwards).
 """
 
@@ -247,9 +247,9 @@ def time_status(backend: str, slots: int, rows: int, repeats: int, try_index: bo
                                               for name in LIVE_METRICS)
             reads = {"Brain.status()": brain.status, "Brain.live_summaries()": brain.live_summaries}
             try:
-                from scheduler.services.overview import slot_summaries
+                from scheduler.services.overview import slot_overviews
 
-                reads["console snapshot (slot_summaries)"] = lambda: slot_summaries(brain)
+                reads["console snapshot (slot_overviews)"] = lambda: slot_overviews(brain)
             except ImportError:  # the console's module moved: time the brain's parts only
                 pass
             for label, read in reads.items():

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Table, func, select
 
 from brain.errors import BrainError
+from brain.part import BrainPart
 from brain.schema import funding_rates, liquidations, open_interest, sentiment_scores
 from brain.upsert import insert_on_conflict
 
@@ -55,7 +56,7 @@ def _checked_frame(kind: str, values: tuple[str, ...], frame: pl.DataFrame) -> p
     return frame
 
 
-class AltDataMixin:
+class AltDataMixin(BrainPart):
     def store_alt_data(self, kind: str, frame: pl.DataFrame) -> int:
         """Upsert rows (ts, symbol, value columns) of one kind in one transaction; a row at an
         existing (symbol, ts) replaces it. Returns the rows written."""

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Row
 
+from brain.part import BrainPart
 from brain.records import AuditRecord
 from brain.schema import audit_log
 
@@ -42,7 +43,7 @@ def _audit_record(row: Row) -> AuditRecord:
     return AuditRecord(**row._mapping)
 
 
-class AuditMixin:
+class AuditMixin(BrainPart):
     def audit(
         self,
         action: str,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from brain.errors import BrainError
+from brain.part import BrainPart
 from brain.schema import bars
 from brain.upsert import insert_on_conflict
 
@@ -43,7 +44,7 @@ def _utc_frame(symbol: str, timeframe: str, frame: pl.DataFrame) -> pl.DataFrame
     return frame
 
 
-class BarsMixin:
+class BarsMixin(BrainPart):
     def store_bars(self, symbol: str, timeframe: str, frame: pl.DataFrame) -> int:
         """Upsert OHLCV rows (a bar at an existing ts replaces it) in one transaction."""
         frame = _utc_frame(symbol, timeframe, frame)

@@ -52,13 +52,34 @@ def dump_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=_json_default)
 
 
+def clean_json(value: Any) -> Any:
+    """NaN and infinities become None (JSON has no such numbers, and PostgreSQL's parsers refuse
+    them), dict keys strings and tuples lists: what a JSONText column stores of `value`."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(key): clean_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(item) for item in value]
+    return value
+
+
+def stored_json(value: Any) -> Any:
+    """`value` as a JSONText column gives it back, for callers that compare with or hand out what
+    they store without reading it back."""
+    value = clean_json(value)
+    return None if value is None else json.loads(dump_json(value))
+
+
 class JSONText(TypeDecorator):
-    """A JSON document kept as TEXT, so both backends store and compare it the same way."""
+    """A JSON document kept as TEXT, so both backends store and compare it the same way; NaN and
+    infinities are stored as null, so no caller needs to clean a value first."""
 
     impl = Text
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect) -> str | None:
+        value = clean_json(value)
         return None if value is None else dump_json(value)
 
     def process_result_value(self, value: str | None, dialect) -> Any:

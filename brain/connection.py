@@ -102,6 +102,17 @@ def describe_dbapi_error(exc: DBAPIError) -> str:
     return line[:1].lower() + line[1:]
 
 
+def own_connection(engine: Engine) -> Connection:
+    """A connection checked out for as long as its user keeps it, in autocommit so no transaction
+    stays open on it (session-level state, such as an advisory lock, survives commits anyway)."""
+    try:
+        return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    except DBAPIError as exc:
+        raise BrainError(
+            f"cannot reach the brain at {safe_url(engine.url)}: {describe_dbapi_error(exc)}"
+        ) from None
+
+
 @contextmanager
 def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
     """One transaction on a pooled connection; commits on success, rolls back on any error."""

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select
 
 from brain.errors import BrainError
+from brain.part import BrainPart
 from brain.records import QualityLogRecord
 from brain.schema import data_quality_logs
 
@@ -53,7 +54,7 @@ def _prepared_rows(source: str, rows: Iterable[Mapping[str, Any]], defaults: dic
     return prepared
 
 
-class DataQualityMixin:
+class DataQualityMixin(BrainPart):
     def record_quality_report(
         self,
         source: str,

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select
 
 from brain.column_types import nan_to_null
 from brain.errors import BrainError
+from brain.part import BrainPart
 from brain.schema import drift_results
 
 _ROW_KEYS = {
@@ -58,7 +59,7 @@ def _finite_or_none(value):
     return value
 
 
-class DriftMixin:
+class DriftMixin(BrainPart):
     def record_drift_results(
         self, rows: list[dict[str, Any]], *, slot_key: str | None = None, ts: datetime | None = None
     ) -> int:

@@ -9,16 +9,15 @@ the cut-off.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select
 
-from brain.column_types import dump_json
+from brain.column_types import stored_json
 from brain.errors import BrainError
-from brain.monitoring import _clean_json
+from brain.part import BrainPart
 from brain.schema import console_history
 
 FRAMES_READ = 5000
@@ -35,7 +34,7 @@ class HistoryFrame:
 def _as_stored(payload: dict[str, Any]) -> Any:
     """The payload as it reads back (tuples become lists, keys strings, NaN None), so a new
     frame compares equal to a stored one whenever it would store the same document."""
-    return json.loads(dump_json(_clean_json(payload)))
+    return stored_json(payload)
 
 
 def _newest_at(kind: str, ts: datetime):
@@ -51,7 +50,7 @@ def _frame(row) -> HistoryFrame:
     return HistoryFrame(**row._mapping)
 
 
-class HistoryMixin:
+class HistoryMixin(BrainPart):
     def record_frame(
         self,
         kind: str,

@@ -7,14 +7,15 @@ several kinds or folds; the values say which model and fold each step belongs to
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from brain.column_types import stored_json
 from brain.errors import BrainError
+from brain.part import BrainPart
 from brain.schema import job_events, jobs
 
 
@@ -27,18 +28,7 @@ class JobEventRecord:
     values: dict[str, Any]
 
 
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities become None: JSON has no such numbers, and PostgreSQL's parsers refuse them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
-    return value
-
-
-class JobEventsMixin:
+class JobEventsMixin(BrainPart):
     def record_job_event(self, job_id: int, step: int, values: dict[str, Any]) -> JobEventRecord:
         """Store one event of `job_id`; BrainError when the job does not exist."""
         now = datetime.now(UTC)
@@ -46,9 +36,9 @@ class JobEventsMixin:
             if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).scalar() is None:
                 raise BrainError(f"no job {job_id} in the brain")
             event_id = conn.execute(
-                insert(job_events).values(job_id=job_id, ts=now, step=int(step), values=_json_safe(values))
+                insert(job_events).values(job_id=job_id, ts=now, step=int(step), values=values)
             ).inserted_primary_key[0]
-        return JobEventRecord(event_id, job_id, now, int(step), _json_safe(values))
+        return JobEventRecord(event_id, job_id, now, int(step), stored_json(values))
 
     def job_events(self, job_id: int, *, after_step: int | None = None) -> list[JobEventRecord]:
         """The job's events in step order; with `after_step` only the later ones (a live view

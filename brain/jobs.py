@@ -14,6 +14,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from brain.errors import BrainError
+from brain.part import BrainPart
 from brain.records import JobRecord
 from brain.schema import jobs
 
@@ -62,7 +63,7 @@ def _transition(conn: Connection, job_id: int, from_states: tuple[str, ...], **v
     return False
 
 
-class JobsMixin:
+class JobsMixin(BrainPart):
     def create_job(
         self,
         kind: str,

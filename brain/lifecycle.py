@@ -15,10 +15,11 @@ from sqlalchemy.engine import Connection
 
 from brain.audit import insert_audit
 from brain.errors import BrainError
-from brain.monitoring import _clean_json
+from brain.part import BrainPart
 from brain.records import PromotionRecord, RollbackRecord, VersionRecord
-from brain.registry import _select_versions, _version_record, champion_versions
+from brain.registry import champion_versions
 from brain.schema import model_comparisons, model_metrics, model_versions, promotions, rollback_logs, slots
+from brain.versions import champion_row, select_versions, version_record
 
 # The tests whose verdicts a promotion rests on: every test of the newest comparison run.
 PASSING_VERDICT = "challenger_better"
@@ -36,11 +37,11 @@ def _require_reason(reason: str | None, what: str) -> str:
 
 def _version_in(conn: Connection, slot_key: str, number: int) -> VersionRecord:
     row = conn.execute(
-        _select_versions().where(slots.c.key == slot_key, model_versions.c.number == int(number))
+        select_versions().where(slots.c.key == slot_key, model_versions.c.number == int(number))
     ).one_or_none()
     if row is None:
         raise BrainError(f"{slot_key} has no version {number}")
-    return _version_record(row)
+    return version_record(row)
 
 
 def _lock_slot(conn: Connection, slot_key: str) -> None:
@@ -52,20 +53,8 @@ def _lock_slot(conn: Connection, slot_key: str) -> None:
         raise BrainError(f"no slot {slot_key}")
 
 
-def _champion_row(conn: Connection, slot_key: str, at: datetime | None):
-    query = (
-        select(promotions.c.id, promotions.c.version_id, promotions.c.previous_version_id)
-        .where(promotions.c.slot_key == slot_key)
-        .order_by(promotions.c.ts.desc(), promotions.c.id.desc())
-        .limit(1)
-    )
-    if at is not None:
-        query = query.where(promotions.c.ts <= at)
-    return conn.execute(query).one_or_none()
-
-
 def _version_by_id(conn: Connection, version_id: int) -> VersionRecord:
-    return _version_record(conn.execute(_select_versions().where(model_versions.c.id == version_id)).one())
+    return version_record(conn.execute(select_versions().where(model_versions.c.id == version_id)).one())
 
 
 def _overall_metrics(conn: Connection, version_id: int) -> dict[str, float | None]:
@@ -154,13 +143,13 @@ def _rollback_record(row) -> RollbackRecord:
     return RollbackRecord(**values)
 
 
-class LifecycleMixin:
+class LifecycleMixin(BrainPart):
     # ---- reading ---------------------------------------------------------------------------
 
     def champion(self, slot_key: str, *, at: datetime | None = None) -> VersionRecord | None:
         """The version that was live at `at` (default: now); None before the first promotion."""
         with self._read() as conn:
-            row = _champion_row(conn, slot_key, at)
+            row = champion_row(conn, slot_key, at)
             return None if row is None else _version_by_id(conn, row.version_id)
 
     def champions(self) -> dict[str, int]:
@@ -188,7 +177,7 @@ class LifecycleMixin:
     def promotion_verdict(self, slot_key: str, challenger: int) -> dict[str, Any] | None:
         """The newest A/B verdict of `challenger` against the current champion (None if never compared)."""
         with self._read() as conn:
-            current = _champion_row(conn, slot_key, None)
+            current = champion_row(conn, slot_key, None)
             if current is None:
                 return None
             return latest_verdict(conn, slot_key, _version_by_id(conn, current.version_id).number, challenger)
@@ -218,7 +207,7 @@ class LifecycleMixin:
             version = _version_in(conn, slot_key, number)
             if version.status == "pruned":
                 raise BrainError(f"{slot_key} v{number} is pruned; it cannot be promoted")
-            current_row = _champion_row(conn, slot_key, None)
+            current_row = champion_row(conn, slot_key, None)
             current = None if current_row is None else _version_by_id(conn, current_row.version_id)
             if current is not None and current.id == version.id:
                 raise BrainError(f"{slot_key} v{number} is already the champion")
@@ -242,13 +231,13 @@ class LifecycleMixin:
                 ts=now, slot_key=slot_key, version_id=version.id,
                 previous_version_id=None if current is None else current.id, kind="promote",
                 forced=int(forced), verdict=verdict, actor=actor, origin=origin, reason=reason,
-                metrics=_clean_json(metrics),
+                metrics=metrics,
             )).inserted_primary_key[0]
             insert_audit(
                 conn, "promote", actor=actor, origin=origin, target=f"{slot_key} v{number}", reason=reason,
                 outcome="forced" if forced else "ok",
-                details=_clean_json({"previous": None if current is None else current.number,
-                                     "verdict": verdict, "forced": forced, "metrics": metrics}),
+                details={"previous": None if current is None else current.number,
+                         "verdict": verdict, "forced": forced, "metrics": metrics},
             )
             row = conn.execute(_promotion_query().where(promotions.c.id == promotion_id)).one()
             return _promotion_record(row)
@@ -270,7 +259,7 @@ class LifecycleMixin:
         now = at or datetime.now(UTC)
         with self._write() as conn:
             _lock_slot(conn, slot_key)
-            current_row = _champion_row(conn, slot_key, None)
+            current_row = champion_row(conn, slot_key, None)
             if current_row is None:
                 raise BrainError(f"{slot_key} has no champion to roll back")
             current = _version_by_id(conn, current_row.version_id)
@@ -286,12 +275,12 @@ class LifecycleMixin:
                 raise BrainError(f"{slot_key} v{target.number} is pruned; it cannot be put back")
             metrics = {f"v{current.number}": _overall_metrics(conn, current.id),
                        f"v{target.number}": _overall_metrics(conn, target.id)}
-            evidence = _clean_json({**(evidence or {}), "metrics": metrics})
+            evidence = {**(evidence or {}), "metrics": metrics}
             kind = "auto_rollback" if automatic else "rollback"
             conn.execute(insert(promotions).values(
                 ts=now, slot_key=slot_key, version_id=target.id, previous_version_id=current.id, kind=kind,
                 forced=0, verdict=None, actor=actor, origin=origin, reason=reason,
-                metrics=_clean_json(metrics),
+                metrics=metrics,
             ))
             rollback_id = conn.execute(insert(rollback_logs).values(
                 ts=now, slot_key=slot_key, from_version_id=current.id, to_version_id=target.id,

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, func, literal, select, update
 
 from brain.column_types import UTCDateTime
 from brain.errors import BrainError
+from brain.part import BrainPart
 from brain.registry import champion_versions, chosen
 from brain.schema import bars, model_metrics, model_versions, predictions, slots
 from brain.upsert import insert_on_conflict
@@ -85,7 +86,7 @@ def _checked_row(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {key: row.get(key) for key in _PREDICTION_KEYS} | {"predicted_at": row.get("predicted_at") or now}
 
 
-class LiveMixin:
+class LiveMixin(BrainPart):
     def record_predictions(self, rows: list[dict[str, Any]]) -> int:
         """Store forecasts; a row whose (slot, version, bar) is already stored is left as it was,
         so a tick that runs twice writes nothing twice. Returns the rows newly stored."""

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Row
 from brain.audit import insert_audit
 from brain.column_types import nan_to_null
 from brain.errors import BrainError
-from brain.records import MetricRecord, SlotRecord, VersionRecord
+from brain.part import BrainPart
+from brain.records import ChangeMarks, MetricRecord, SlotRecord, VersionRecord
 from brain.schema import (
     artifacts,
     drift_results,
@@ -25,6 +26,7 @@ from brain.schema import (
     slots,
 )
 from brain.upsert import insert_on_conflict
+from brain.versions import select_versions, version_record
 
 _METRIC_KEYS = {"name", "value", "fold", "ts", "scope"}
 
@@ -39,21 +41,6 @@ def _short(sha256: str) -> str:
 
 def _slot_record(row: Row) -> SlotRecord:
     return SlotRecord(**row._mapping)
-
-
-_VERSION_COLUMNS = (
-    model_versions.c.id,
-    slots.c.key.label("slot_key"),
-    model_versions.c.number,
-    model_versions.c.model_kind,
-    model_versions.c.status,
-    model_versions.c.artifact_sha256,
-    model_versions.c.manifest,
-    model_versions.c.data_start,
-    model_versions.c.data_end,
-    model_versions.c.created_at,
-    model_versions.c.notes,
-)
 
 
 # Statements the console's poll builds are cached: building one costs more than running it at
@@ -89,14 +76,6 @@ def champion_versions(only_chosen: bool = False):
     )
 
 
-def _select_versions():
-    return select(*_VERSION_COLUMNS).join_from(model_versions, slots)
-
-
-def _version_record(row: Row) -> VersionRecord:
-    return VersionRecord(**row._mapping)
-
-
 def _metric_rows(version_id: int, rows: list[dict[str, Any]], now: datetime) -> list[dict]:
     prepared = []
     for row in rows:
@@ -118,7 +97,7 @@ def _metric_rows(version_id: int, rows: list[dict[str, Any]], now: datetime) -> 
     return prepared
 
 
-class RegistryMixin:
+class RegistryMixin(BrainPart):
     # ---- slots -------------------------------------------------------------------------
 
     def ensure_slot(self, symbol: str, timeframe: str, target: str, horizon: int) -> SlotRecord:
@@ -229,32 +208,32 @@ class RegistryMixin:
                 details={"model_kind": model_kind, "artifact_sha256": sha256},
             )
             # Read back so the record carries exactly what was stored (e.g. timestamp precision).
-            row = conn.execute(_select_versions().where(model_versions.c.id == version_id)).one()
-        return _version_record(row)
+            row = conn.execute(select_versions().where(model_versions.c.id == version_id)).one()
+        return version_record(row)
 
     def list_versions(self, slot_key: str) -> list[VersionRecord]:
-        query = _select_versions().where(slots.c.key == slot_key).order_by(model_versions.c.number)
+        query = select_versions().where(slots.c.key == slot_key).order_by(model_versions.c.number)
         with self._read() as conn:
-            return [_version_record(row) for row in conn.execute(query)]
+            return [version_record(row) for row in conn.execute(query)]
 
     def get_version(self, slot_key: str, number: int) -> VersionRecord:
-        query = _select_versions().where(slots.c.key == slot_key, model_versions.c.number == number)
+        query = select_versions().where(slots.c.key == slot_key, model_versions.c.number == number)
         with self._read() as conn:
             row = conn.execute(query).one_or_none()
         if row is None:
             raise BrainError(f"slot {slot_key!r} has no version {number}")
-        return _version_record(row)
+        return version_record(row)
 
     def latest_version(self, slot_key: str) -> VersionRecord | None:
         query = (
-            _select_versions()
+            select_versions()
             .where(slots.c.key == slot_key)
             .order_by(model_versions.c.number.desc())
             .limit(1)
         )
         with self._read() as conn:
             row = conn.execute(query).one_or_none()
-        return None if row is None else _version_record(row)
+        return None if row is None else version_record(row)
 
     # ---- artifacts ---------------------------------------------------------------------
 
@@ -343,16 +322,17 @@ class RegistryMixin:
             )
         return summaries
 
-    def overview_changes(self, since: tuple) -> set[str] | None:
+    def overview_changes(self, since: ChangeMarks | tuple[()]) -> set[str] | None:
         """The slots whose status() and live rows may differ from when change_marks() returned
         `since`: those with a new version, a new metric row or a promotion since. None when only a
-        whole read can tell (a slot was added). Drift and queue parts are not covered: they are
-        cheap to read whole."""
-        if len(since) != 8:
+        whole read can tell (a slot was added, or `since` is no ChangeMarks). Drift and queue
+        parts are not covered: they are cheap to read whole."""
+        if not isinstance(since, ChangeMarks):
             return None
-        slots_mark, versions_mark, metrics_mark, promotions_mark = (mark or 0 for mark in since[:4])
+        versions_mark, metrics_mark = since.newest_version or 0, since.newest_metric or 0
+        promotions_mark = since.newest_promotion or 0
         with self._read() as conn:
-            if (conn.execute(select(func.max(slots.c.id))).scalar() or 0) != slots_mark:
+            if (conn.execute(select(func.max(slots.c.id))).scalar() or 0) != (since.newest_slot or 0):
                 return None
             new_versions = (select(slots.c.key).join(model_versions, model_versions.c.slot_id == slots.c.id)
                             .where(model_versions.c.id > versions_mark))
@@ -363,7 +343,7 @@ class RegistryMixin:
             promoted = select(promotions.c.slot_key).where(promotions.c.id > promotions_mark)
             return set(conn.execute(union(new_versions, measured, promoted)).scalars())
 
-    def change_marks(self) -> tuple:
+    def change_marks(self) -> ChangeMarks:
         """A cheap fingerprint of everything the per-slot overview reads (newest ids of slots,
         versions, metrics, promotions, drift checks and queue items, the newest queue decision and
         the open item count): equal marks, equal overview. Each part is an index lookup, so a console can ask
@@ -374,7 +354,7 @@ class RegistryMixin:
         still_open = (select(func.count()).select_from(queue_items)
                       .where(queue_items.c.state.in_(("pending", "approved"))).scalar_subquery())
         with self._read() as conn:
-            return tuple(conn.execute(select(*newest, decided, still_open)).one())
+            return ChangeMarks(*conn.execute(select(*newest, decided, still_open)).one())
 
 
 @cache

@@ -1,11 +1,10 @@
 """Exactly one leader per brain: the lease a headless scheduler must hold before it acts.
 
-PostgreSQL: `pg_try_advisory_lock` on a connection of its own, kept for as long as we lead;
-the server drops the lock the moment that connection or process dies (kill -9 included), so a
-standby takes over at its next try. The holder is also written to `leader_lease` so consoles
-can say who leads. SQLite has no such lock: the lease is the `leader_lease` row itself, taken
-in a write transaction when absent, expired, or held by a dead process of this machine, and
-renewed by a heartbeat well inside its expiry.
+The brain keeps the lease (brain/lease.py): on PostgreSQL an advisory lock on a connection of
+its own, which the server drops the moment that connection or process dies (kill -9 included),
+so a standby takes over at its next try; on SQLite the `leader_lease` row, taken when absent,
+expired, or held by a dead process of this machine, and renewed by a heartbeat well inside its
+expiry. This module is the policy: when to take, renew and give up the lead.
 
 A leader that cannot renew (its connection died, a standby took an expired lease) must stop
 acting at once: `is_valid()` is what every cadence checks before doing anything.
@@ -18,24 +17,11 @@ import os
 import socket
 import time
 import uuid
-from datetime import UTC, datetime
 
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from brain import Brain, BrainError
-from brain.leader import (
-    LEASE_NAME,
-    LeaderRecord,
-    advisory_key,
-    advisory_lock_held,
-    beat_lease,
-    drop_lease,
-    holder_is_dead,
-    read_lease,
-    write_lease,
-)
+from brain.lease import LEASE_NAME, LeaderRecord
 
 log = logging.getLogger("huracan.leader")
 
@@ -54,11 +40,7 @@ class LeaderLease:
         self.holder_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.held = False
         self._valid_until = 0.0  # monotonic; we stop acting past it even if renew never ran
-        self._lock_conn: Connection | None = None  # PostgreSQL: the session owning the lock
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.brain.backend == "postgresql"
+        self._claim = brain.lease_claim(self.holder_id, name)
 
     def is_valid(self) -> bool:
         return self.held and time.monotonic() < self._valid_until
@@ -69,10 +51,10 @@ class LeaderLease:
             return self.renew()
         started = time.monotonic()
         try:
-            taken = self._acquire_postgres() if self.is_postgres else self._acquire_sqlite()
+            taken = self._claim.take(self.lease_seconds)
         except (BrainError, SQLAlchemyError) as error:
             log.warning("could not try for the lead: %s", error)
-            self._drop_lock_connection()
+            self._claim.close()
             return False
         if taken:
             self.held = True
@@ -85,7 +67,7 @@ class LeaderLease:
             return False
         started = time.monotonic()
         try:
-            kept = self._renew_postgres() if self.is_postgres else self._renew_sqlite()
+            kept = self._claim.renew(self.lease_seconds)
         except (BrainError, SQLAlchemyError) as error:
             log.warning("could not renew the lead: %s", error)
             kept = False
@@ -93,77 +75,22 @@ class LeaderLease:
             self._valid_until = started + self.lease_seconds
         else:
             self.held = False
-            self._drop_lock_connection()
+            self._claim.close()
         return kept
 
     def release(self) -> None:
         """Give the lead up (clean shutdown), so a standby need not wait for the expiry."""
         if not self.held:
-            self._drop_lock_connection()
+            self._claim.close()
             return
         self.held = False
         try:
-            if self._lock_conn is not None:
-                drop_lease(self._lock_conn, self.name, self.holder_id)
-                key = advisory_key(self._lock_conn, self.name)
-                self._lock_conn.execute(text("SELECT pg_advisory_unlock(:c, :o)"), {"c": key[0], "o": key[1]})
-            else:
-                with self.brain._write() as conn:
-                    drop_lease(conn, self.name, self.holder_id)
+            self._claim.release()
         except (BrainError, SQLAlchemyError) as error:
             log.warning("could not release the lead cleanly (it lapses by itself): %s", error)
         finally:
-            self._drop_lock_connection()
+            self._claim.close()
 
     def holder(self) -> LeaderRecord | None:
         """Who leads now (None if nobody alive does)."""
         return self.brain.current_leader(self.name)
-
-    # --- SQLite: the row is the lease ---------------------------------------------------------
-
-    def _acquire_sqlite(self) -> bool:
-        with self.brain._write() as conn:  # BEGIN IMMEDIATE: one contender at a time
-            current = read_lease(conn, self.name)
-            free = (current is None or current.holder == self.holder_id
-                    or current.expires_at <= datetime.now(UTC) or holder_is_dead(current))
-            if free:
-                write_lease(conn, self.name, self.holder_id, seconds=self.lease_seconds)
-            return free
-
-    def _renew_sqlite(self) -> bool:
-        with self.brain._write() as conn:
-            return beat_lease(conn, self.name, self.holder_id, seconds=self.lease_seconds)
-
-    # --- PostgreSQL: the advisory lock is the lease -------------------------------------------
-
-    def _acquire_postgres(self) -> bool:
-        if self._lock_conn is None:
-            # Out of the pool's reach for as long as we lead; autocommit so no transaction stays
-            # open on it (the lock is session-level and survives commits anyway).
-            self._lock_conn = self.brain._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        key = advisory_key(self._lock_conn, self.name)
-        taken = self._lock_conn.execute(
-            text("SELECT pg_try_advisory_lock(:c, :o)"), {"c": key[0], "o": key[1]}
-        ).scalar_one()
-        if not taken:
-            self._drop_lock_connection()  # a standby should not hold a server connection idle
-            return False
-        write_lease(self._lock_conn, self.name, self.holder_id, seconds=self.lease_seconds)
-        return True
-
-    def _renew_postgres(self) -> bool:
-        if self._lock_conn is None:
-            return False
-        key = advisory_key(self._lock_conn, self.name)
-        if not advisory_lock_held(self._lock_conn, key, by_me=True):
-            return False  # e.g. the server restarted: the session, and the lock, are gone
-        beat_lease(self._lock_conn, self.name, self.holder_id, seconds=self.lease_seconds)
-        return True
-
-    def _drop_lock_connection(self) -> None:
-        if self._lock_conn is not None:
-            try:
-                self._lock_conn.close()
-            except SQLAlchemyError:
-                pass
-            self._lock_conn = None

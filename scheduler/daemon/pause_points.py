@@ -4,6 +4,7 @@ With HURACAN_TEST_PAUSE_AT=<phase> a worker or leader stops for good when it rea
 phase, after writing its pid to HURACAN_TEST_PAUSED_FILE (the test waits for that file, then
 kills the process). Unset, every call here returns at once. Phases:
 
+- claim: a worker, before it claims its job
 - progress: a worker, right after its first progress report reached the brain
 - midway: a worker, after the first report at half way or more
 - store: a worker, inside the transaction storing a version (artifact written, version row not)
@@ -15,6 +16,10 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from brain import Brain
 
 PAUSE_AT_ENV = "HURACAN_TEST_PAUSE_AT"
 PAUSED_FILE_ENV = "HURACAN_TEST_PAUSED_FILE"
@@ -34,14 +39,13 @@ def after_progress(fraction: float) -> None:
         pause_if_asked("midway")
 
 
-def install_store_pause(brain) -> None:
+def install_store_pause(brain: Brain) -> None:
     """Pause as the version row is about to be inserted, mid-transaction."""
     if os.environ.get(PAUSE_AT_ENV) != "store":
         return
-    from sqlalchemy import event
 
-    def before_execute(_conn, _cursor, statement, *_args) -> None:
+    def before_execute(statement: str) -> None:
         if statement.lstrip().upper().startswith("INSERT INTO MODEL_VERSIONS"):
             pause_if_asked("store")
 
-    event.listen(brain._engine, "before_cursor_execute", before_execute)
+    brain.on_statement(before_execute)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from brain import BrainError, open_brain, schema
 
@@ -228,16 +228,12 @@ def test_status_takes_few_queries_for_many_slots(brain, raw_engine):
                 for i in range(500)
             ],
         )
-    statements = []
-
-    def count(*_args):
-        statements.append(1)
-
-    event.listen(brain._engine, "before_cursor_execute", count)
+    statements: list[str] = []
+    stop_counting = brain.on_statement(statements.append)
     try:
         summary = brain.status()
     finally:
-        event.remove(brain._engine, "before_cursor_execute", count)
+        stop_counting()
     assert len(summary) == 500
     assert len(statements) <= 5
 

@@ -13,16 +13,9 @@ from pathlib import Path
 from brain import open_brain
 from scheduler.daemon.lease import LeaderLease
 from tests.conftest import write_config
+from tests.waiting import wait_until
 
 BIN = Path(sys.executable).parent
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 def test_only_one_of_two_leases_acquires_and_release_hands_over(any_brain_url):
@@ -61,7 +54,7 @@ def test_a_postgres_lease_dies_with_its_connection(postgres_schema_url):
         first, second = LeaderLease(brain), LeaderLease(brain)
         assert first.try_acquire()
         # The server ends the leader's session, as when its process dies or the server restarts.
-        backend_pid = first._lock_conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        backend_pid = first._claim.session_pid()
         with brain._write() as conn:
             conn.exec_driver_sql(f"SELECT pg_terminate_backend({backend_pid})")
         # pg_terminate_backend only signals: the session ends, and its lock goes, a moment later.

@@ -1,8 +1,9 @@
-"""Feature importance per model version (with its trend across retrains) and A/B comparisons."""
+"""Feature importance per model version, with its trend across retrains (ranks computed here)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,16 +11,11 @@ from sqlalchemy import delete, insert, select
 
 from brain.column_types import nan_to_null
 from brain.errors import BrainError
-from brain.schema import feature_importance, model_comparisons, model_versions, slots
-
-_COMPARISON_KEYS = {
-    "ts", "slot_key", "champion_version", "challenger_version", "test", "statistic", "p_value",
-    "p_adjusted", "correction", "effect_size", "verdict", "details",
-}
-_VERDICTS = {"challenger_better", "champion_better", "no_difference"}
+from brain.part import BrainPart
+from brain.schema import feature_importance, model_versions, slots
 
 
-def importance_ranks(values: dict[str, float | None]) -> dict[str, int]:
+def importance_ranks(values: Mapping[str, float | None]) -> dict[str, int]:
     """1 = most important; NaN / None last; ties broken by feature name (reproducible)."""
 
     def key(item):
@@ -30,19 +26,7 @@ def importance_ranks(values: dict[str, float | None]) -> dict[str, int]:
     return {name: rank for rank, (name, _v) in enumerate(sorted(values.items(), key=key), start=1)}
 
 
-def _clean_json(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _clean_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean_json(v) for v in value]
-    return value
-
-
-class MonitoringMixin:
-    # ---- feature importance --------------------------------------------------------------
-
+class ImportanceMixin(BrainPart):
     def record_feature_importance(self, version_id: int, method: str, values: dict[str, float]) -> int:
         """Store one method's importance of a version (ranks computed here), replacing what that
         method stored before for the version. Returns the number of features."""
@@ -118,56 +102,3 @@ class MonitoringMixin:
             versions.append(entry)
             previous = entry
         return {"slot": slot_key, "method": method, "top_k": top_k, "versions": versions, "alerts": alerts}
-
-    # ---- model comparisons ---------------------------------------------------------------
-
-    def record_comparison(self, rows: list[dict[str, Any]]) -> int:
-        """Store comparison rows (one per test) in one transaction; returns the count."""
-        now = datetime.now(UTC)
-        prepared = []
-        for row in rows:
-            unknown = set(row) - _COMPARISON_KEYS
-            if unknown:
-                raise BrainError(f"comparison row has unknown keys {sorted(unknown)}")
-            for needed in ("slot_key", "champion_version", "challenger_version", "test", "verdict"):
-                if row.get(needed) is None:
-                    raise BrainError(f"comparison row is missing {needed!r}")
-            if row["verdict"] not in _VERDICTS:
-                known = ", ".join(sorted(_VERDICTS))
-                raise BrainError(f"comparison verdict {row['verdict']!r}; known: {known}")
-            prepared.append(
-                {
-                    **{key: None for key in _COMPARISON_KEYS},
-                    **row,
-                    "ts": row.get("ts") or now,
-                    "statistic": nan_to_null(row.get("statistic")),
-                    "p_value": nan_to_null(row.get("p_value")),
-                    "p_adjusted": nan_to_null(row.get("p_adjusted")),
-                    "effect_size": nan_to_null(row.get("effect_size")),
-                    "details": _clean_json(row.get("details")),
-                }
-            )
-        if not prepared:
-            return 0
-        with self._write() as conn:
-            conn.execute(insert(model_comparisons), prepared)
-        return len(prepared)
-
-    def list_comparisons(
-        self, slot_key: str, *, challenger_version: int | None = None, test: str | None = None,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        """Stored comparisons of a slot, newest first."""
-        query = (
-            select(model_comparisons)
-            .where(model_comparisons.c.slot_key == slot_key)
-            .order_by(model_comparisons.c.ts.desc(), model_comparisons.c.id)
-        )
-        if challenger_version is not None:
-            query = query.where(model_comparisons.c.challenger_version == challenger_version)
-        if test is not None:
-            query = query.where(model_comparisons.c.test == test)
-        if limit is not None:
-            query = query.limit(limit)
-        with self._read() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
