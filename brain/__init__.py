@@ -9,12 +9,12 @@ from brain.errors import BrainError
 from brain.migrations import SCHEMA_VERSION
 from brain.records import (
     AuditRecord,
-    CommandRecord,
     JobRecord,
     MetricRecord,
     PromotionRecord,
     QualityLogRecord,
     QueueItemRecord,
+    RequestRecord,
     RollbackRecord,
     SlotRecord,
     VersionRecord,
@@ -24,7 +24,6 @@ from brain.urls import default_brain_url
 __all__ = [
     "SCHEMA_VERSION",
     "AuditRecord",
-    "CommandRecord",
     "Brain",
     "BrainError",
     "JobRecord",
@@ -32,6 +31,7 @@ __all__ = [
     "PromotionRecord",
     "QualityLogRecord",
     "QueueItemRecord",
+    "RequestRecord",
     "RollbackRecord",
     "SlotRecord",
     "VersionRecord",

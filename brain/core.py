@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from brain import migrations
 from brain.altdata import AltDataMixin
 from brain.audit import AuditMixin
 from brain.bars import BarsMixin
-from brain.commands import CommandsMixin
-from brain.connection import create_brain_engine, transaction
+from brain.comparisons import ComparisonsMixin
+from brain.connection import create_brain_engine, own_connection, transaction
 from brain.data_quality import DataQualityMixin
 from brain.drift import DriftMixin
 from brain.history import HistoryMixin
+from brain.importance import ImportanceMixin
 from brain.job_events import JobEventsMixin
 from brain.jobs import JobsMixin
-from brain.leader import LeaderMixin
+from brain.lease import LeaseMixin
 from brain.lifecycle import LifecycleMixin
 from brain.live import LiveMixin
-from brain.monitoring import MonitoringMixin
 from brain.queues import QueuesMixin
 from brain.registry import RegistryMixin
+from brain.requests import RequestsMixin
 from brain.urls import default_brain_url, normalise_url, safe_url
 
 
 class Brain(
-    RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, MonitoringMixin,
-    DriftMixin, LifecycleMixin, QueuesMixin, CommandsMixin, JobEventsMixin,
-    LeaderMixin, LiveMixin, HistoryMixin,
+    RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, ImportanceMixin,
+    ComparisonsMixin, DriftMixin, LifecycleMixin, QueuesMixin, RequestsMixin, JobEventsMixin,
+    LeaseMixin, LiveMixin, HistoryMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 
@@ -47,6 +50,19 @@ class Brain(
     def _write(self) -> AbstractContextManager[Connection]:
         return transaction(self._engine, write=True)
 
+    def _own_connection(self) -> Connection:
+        return own_connection(self._engine)
+
+    def on_statement(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback` with each SQL statement right before this brain runs it (test pause
+        points, query counts); returns the function that stops it."""
+
+        def before_execute(_conn, _cursor, statement: str, *_args) -> None:
+            callback(statement)
+
+        event.listen(self._engine, "before_cursor_execute", before_execute)
+        return lambda: event.remove(self._engine, "before_cursor_execute", before_execute)
+
     def schema_version(self) -> int:
         with self._read() as conn:
             return migrations.current_version(conn)
@@ -54,7 +70,7 @@ class Brain(
     def migrate(self, *, target: int | None = None) -> list[int]:
         """Apply pending migrations (up to ``target``, default all); returns versions applied."""
         target = migrations.SCHEMA_VERSION if target is None else target
-        applied = []
+        applied: list[int] = []
         while True:
             with self._write() as conn:
                 version = migrations.apply_next_migration(conn, target)

@@ -14,11 +14,10 @@ from sqlalchemy import func, insert, select, update
 
 from brain.audit import insert_audit
 from brain.errors import BrainError
-from brain.lifecycle import _champion_row
-from brain.monitoring import _clean_json
+from brain.part import BrainPart
 from brain.records import QueueItemRecord
-from brain.registry import _select_versions
 from brain.schema import model_versions, queue_items, slots
+from brain.versions import champion_row, select_versions
 
 QUEUES = ("retrain", "prune")
 OPEN_STATES = ("pending", "approved")
@@ -41,7 +40,7 @@ def _item(conn, item_id: int) -> QueueItemRecord:
     return QueueItemRecord(**row._mapping)
 
 
-class QueuesMixin:
+class QueuesMixin(BrainPart):
     def enqueue(
         self,
         queue: str,
@@ -64,7 +63,7 @@ class QueuesMixin:
         with self._write() as conn:
             version_id = None
             if version is not None:
-                row = conn.execute(_select_versions().where(
+                row = conn.execute(select_versions().where(
                     slots.c.key == slot_key, model_versions.c.number == int(version))).one_or_none()
                 if row is None:
                     raise BrainError(f"{slot_key} has no version {version}")
@@ -82,7 +81,7 @@ class QueuesMixin:
                     return None
             item_id = conn.execute(insert(queue_items).values(
                 queue=queue, slot_key=slot_key, version_id=version_id, rule=rule, reason=reason,
-                evidence=_clean_json(evidence), state="pending", created_at=now,
+                evidence=evidence, state="pending", created_at=now,
             )).inserted_primary_key[0]
             return _item(conn, item_id)
 
@@ -145,11 +144,11 @@ class QueuesMixin:
         if not reason or not reason.strip():
             raise BrainError("pruning needs a reason (it goes to the audit log)")
         with self._write() as conn:
-            row = conn.execute(_select_versions().where(
+            row = conn.execute(select_versions().where(
                 slots.c.key == slot_key, model_versions.c.number == int(number))).one_or_none()
             if row is None:
                 raise BrainError(f"{slot_key} has no version {number}")
-            champion = _champion_row(conn, slot_key, None)
+            champion = champion_row(conn, slot_key, None)
             if champion is not None and champion.version_id == row.id:
                 raise BrainError(f"{slot_key} v{number} is the champion; roll back or promote another first")
             if row.status == "pruned":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,9 @@ class QueueItemRecord:
 
 
 @dataclass(frozen=True)
-class CommandRecord:
-    """An action asked for by a console, executed (or refused) by the leader."""
+class RequestRecord:
+    """An operator request: an action asked for by a console or the CLI, carried out (or refused)
+    by the leader, or by the asking process when no leader is alive."""
 
     id: int
     ts: datetime
@@ -169,3 +170,23 @@ class CommandRecord:
     result: dict[str, Any] | None
     handled_by: str | None
     handled_at: datetime | None
+
+
+class ChangeMarks(NamedTuple):
+    """A cheap fingerprint of everything the per-slot overview reads: equal marks, equal overview.
+    The newest ids are None while their table is empty."""
+
+    newest_slot: int | None
+    newest_version: int | None
+    newest_metric: int | None
+    newest_promotion: int | None
+    newest_drift_check: int | None
+    newest_queue_item: int | None
+    newest_queue_decision: datetime | None
+    open_queue_items: int
+
+    @property
+    def side_parts(self) -> tuple[int | None, int | None, datetime | None, int]:
+        """The marks of what a console reads whole when they move: drift checks and queue items."""
+        return (self.newest_drift_check, self.newest_queue_item, self.newest_queue_decision,
+                self.open_queue_items)

@@ -280,9 +280,9 @@ queue_items = Table(  # added by migration 6
     Index("ix_queue_items_slot_rule_created", "slot_key", "rule", "created_at"),
 )
 
-# Actions of attached consoles, executed (or refused) by the leader.
-commands = Table(  # added by migration 6
-    "commands",
+# Operator requests of consoles and the CLI, carried out (or refused) by the leader.
+operator_requests = Table(  # added by migration 6 as `commands`, renamed by migration 8
+    "operator_requests",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("ts", UTCDateTime, nullable=False),
@@ -296,7 +296,7 @@ commands = Table(  # added by migration 6
     Column("result", JSONText),
     Column("handled_by", Text),
     Column("handled_at", UTCDateTime),
-    Index("ix_commands_state_ts", "state", "ts"),
+    Index("ix_operator_requests_state_ts", "state", "ts"),
 )
 
 # The SQLite leader lease (PostgreSQL uses an advisory lock and records the holder here too).

@@ -28,6 +28,7 @@ STEPS = (
     "m0005_monitoring",
     "m0006_lifecycle",
     "m0007_live_metrics_index",
+    "m0008_operator_requests",
 )
 SCHEMA_VERSION = len(STEPS)
 

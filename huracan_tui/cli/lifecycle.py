@@ -1,8 +1,9 @@
 """What the lifecycle commands (promote, rollback, queue approve/reject, prune) share: they take
-the console's path. The action is recorded in the brain's `commands` table as the OS user (with
-the SSH origin) and the role the config gives them, then carried out here and now by the same
-executor the leader runs (scheduler.services.requests), which checks the role again and audits it. So a
-viewer is refused by the CLI as by the console, and every attempt lands in the audit log."""
+the console's path. The action is recorded as an operator request (the brain's
+`operator_requests`) as the OS user (with the SSH origin) and the role the config gives them,
+then carried out by the same executor the leader runs (scheduler.services.requests): by the
+leader when one is alive, else here and now. It checks the role again and audits it, so a viewer
+is refused by the CLI as by the console, and every attempt lands in the audit log."""
 
 from __future__ import annotations
 
@@ -42,34 +43,30 @@ def parse_utc(text: str, option: str) -> datetime:
 
 
 def carry_out(brain, brain_url: str, config, action: str, arguments: dict):
-    """Record the action as a command, execute it in this process, and return the finished
-    command; a refused or failed one becomes the CLI's one-line error (exit 1)."""
+    """Record the action as an operator request and see it through (a live leader carries it out,
+    else this process does), and return the finished request; a refused or failed one, or one
+    still unfinished when the wait is over, becomes the CLI's one-line error (exit 1)."""
     from brain import BrainError
     from brain.identity import current_actor
-    from scheduler.services.requests import CommandContext, execute_command
+    from scheduler.services.requests import REQUEST_WAIT_SECONDS, submit_request
+    from scheduler.services.worker_process import start_worker
 
     actor, origin = current_actor()
-    command = brain.submit_command(action, arguments, actor=actor, origin=origin,
-                                   role=config.roles.role_of(actor))
-    context = CommandContext(brain, config, handler=f"cli {socket.gethostname()}:{os.getpid()}",
-                             start_job=_job_starter(brain, brain_url))
-    finished = execute_command(context, command)
+    # A job it queues needs a worker only when this process carries it out: with no leader alive.
+    finished = submit_request(brain, config, action, arguments, actor=actor, origin=origin,
+                              role=config.roles.role_of(actor),
+                              handler=f"cli {socket.gethostname()}:{os.getpid()}",
+                              start_job=lambda job_id: start_worker(brain_url, job_id))
+    if finished.state in ("pending", "running"):
+        raise BrainError(f"{action} {finished.state}: handed to {finished.handled_by or 'the leader'}, "
+                         f"no outcome within {REQUEST_WAIT_SECONDS:g}s (request {finished.id})")
     if finished.state != "done":
         raise BrainError(f"{action} {finished.state}: {finished.outcome}")
     return finished
 
 
-def _job_starter(brain, brain_url: str):
-    """A retrain approved here needs a worker: the leader's dispatch loop starts queued jobs when
-    one is alive; otherwise this process starts it (the worker outlives the CLI)."""
-    if brain.current_leader() is not None:
-        return None
-    from scheduler.services.worker_process import start_worker
-
-    return lambda job_id: start_worker(brain_url, job_id)
-
-
-def command_document(finished) -> dict:
-    return {"command": finished.id, "action": finished.action, "state": finished.state,
-            "outcome": finished.outcome, "result": finished.result, "actor": finished.actor,
-            "origin": finished.origin, "args": finished.args}
+def request_document(finished) -> dict:
+    """The CLI's JSON of a request: "request" is its id, and so is "command" (the older key)."""
+    return {"command": finished.id, "request": finished.id, "action": finished.action,
+            "state": finished.state, "outcome": finished.outcome, "result": finished.result,
+            "actor": finished.actor, "origin": finished.origin, "args": finished.args}

@@ -29,7 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from brain import Brain, BrainError, open_brain
 from brain.identity import current_actor
-from brain.leader import pid_alive
+from brain.lease import pid_alive
 from brain.records import JobRecord
 from scheduler.config import HuracanConfig
 from scheduler.daemon import pause_points
@@ -38,7 +38,7 @@ from scheduler.daemon.lease import HEARTBEAT_SECONDS, LeaderLease
 from scheduler.daemon.recorder import record_console_frames
 from scheduler.services.feeds import feeds_from_config
 from scheduler.services.job_params import train_job_params
-from scheduler.services.requests import CommandContext, execute_pending
+from scheduler.services.requests import RequestContext, carry_out_pending
 
 log = logging.getLogger("huracan.headless")
 
@@ -71,6 +71,7 @@ class Leader:
         self.config = config
         self.executor = executor
         self.feeds = feeds if feeds is not None else feeds_from_config(config.live)
+        # Jobs handed to a worker that has not claimed them yet: not dispatched twice meanwhile.
         self.launched: set[int] = set()
         self._lock = threading.Lock()  # dispatch, reaping and shutdown must not interleave
         self.holder = f"leader {socket.gethostname()}:{os.getpid()}"
@@ -87,7 +88,7 @@ class Leader:
                 if self.feeds else [])
         return [
             *retrains,
-            ScheduleEntry("commands", self.execute_commands, schedule.commands_every, at_start=True),
+            ScheduleEntry("requests", self.carry_out_requests, schedule.commands_every, at_start=True),
             *live,
             ScheduleEntry("drift", self.check_drift, schedule.drift_every),
             ScheduleEntry("record", self.record_frames, schedule.record_every, at_start=True),
@@ -95,9 +96,9 @@ class Leader:
             ScheduleEntry("reap", self.reap_dead_jobs, REAP_EVERY_SECONDS),
         ]
 
-    def execute_commands(self) -> int:
-        """What attached consoles asked for, checked again (role, state) and carried out."""
-        return execute_pending(CommandContext(self.brain, self.config, handler=self.holder))
+    def carry_out_requests(self) -> int:
+        """What operators asked for (consoles, the CLI), checked again (role, state) and carried out."""
+        return carry_out_pending(RequestContext(self.brain, self.config, handler=self.holder))
 
     def live_tick(self):
         """New bars -> features -> champion (+ online blend) forecasts -> outcomes -> policies."""
@@ -151,6 +152,10 @@ class Leader:
                 # process's: a console that started its own worker won the claim, ours gave up.
                 if job.state == "running" and self._why_dead(job) is not None:
                     self._interrupt_and_requeue(job, f"worker exited with code {code}")
+                elif job.state == "queued":  # the worker died before it claimed the job
+                    self.launched.discard(job_id)
+                    log.warning("job %d: its worker exited with code %s before claiming it; "
+                                "dispatching it again", job_id, code)
                 else:
                     log.info("job %d %s", job_id, job.state)
             while self.executor.has_capacity():

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from brain import BrainError
+from brain.records import ChangeMarks
 
 SLOT = "GOOG:1d:fwd_ret_1"
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -138,20 +139,20 @@ def test_pruning_retires_a_version_but_never_the_champion(brain):
         brain.promote_version(SLOT, 2, actor="alice", reason="x", force=True)
 
 
-def test_commands_are_claimed_once_and_finished_with_an_outcome(brain):
-    command = brain.submit_command("promote", {"slot": SLOT, "version": 2}, actor="alice", role="operator",
+def test_operator_requests_are_claimed_once_and_finished_with_an_outcome(brain):
+    request = brain.submit_request("promote", {"slot": SLOT, "version": 2}, actor="alice", role="operator",
                                    origin="10.0.0.7")
-    assert command.state == "pending" and command.args == {"slot": SLOT, "version": 2}
-    assert [c.id for c in brain.pending_commands()] == [command.id]
-    claimed = brain.claim_command(command.id, handler="leader@host:1")
+    assert request.state == "pending" and request.args == {"slot": SLOT, "version": 2}
+    assert [r.id for r in brain.pending_requests()] == [request.id]
+    claimed = brain.claim_request(request.id, handler="leader@host:1")
     assert claimed.state == "running" and claimed.handled_by == "leader@host:1"
-    assert brain.claim_command(command.id, handler="other") is None
-    brain.finish_command(command.id, state="refused", outcome="viewers cannot promote")
-    done = brain.get_command(command.id)
+    assert brain.claim_request(request.id, handler="other") is None
+    brain.finish_request(request.id, state="refused", outcome="viewers cannot promote")
+    done = brain.get_request(request.id)
     assert (done.state, done.outcome) == ("refused", "viewers cannot promote")
-    assert brain.pending_commands() == []
+    assert brain.pending_requests() == []
     with pytest.raises(BrainError, match="one of done, failed, refused"):
-        brain.finish_command(command.id, state="weird", outcome="x")
+        brain.finish_request(request.id, state="weird", outcome="x")
 
 
 def test_status_shows_each_slots_champion_beside_its_latest_version(brain):
@@ -181,6 +182,21 @@ def test_open_queue_counts_and_drift_flags_summarise_each_slot(brain):
     assert flags[SLOT]["ts"] == T0 + timedelta(hours=1)
     assert (flags[SLOT]["drifted"], flags[SLOT]["features"]) == (1, 2)
     assert brain.drift_flags(method="ks") == {}
+
+
+def test_change_marks_name_their_parts(brain):
+    empty = brain.change_marks()
+    assert empty == ChangeMarks(None, None, None, None, None, None, None, 0)
+    _versions(brain, count=2)
+    marks = brain.change_marks()
+    assert marks.newest_slot is not None and marks.newest_version is not None
+    assert marks.newest_promotion is None and marks.side_parts == empty.side_parts
+    item = brain.enqueue("retrain", SLOT, rule="live_sharpe", reason="x")
+    brain.decide_queue_item(item.id, approve=True, actor="alice", reason="go")
+    later = brain.change_marks()
+    assert (later.newest_queue_item, later.open_queue_items) == (item.id, 1)
+    assert isinstance(later.newest_queue_decision, datetime)
+    assert later.side_parts != marks.side_parts and later[:4] == marks[:4]
 
 
 def test_change_marks_move_with_everything_the_overview_shows(brain):

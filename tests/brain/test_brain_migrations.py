@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import UniqueConstraint, insert, inspect, select, update
 
 from brain import SCHEMA_VERSION, BrainError, open_brain, schema
+from brain.migrations import m0006_lifecycle
 
 
 def test_open_migrates_an_empty_database(brain_url):
@@ -106,6 +107,37 @@ def test_a_version_1_brain_upgrades_with_its_data(brain_url, raw_engine):
         conn.execute(update(schema.model_versions).values(notes="kept from v1"))
     with open_brain(brain_url) as brain:
         assert brain.get_version("GOOG:1d:fwd_ret_1", 1).notes == "kept from v1"
+
+
+def test_a_version_7_brain_keeps_its_commands_as_operator_requests(brain_url, raw_engine):
+    with open_brain(brain_url, migrate=False) as brain:
+        assert brain.migrate(target=7) == list(range(1, 8))
+    asked = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    commands = m0006_lifecycle._metadata.tables["commands"]  # the table as version-7 code wrote it
+    with raw_engine.begin() as conn:
+        conn.execute(insert(commands), [
+            dict(ts=asked, actor="alice", origin="10.0.0.7", role="operator", action="promote",
+                 args={"slot": "GOOG:1d:fwd_ret_1", "version": 1}, state="done",
+                 outcome="GOOG:1d:fwd_ret_1: v1 is the champion", handled_by="leader host:1"),
+            dict(ts=asked, actor="alice", origin="10.0.0.7", role="operator", action="promote",
+                 args={"slot": "GOOG:1d:fwd_ret_1", "version": 2}, state="pending",
+                 outcome=None, handled_by=None),
+        ])
+    with open_brain(brain_url, migrate=False) as brain:
+        assert brain.migrate() == list(range(8, SCHEMA_VERSION + 1))
+    inspector = inspect(raw_engine)
+    assert "commands" not in inspector.get_table_names()
+    indexes = [index["name"] for index in inspector.get_indexes("operator_requests")]
+    assert indexes == ["ix_operator_requests_state_ts"]
+    with open_brain(brain_url) as brain:
+        first, second = reversed(brain.list_requests())
+        assert (first.state, first.outcome, first.handled_by) == (
+            "done", "GOOG:1d:fwd_ret_1: v1 is the champion", "leader host:1")
+        assert first.args == {"slot": "GOOG:1d:fwd_ret_1", "version": 1} and first.ts == asked
+        assert [r.id for r in brain.pending_requests()] == [second.id]
+        # New requests number on from the old rows (PostgreSQL's renamed sequence still feeds the id).
+        newer = brain.submit_request("rollback", {"slot": "GOOG:1d:fwd_ret_1"}, actor="bob", role="operator")
+        assert newer.id == second.id + 1 and brain.get_request(newer.id).state == "pending"
 
 
 @pytest.mark.parametrize("migrate", [True, False])

@@ -1,6 +1,7 @@
 """`huracan promote / rollback / history / audit / queue / prune` as a user runs them: real
-processes on real brains (both backends). Actions go through the console's command path, so the
-role is checked and every attempt, refused or failed ones included, lands in the audit log."""
+processes on real brains (both backends). Actions go through the console's path (operator
+requests), so the role is checked and every attempt, refused or failed ones included, lands in the
+audit log."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from datetime import UTC, datetime
 import pytest
 
 from brain import open_brain
+from huracan_tui.cli.lifecycle import carry_out
+from scheduler.config import HuracanConfig
 from tests.cli.test_cli import run
 from tests.conftest import write_config
+from tests.scheduler.test_sched_requests import ClaimRace
 
 SLOT = "GOOG:1d:fwd_ret_1"
 # The actor is the OS user and the SSH client: pin both, as an operator logged in over SSH.
@@ -46,6 +50,7 @@ def test_promote_force_rollback_history_and_audit(brain_with_versions, config_fi
     assert first.returncode == 0, first.stderr
     document = json.loads(first.stdout)
     assert document["state"] == "done" and document["actor"] == "alice" and document["origin"] == "10.0.0.7"
+    assert document["request"] == document["command"]  # "command": the key older scripts read
     assert document["promotion"]["verdict"] == "first_champion" and not document["promotion"]["forced"]
 
     refused = huracan(url, config_file, "promote", SLOT, "2", "--reason", "looks better")
@@ -95,7 +100,7 @@ def test_promote_force_rollback_history_and_audit(brain_with_versions, config_fi
     with open_brain(url) as brain:
         assert brain.champion(SLOT).number == 3
         assert [r.to_version for r in brain.list_rollbacks(SLOT)] == [3, 1]
-        handled = brain.list_commands()
+        handled = brain.list_requests()
         assert [c.state for c in handled] == ["done", "done", "done", "failed", "done"]
         assert all(c.handled_by.startswith("cli ") for c in handled)
 
@@ -157,7 +162,20 @@ def test_a_viewer_is_refused_and_the_refusal_is_audited(brain_with_versions, tmp
         assert brain.champion(SLOT).number == 1  # bob's, not alice's
         (denied,) = [e for e in brain.list_audit() if e.actor == "alice"]
         assert denied.action == "promote" and denied.outcome.startswith("refused: alice is a viewer")
-        assert brain.list_commands()[-1].state == "refused"
+        assert brain.list_requests()[-1].state == "refused"
+
+
+def test_a_promotion_claimed_by_a_leader_first_is_reported_as_the_leader_left_it(brain_with_versions,
+                                                                                  monkeypatch):
+    """Issue 12 point 4: a leader took the row between submit and carry-out; the CLI printed
+    `promote running: None` and exited 1 though the promotion went through."""
+    with open_brain(brain_with_versions) as brain:
+        race = ClaimRace(brain, monkeypatch, handler="leader other:3")
+        finished = carry_out(brain, brain_with_versions, HuracanConfig(), "promote",
+                             {"slot": SLOT, "version": 1, "reason": "first"})
+        race.join()
+        assert (finished.state, finished.handled_by) == ("done", "leader other:3")
+        assert finished.outcome == f"{SLOT}: v1 is the champion" and brain.champion(SLOT).number == 1
 
 
 @pytest.mark.parametrize("args, message", [
@@ -179,4 +197,4 @@ def test_bad_input_is_one_line_and_writes_nothing(seeded_brain_url, config_file,
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     with open_brain(seeded_brain_url) as brain:
-        assert len(brain.list_audit()) == audit_before and brain.list_commands() == []
+        assert len(brain.list_audit()) == audit_before and brain.list_requests() == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from huracan_tui.cli.lifecycle import carry_out, command_document, require_reason, require_version
+from huracan_tui.cli.lifecycle import carry_out, request_document, require_reason, require_version
 from huracan_tui.cli.output import emit
 from huracan_tui.settings import resolve_brain_url
 
@@ -31,6 +31,6 @@ def run(args, config) -> None:
         arguments = {"slot": args.slot, "version": args.version, "reason": reason, "force": args.force}
         finished = carry_out(brain, url, config, "promote", arguments)
         promotion = brain.promotion_history(args.slot, limit=1)[0]
-        document = {**command_document(finished), "promotion": asdict(promotion)}
+        document = {**request_document(finished), "promotion": asdict(promotion)}
 
     emit(document, args.json, lambda doc: doc["outcome"])

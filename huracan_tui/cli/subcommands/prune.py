@@ -3,7 +3,7 @@ and metrics kept) but can no longer be promoted; the champion cannot be pruned."
 
 from __future__ import annotations
 
-from huracan_tui.cli.lifecycle import carry_out, command_document, require_reason, require_version
+from huracan_tui.cli.lifecycle import carry_out, request_document, require_reason, require_version
 from huracan_tui.cli.output import emit
 from huracan_tui.settings import resolve_brain_url
 
@@ -24,6 +24,6 @@ def run(args, config) -> None:
         require_version(brain, args.slot, args.version)
         finished = carry_out(brain, url, config, "prune",
                              {"slot": args.slot, "version": args.version, "reason": reason})
-        document = command_document(finished)
+        document = request_document(finished)
 
     emit(document, args.json, lambda doc: doc["outcome"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
-from huracan_tui.cli.lifecycle import carry_out, command_document, require_reason
+from huracan_tui.cli.lifecycle import carry_out, request_document, require_reason
 from huracan_tui.cli.output import CommandError, emit
 from huracan_tui.settings import add_global_options, resolve_brain_url
 
@@ -70,6 +70,6 @@ def run_decide(args, config) -> None:
         except BrainError:
             raise CommandError(f"no queue item {args.item} (see `huracan queue list`)") from None
         finished = carry_out(brain, url, config, action, {"item": args.item, "reason": reason})
-        document = {**command_document(finished), "item": asdict(brain.get_queue_item(args.item))}
+        document = {**request_document(finished), "item": asdict(brain.get_queue_item(args.item))}
 
     emit(document, args.json, lambda doc: doc["outcome"])

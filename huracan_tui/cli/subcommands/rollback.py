@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from huracan_tui.cli.lifecycle import (
     carry_out,
-    command_document,
+    request_document,
     require_reason,
     require_slot,
     require_version,
@@ -35,6 +35,6 @@ def run(args, config) -> None:
         if args.to is not None:
             arguments["to"] = args.to
         finished = carry_out(brain, url, config, "rollback", arguments)
-        document = command_document(finished)
+        document = request_document(finished)
 
     emit(document, args.json, lambda doc: doc["outcome"])
