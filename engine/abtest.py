@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from engine.manifest import FoldRecord, Manifest
 from engine.metrics import max_drawdown, profit_factor, sharpe_ratio, sortino_ratio
 
 TESTS = ("paired_t", "wilcoxon", "mann_whitney", "diebold_mariano", "sharpe_bootstrap")
@@ -328,9 +329,12 @@ def best_model(scores: Mapping[str, dict]) -> str:
 # ---- replaying a version's out-of-sample periods ---------------------------------------------
 
 
-def replay_returns(frame, manifest: dict, folds: Sequence[dict]) -> tuple[list, np.ndarray]:
+def replay_returns(
+    frame, manifest: Manifest | Mapping, folds: Sequence[FoldRecord | Mapping]
+) -> tuple[list, np.ndarray]:
     """(timestamps, strategy returns after the manifest's cost_bps) of the model described by
     `manifest` (kind, params, features, horizon, threshold) on the test periods of `folds`.
+    Both may be the stored JSON documents (a version's manifest and its "folds").
 
     Honest out-of-sample: for each fold a fresh model is fitted on that fold's training period
     (train_start_ts..train_end_ts) and predicts its test period (test_start_ts..test_end_ts),
@@ -338,33 +342,34 @@ def replay_returns(frame, manifest: dict, folds: Sequence[dict]) -> tuple[list, 
     row, so predicting the folds' periods with it would be in-sample. Each fold's returns start
     flat, as in training's per-fold metrics. ValueError when the bars do not cover a period or
     the features differ from the manifest's."""
-    from datetime import datetime
-
     from engine.metrics import strategy_returns
     from engine.training import checked_single_symbol, fit_and_predict, prepare_data
 
-    kind, horizon = manifest["model_kind"], int(manifest["horizon"])
-    data = prepare_data(checked_single_symbol(frame), horizon, float(manifest.get("threshold_bps") or 0.0))
-    if list(manifest.get("features", [])) != data.features:
+    if not isinstance(manifest, Manifest):
+        manifest = Manifest.from_json(manifest)
+    folds = [fold if isinstance(fold, FoldRecord) else FoldRecord.from_json(fold) for fold in folds]
+    kind, horizon = manifest.model_kind, manifest.horizon
+    data = prepare_data(checked_single_symbol(frame), horizon, manifest.threshold_bps or 0.0)
+    if list(manifest.features) != data.features:
         raise ValueError(f"{kind}: the manifest's features are not the ones this engine computes")
     position = {ts: index for index, ts in enumerate(data.timestamps)}
 
-    def row(stamp: str, label: str) -> int:
-        index = position.get(datetime.fromisoformat(stamp))
+    def row(stamp, label: str) -> int:
+        index = position.get(stamp)
         if index is None:
-            raise ValueError(f"{kind}: no usable bar at the fold's {label} {stamp}")
+            raise ValueError(f"{kind}: no usable bar at the fold's {label} {stamp.isoformat()}")
         return index
 
     stamps: list = []
     pieces = []
     for fold in folds:
-        train = range(row(fold["train_start_ts"], "train start"), row(fold["train_end_ts"], "train end") + 1)
-        test = range(row(fold["test_start_ts"], "test start"), row(fold["test_end_ts"], "test end") + 1)
+        train = range(row(fold.train_start_ts, "train start"), row(fold.train_end_ts, "train end") + 1)
+        test = range(row(fold.test_start_ts, "test start"), row(fold.test_end_ts, "test end") + 1)
         _model, prediction, _proba = fit_and_predict(
-            kind, dict(manifest["params"]), data, train, test, horizon,
-            early_stopping=bool(manifest.get("early_stopping", False)),
+            kind, dict(manifest.params), data, train, test, horizon,
+            early_stopping=manifest.early_stopping,
         )
         next_ret = data.next_ret[test.start : test.stop]
-        pieces.append(strategy_returns(prediction, next_ret, float(manifest["cost_bps"])))
+        pieces.append(strategy_returns(prediction, next_ret, float(manifest.cost_bps)))
         stamps.extend(data.timestamps[test.start : test.stop])
     return stamps, np.concatenate(pieces)

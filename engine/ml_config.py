@@ -16,7 +16,6 @@ Every error names its key: an unknown kind is `models.<kind>`, an unknown or unu
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any, Literal
 
@@ -153,7 +152,7 @@ def _check_model(
     if kind not in MODEL_CLASSES:
         raise ValueError(f"{key}: unknown model kind {kind!r}; known kinds: {', '.join(MODEL_CLASSES)}")
     cls = MODEL_CLASSES[kind]
-    known = _param_names(cls)
+    known = cls.param_names()
     params_key = f"models.{kind}.params" if key.startswith("models.") else f"{key.rsplit('.', 1)[0]}.params"
     if key == "ensemble.meta_learner":
         params_key = "ensemble.meta_params"
@@ -176,17 +175,10 @@ def _check_model(
         raise ValueError(f"{where}: {error}") from None
 
 
-def _param_names(cls: type) -> list[str]:
-    names = getattr(cls, "param_names", None)
-    if names is not None:
-        return list(names())
-    return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
-
-
 def _with_seed(kind: str, params: dict[str, Any], seed: int) -> dict[str, Any]:
     from engine.models import MODEL_CLASSES
 
-    if "seed" in _param_names(MODEL_CLASSES[kind]) and "seed" not in params:
+    if "seed" in MODEL_CLASSES[kind].param_names() and "seed" not in params:
         params["seed"] = seed
     return params
 

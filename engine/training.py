@@ -19,7 +19,6 @@ same with at most QUICK_FOLDS folds: fewer fits, a coarser out-of-sample estimat
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,8 +30,9 @@ import polars as pl
 
 from engine.data import CANONICAL_COLUMNS, data_fingerprint
 from engine.features import add_features, feature_columns
+from engine.manifest import FoldRecord, Manifest
 from engine.metrics import accuracy, evaluate_predictions, f1, log_loss, mae, periods_per_year, rmse
-from engine.models import MODEL_CLASSES, FitProgress, load_model, make_model, model_class
+from engine.models import MODEL_CLASSES, FitProgress, load_model, make_model, model_class, model_tags
 from engine.targets import add_direction, add_forward_return, direction_name, target_name
 from engine.validation import Fold, walk_forward_folds
 
@@ -52,32 +52,16 @@ RUN_OPTIONS = ("early_stopping",)
 Progress = Callable[..., None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainingResult:
-    model_kind: str
-    params: dict
-    features: list[str]
-    target: str  # e.g. "fwd_ret_1" (regression) or "direction_1" (classification)
-    horizon: int
-    timeframe: str
-    cost_bps: float
-    seed: int
-    # each: Fold.to_dict() + "metrics" + test_start_ts / test_end_ts (first / last test bar)
-    # + train_start_ts / train_end_ts (first / last training bar), ISO-8601 UTC
-    folds: list[dict]
-    metrics: dict  # over the concatenation of every fold's out-of-sample predictions
-    data_start: str  # ISO-8601 UTC of the first usable bar
-    data_end: str  # ISO-8601 UTC of the last usable bar
-    data_fingerprint: str  # of the whole input frame (warm-up rows feed the features too)
-    n_rows: int  # usable rows: no warm-up nulls, known target
-    library_versions: dict
+    """What one training run made: how (the manifest), the model, and what the model itself says
+    of its inputs, read from the final refit while it is still in memory."""
+
+    manifest: Manifest
     artifact: bytes  # the final model, refitted on all usable rows
-    artifact_format: str
-    task: str = "regression"
-    cadence: str = "full"
-    threshold_bps: float | None = None  # classifiers: the direction label's threshold
-    early_stopping: bool = False
-    warm_start_from: str | None = None  # incremental: the previous version's data_end
+    # feature -> the learner's own importance share (gain, impurity, |coef| on scaled inputs);
+    # None for kinds without one (KNN, SVM, neural)
+    feature_importances: dict[str, float] | None = None
 
 
 @dataclass
@@ -110,24 +94,7 @@ class PreparedData:
 
 
 def is_classifier(kind: str) -> bool:
-    return getattr(model_class(kind), "task", "regression") == "classification"
-
-
-def supports_early_stopping(kind: str) -> bool:
-    cls = model_class(kind)
-    card = getattr(cls, "card", None)
-    params = _param_names(cls)
-    return "early_stopping_rounds" in params or getattr(card, "family", None) == "neural"
-
-
-def reports_epochs(kind: str) -> bool:
-    """Neural kinds train in epochs and report each one's loss and val_loss."""
-    return getattr(getattr(model_class(kind), "card", None), "family", None) == "neural"
-
-
-def supports_warm_start(kind: str) -> bool:
-    cls = model_class(kind)
-    return "init_model" in inspect.signature(cls.fit).parameters or hasattr(cls, "learn_more")
+    return model_class(kind).task == "classification"
 
 
 def train_model(
@@ -172,7 +139,7 @@ def train_model(
     if "seed" in model_params:
         raise ValueError("pass the seed as train_model(seed=...), not inside params")
     early_stopping = bool(model_params.pop("early_stopping", early_stopping))
-    if early_stopping and not supports_early_stopping(model_kind):
+    if early_stopping and not model_tags(model_kind).accepts_eval_set:
         raise ValueError(f"early_stopping: model kind {model_kind!r} has no early stopping")
     model_params = model_defaults(model_kind, model_params, horizon, seed)
     make_model(model_kind, **model_params)  # bad parameters fail before any work
@@ -205,14 +172,14 @@ def train_model(
             fit_progress=_epoch_reporter(progress, model_kind, fold.index, fold.index, n_steps),
         )
         fold_records.append(
-            {
+            FoldRecord(
                 **fold.to_dict(),
-                "metrics": score(model_kind, data, test, predictions, proba, cost_bps, bars_per_year),
-                "train_start_ts": data.timestamps[fold.train_start].isoformat(),
-                "train_end_ts": data.timestamps[fold.train_end - 1].isoformat(),
-                "test_start_ts": data.timestamps[fold.test_start].isoformat(),
-                "test_end_ts": data.timestamps[fold.test_end - 1].isoformat(),
-            }
+                metrics=score(model_kind, data, test, predictions, proba, cost_bps, bars_per_year),
+                train_start_ts=data.timestamps[fold.train_start],
+                train_end_ts=data.timestamps[fold.train_end - 1],
+                test_start_ts=data.timestamps[fold.test_start],
+                test_end_ts=data.timestamps[fold.test_end - 1],
+            )
         )
         pieces.append((test, predictions, proba))
         if progress:
@@ -237,29 +204,33 @@ def train_model(
         cost_bps,
         bars_per_year,
     )
-    result = TrainingResult(
+    manifest = Manifest(
         model_kind=model_kind,
         params=final_model.get_params(),
-        features=data.features,
+        features=tuple(data.features),
         target=direction_name(horizon) if classifier else target_name(horizon),
         horizon=horizon,
         timeframe=timeframe,
         cost_bps=float(cost_bps),
         seed=seed,
-        folds=fold_records,
+        folds=tuple(fold_records),
         metrics=overall,
-        data_start=data.timestamps[0].isoformat(),
-        data_end=data.timestamps[-1].isoformat(),
+        data_start=data.timestamps[0],
+        data_end=data.timestamps[-1],
         data_fingerprint=data_fingerprint(frame),
         n_rows=data.n_rows,
         library_versions=final_model.library_versions(),
-        artifact=final_model.to_bytes(),
         artifact_format=final_model.artifact_format,
         task="classification" if classifier else "regression",
         cadence=cadence,
         threshold_bps=float(threshold_bps) if classifier else None,
         early_stopping=early_stopping,
         warm_start_from=warm_from,
+    )
+    result = TrainingResult(
+        manifest=manifest,
+        artifact=final_model.to_bytes(),
+        feature_importances=_importances(final_model, data.features),
     )
     if progress:
         progress(1.0, "done")
@@ -272,7 +243,7 @@ def train_model(
 def model_defaults(kind: str, params: dict, horizon: int, seed: int) -> dict:
     """`params` plus the seed, and for kinds that purge internally (neural) the horizon."""
     merged = {**params, "seed": seed}
-    if "horizon" in _param_names(model_class(kind)) and "horizon" not in params:
+    if "horizon" in model_class(kind).param_names() and "horizon" not in params:
         merged["horizon"] = horizon
     return merged
 
@@ -329,12 +300,10 @@ def fit_final(
 
 def predict_rows(model, X: np.ndarray, rows: range):
     """Predictions for X[rows]; sequence models get the rows before as context (the past)."""
-    context = getattr(model, "context_rows", 0)
-    context = int(context() if callable(context) else context)  # a property or a method
-    start = max(rows.start - context, 0)
+    start = max(rows.start - model.context_rows, 0)
     block = X[start : rows.stop]
     keep = rows.start - start
-    if hasattr(model, "predict_proba"):
+    if model.task == "classification":
         raw = np.asarray(model.predict_proba(block), dtype=float)[keep:]
         proba = _aligned_proba(raw, np.asarray(model.classes_))
         return proba[:, 2] - proba[:, 0], proba
@@ -385,7 +354,7 @@ def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping,
     X, y = data.X[fit_index], target[fit_index]
     if init_model is None:
         return model.fit(X, y, **kwargs)
-    if "init_model" in inspect.signature(model.fit).parameters:
+    if not model_tags(kind).learns_online:
         return model.fit(X, y, init_model=init_model, **kwargs)
     # Online learners keep learning where the previous model stopped (a copy, not the original).
     # learn_more takes no progress: a row-by-row learner has no epochs to report.
@@ -399,7 +368,7 @@ def _epoch_reporter(progress: Progress | None, kind: str, fold: int | str, step:
     each epoch moves the overall fraction within the fit's share of the run and passes the
     epoch's values on, labelled with the kind and the fold. Other kinds get None, so their fits
     stay exactly as they were (no per-round callbacks in the boosters)."""
-    if progress is None or not reports_epochs(kind):
+    if progress is None or not model_tags(kind).reports_epochs:
         return None
 
     def report(fraction: float, message: str, values: dict) -> None:
@@ -448,18 +417,16 @@ def _stack_proba(blocks: list) -> np.ndarray:
     return np.concatenate(blocks, axis=0)
 
 
-def _param_names(cls) -> list[str]:
-    names = getattr(cls, "param_names", None)
-    if names is not None:
-        return list(names())
-    return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+def _importances(model, features: list[str]) -> dict[str, float] | None:
+    values = model.feature_importances()
+    return None if values is None else dict(zip(features, map(float, values), strict=True))
 
 
 def _previous_model(kind: str, previous):
     if previous is None:
         raise ValueError("cadence 'incremental' needs the previous version's model (previous=...)")
-    if not supports_warm_start(kind):
-        can = ", ".join(k for k in MODEL_CLASSES if supports_warm_start(k))
+    if not model_tags(kind).supports_warm_start:
+        can = ", ".join(k for k in MODEL_CLASSES if model_tags(k).supports_warm_start)
         raise ValueError(
             f"cadence 'incremental': model kind {kind!r} cannot warm start (kinds that can: {can})"
         )
@@ -495,7 +462,7 @@ def _incremental_rows(data: PreparedData, previous_data_end, horizon: int):
     new = data.rows(first_new, data.n_rows)
     test_start = n_new - n_test
     fold = Fold(0, 0, test_start - horizon, test_start, n_new)
-    return new, [fold], end.isoformat()
+    return new, [fold], end
 
 
 def checked_single_symbol(frame: pl.DataFrame) -> pl.DataFrame:
@@ -546,6 +513,7 @@ def predict_frame(frame: pl.DataFrame, model, features: list[str]) -> pl.DataFra
     manifest list, in its order) are warmed up; classifiers give the expected direction.
     ValueError when the frame's features are not the ones the model was trained on."""
     frame = checked_single_symbol(frame)
+    features = list(features)  # a Manifest's tuple or a stored manifest's list
     computed = add_features(frame)
     missing = [name for name in features if name not in computed.columns]
     if missing:

@@ -371,35 +371,11 @@ def _talib_slope(values: np.ndarray, period: int, out: np.ndarray) -> None:
 # --- volatility and normalisation ------------------------------------------------------------
 
 
-def close_to_close_volatility(close: pl.Expr, window: int, *, row: pl.Expr | None = None) -> pl.Expr:
+def volatility_from_returns(log_returns: pl.Expr, window: int, *, row: pl.Expr | None = None) -> pl.Expr:
     """Sample std (ddof=1) of the last `window` one-bar log returns, per bar (not annualised);
     equals `talib.STDDEV(log returns, window) * sqrt(window / (window - 1))`."""
-    return volatility_from_returns(log_return(close, 1, row=row), window, row=row)
-
-
-def volatility_from_returns(log_returns: pl.Expr, window: int, *, row: pl.Expr | None = None) -> pl.Expr:
     # The first return is at row 1, so the first full window of returns ends at row `window`.
     return _windowed(log_returns.rolling_std(window, ddof=1), window + 1, row)
-
-
-def parkinson_volatility(high: pl.Expr, low: pl.Expr, window: int, *, row: pl.Expr | None = None) -> pl.Expr:
-    """Parkinson (1980): sqrt(mean(ln(high / low)²) / (4 ln 2)) over `window` bars, per bar.
-    TA-Lib has no counterpart; tested against the formula."""
-    return parkinson_from_squares(squared_log_ratio(high, low), window, row=row)
-
-
-def garman_klass_volatility(
-    open_: pl.Expr, high: pl.Expr, low: pl.Expr, close: pl.Expr, window: int, *, row: pl.Expr | None = None
-) -> pl.Expr:
-    """Garman-Klass (1980): sqrt(mean(0.5 ln(high / low)² - (2 ln 2 - 1) ln(close / open)²))
-    over `window` bars, per bar. TA-Lib has no counterpart; tested against the formula.
-
-    The mean cannot be negative while open and close lie within [low, high]; bars that break
-    that could push it below 0, and such a window gives 0, not NaN.
-    """
-    return garman_klass_from_squares(
-        squared_log_ratio(high, low), squared_log_ratio(close, open_), window, row=row
-    )
 
 
 def squared_log_ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
@@ -408,20 +384,23 @@ def squared_log_ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
 
 
 def parkinson_from_squares(high_low: pl.Expr, window: int, *, row: pl.Expr | None = None) -> pl.Expr:
+    """Parkinson (1980): sqrt(mean(ln(high / low)²) / (4 ln 2)) over `window` bars, per bar, from
+    the squared log ranges. TA-Lib has no counterpart; tested against the formula."""
     return (_windowed(high_low.rolling_mean(window), window, row) / (4 * math.log(2))).sqrt()
 
 
 def garman_klass_from_squares(
     high_low: pl.Expr, close_open: pl.Expr, window: int, *, row: pl.Expr | None = None
 ) -> pl.Expr:
+    """Garman-Klass (1980): sqrt(mean(0.5 ln(high / low)² - (2 ln 2 - 1) ln(close / open)²))
+    over `window` bars, per bar, from the squared log ratios. TA-Lib has no counterpart; tested
+    against the formula.
+
+    The mean cannot be negative while open and close lie within [low, high]; bars that break
+    that could push it below 0, and such a window gives 0, not NaN.
+    """
     term = 0.5 * high_low - _GARMAN_KLASS_CLOSE_OPEN * close_open
     return _windowed(term.rolling_mean(window), window, row).clip(lower_bound=0).sqrt()
-
-
-def rolling_zscore(values: pl.Expr, window: int, *, row: pl.Expr | None = None) -> pl.Expr:
-    """(x - rolling mean) / rolling sample std (ddof=1) over `window` rows; a flat window (std
-    below FLAT_STD) gives 0. Equals (x - talib.SMA) / (talib.STDDEV · sqrt(window / (window - 1)))."""
-    return zscore_from_moments(values, sma(values, window, row=row), rolling_std(values, window, row=row))
 
 
 def rolling_std(values: pl.Expr, window: int, *, row: pl.Expr | None = None) -> pl.Expr:
@@ -430,4 +409,6 @@ def rolling_std(values: pl.Expr, window: int, *, row: pl.Expr | None = None) -> 
 
 
 def zscore_from_moments(values: pl.Expr, mean: pl.Expr, std: pl.Expr) -> pl.Expr:
+    """(x - rolling mean) / rolling sample std (ddof=1); a flat window (std below FLAT_STD) gives 0.
+    Equals (x - talib.SMA) / (talib.STDDEV · sqrt(window / (window - 1)))."""
     return pl.when(std < FLAT_STD).then(0.0).otherwise((values - mean) / std)

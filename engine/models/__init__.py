@@ -8,10 +8,9 @@ so importing this package (and listing the zoo) stays cheap.
 from __future__ import annotations
 
 import hashlib
-import inspect
 from typing import Any
 
-from engine.models.base import FitProgress, Model, ModelCard
+from engine.models.base import FitProgress, Model, ModelCard, ModelTags
 from engine.models.catboost_models import CatBoostClassifierModel, CatBoostModel
 from engine.models.gbm import LightGBMClassifierModel, LightGBMModel
 from engine.models.linear import LinearModel, LogisticModel
@@ -45,6 +44,7 @@ __all__ = [
     "LogisticModel",
     "Model",
     "ModelCard",
+    "ModelTags",
     "NotFittedError",
     "ONLINE_MODEL_CLASSES",
     "RandomForestClassifierModel",
@@ -58,6 +58,7 @@ __all__ = [
     "load_model",
     "make_model",
     "model_class",
+    "model_tags",
     "zoo",
 ]
 
@@ -109,6 +110,11 @@ def model_class(kind: str) -> type:
     if kind not in MODEL_CLASSES:
         raise ValueError(f"unknown model kind {kind!r}; known kinds: {', '.join(MODEL_CLASSES)}")
     return MODEL_CLASSES[kind]
+
+
+def model_tags(kind: str) -> ModelTags:
+    """What `kind` can do (warm start, validation data, epochs, context rows), as its class declares."""
+    return model_class(kind).tags
 
 
 def make_model(kind: str, **params):
@@ -176,12 +182,4 @@ def _unavailable_reason(cls: type) -> str | None:
 
 
 def _default_params(cls: type) -> dict[str, Any]:
-    defaults = getattr(cls, "default_params", None)
-    if defaults is not None:
-        return defaults()
-    signature = inspect.signature(cls.__init__).parameters
-    return {
-        name: parameter.default
-        for name, parameter in signature.items()
-        if name != "self" and parameter.default is not inspect.Parameter.empty
-    }
+    return cls.default_params()

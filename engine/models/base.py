@@ -39,6 +39,26 @@ class ModelCard:
         return card
 
 
+@dataclass(frozen=True)
+class ModelTags:
+    """What a kind can do, declared on its class (scikit-learn's tags) so that training reads
+    them instead of probing signatures. The defaults are a plain batch learner's."""
+
+    # A fitted model of the kind can be continued with newer rows: fit(..., init_model=previous)
+    # (boosters add trees, torch models continue from the weights) or, for online learners,
+    # learn_more (see learns_online).
+    supports_warm_start: bool = False
+    # Learns row by row; continuing is learn_more(X, y) on a copy of the previous model.
+    learns_online: bool = False
+    # fit uses X_val / y_val for early stopping.
+    accepts_eval_set: bool = False
+    # Trains in epochs and reports each one's loss / val_loss through fit's progress.
+    reports_epochs: bool = False
+    # Predicting row t reads the rows before it (a lookback window): instances say how many
+    # in `context_rows`.
+    reads_context: bool = False
+
+
 @runtime_checkable
 class Model(Protocol):
     """The interface. `fit` takes optional validation data (early stopping), sample weights
@@ -48,6 +68,15 @@ class Model(Protocol):
     task: ClassVar[str]
     artifact_format: ClassVar[str]
     card: ClassVar[ModelCard]
+    tags: ClassVar[ModelTags]
+
+    @classmethod
+    def param_names(cls) -> list[str]: ...
+
+    @property
+    def context_rows(self) -> int:
+        """Rows before the first one to predict that its prediction reads (0 for tabular kinds)."""
+        ...
 
     def fit(
         self,

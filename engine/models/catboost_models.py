@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.models.base import FitProgress, ModelCard
+from engine.models.base import FitProgress, ModelCard, ModelTags
 from engine.models.tabular import TabularClassifier, TabularModel, report, shares
 
 _METADATA_KEY = "huracan"
@@ -28,6 +28,8 @@ _CAT_INPUT = "tabular features, 1k to 1M rows"
 
 class _CatBoostBase(TabularModel):
     artifact_format: ClassVar[str] = "catboost-cbm"
+    # Boosting continues from a previous model's trees; validation data drives early stopping.
+    tags: ClassVar[ModelTags] = ModelTags(supports_warm_start=True, accepts_eval_set=True)
     _fitted_attribute: ClassVar[str] = "model_"
 
     @classmethod

@@ -15,13 +15,13 @@ settings it had before this line existed are byte for byte what they were.
 
 from __future__ import annotations
 
-import inspect
 import json
+import re
 from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.models.base import FitProgress, ModelCard
+from engine.models.base import FitProgress, ModelCard, ModelTags
 from engine.models.tabular import TabularClassifier, TabularModel, report, shares
 
 # our parameter name -> the name LightGBM writes into its text model
@@ -43,6 +43,8 @@ _GBM_INPUT = "tabular features, 1k to 10M rows, up to thousands of features"
 
 class _LightGBMBase(TabularModel):
     artifact_format: ClassVar[str] = "lightgbm-text"
+    # Boosting continues from a previous model's trees; validation data drives early stopping.
+    tags: ClassVar[ModelTags] = ModelTags(supports_warm_start=True, accepts_eval_set=True)
     _fitted_attribute: ClassVar[str] = "booster_"
     _quiet_defaults: ClassVar[dict[str, Any]] = {"early_stopping_rounds": 50}
 
@@ -85,7 +87,7 @@ class _LightGBMBase(TabularModel):
         if sample_weight is not None:
             fit_kwargs["sample_weight"] = sample_weight
         if X_val is not None:
-            fit_kwargs.update(_validation_kwargs(type(estimator), X_val, y_val))
+            fit_kwargs.update(_validation_kwargs(lightgbm.__version__, X_val, y_val))
         if previous is not None:
             fit_kwargs["init_model"] = previous
         if progress is not None:
@@ -336,9 +338,12 @@ def _previous_booster(model: TabularModel, init_model):
     return init_model._fitted()
 
 
-def _validation_kwargs(estimator_class, X_val, y_val) -> dict[str, Any]:
-    # LightGBM 4.7 renamed eval_set to eval_X / eval_y; older 4.x only know eval_set.
-    if "eval_X" in inspect.signature(estimator_class.fit).parameters:
+# LightGBM 4.7 renamed eval_set to eval_X / eval_y; older 4.x only know eval_set.
+_EVAL_X_SINCE = (4, 7)
+
+
+def _validation_kwargs(lightgbm_version: str, X_val, y_val) -> dict[str, Any]:
+    if tuple(int(number) for number in re.findall(r"\d+", lightgbm_version)[:2]) >= _EVAL_X_SINCE:
         return {"eval_X": X_val, "eval_y": y_val}
     return {"eval_set": [(X_val, y_val)]}
 

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.models.base import FitProgress, ModelCard
+from engine.models.base import FitProgress, ModelCard, ModelTags
 from engine.models.tabular import TabularClassifier, TabularModel, report
 
 _ONLINE_REGIMES = ("slowly drifting relationships", "regime changes between retrains")
@@ -34,6 +34,8 @@ class _RiverModel:
     continuing, pickle persistence. Mixed in front of TabularModel / TabularClassifier."""
 
     artifact_format: ClassVar[str] = "pickle"
+    # Continuing is learn_more on newer rows: no restart, no epochs, no validation data.
+    tags: ClassVar[ModelTags] = ModelTags(supports_warm_start=True, learns_online=True)
     _fitted_attribute: ClassVar[str] = "pipeline_"
 
     def __init__(self, learning_rate: float = 0.01, l2: float = 0.0, seed: int = 42):
@@ -264,9 +266,7 @@ class OnlineBlend:
         return getattr(self.online_model, "task", "regression")
 
     def _mix(self, batch: np.ndarray, online: np.ndarray) -> np.ndarray:
-        return (1.0 - self.weight) * np.asarray(batch, dtype=float) + self.weight * np.asarray(
-            online, dtype=float
-        )
+        return blend_forecasts(batch, online, self.weight)
 
     def predict(self, X) -> np.ndarray:
         if self.task == "classification":
@@ -301,6 +301,12 @@ class OnlineBlend:
 
     def _labels(self, probabilities: np.ndarray) -> np.ndarray:
         return self.online_model.classes_[np.argmax(probabilities, axis=1)]
+
+
+def blend_forecasts(batch, online, weight: float) -> np.ndarray:
+    """(1 - weight) · batch + weight · online: the one mix of a batch and an online forecast (or of
+    their class probabilities), used by OnlineBlend and by the live loop's stored forecasts."""
+    return (1.0 - weight) * np.asarray(batch, dtype=float) + weight * np.asarray(online, dtype=float)
 
 
 def _features(row: np.ndarray) -> dict[int, float]:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.models.base import FitProgress, ModelCard
+from engine.models.base import FitProgress, ModelCard, ModelTags
 
 CLASS_WEIGHTS = (None, "balanced")
 
@@ -31,6 +31,8 @@ class TabularModel:
     task: ClassVar[str] = "regression"
     artifact_format: ClassVar[str]
     card: ClassVar[ModelCard]
+    # A plain batch learner: no warm start, no validation data, no epochs, no context rows.
+    tags: ClassVar[ModelTags] = ModelTags()
     # False where the estimator has no notion of row weights (KNN): weights then raise.
     supports_sample_weight: ClassVar[bool] = True
     # The attribute that exists once fitted (booster_, pipeline_, ...).
@@ -43,6 +45,8 @@ class TabularModel:
 
     @classmethod
     def param_names(cls) -> list[str]:
+        """The parameters of __init__ (scikit-learn's get_param_names): make_model, get_params and
+        the config checks all read this one list."""
         return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
     @classmethod
@@ -134,6 +138,11 @@ class TabularModel:
         if expected is not None and X.shape[1] != expected:
             raise ValueError(f"{self.kind}: model was fitted on {expected} features, X has {X.shape[1]}")
         return X
+
+    @property
+    def context_rows(self) -> int:
+        """A row's prediction reads that row alone."""
+        return 0
 
     # ---- what the model learned ------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.models.base import FitProgress, ModelCard
+from engine.models.base import FitProgress, ModelCard, ModelTags
 from engine.models.tabular import TabularClassifier, TabularModel, report, shares
 
 _ATTRIBUTE = "huracan"
@@ -28,6 +28,8 @@ _XGB_INPUT = "tabular features, 1k to 10M rows, up to thousands of features"
 
 class _XGBoostBase(TabularModel):
     artifact_format: ClassVar[str] = "xgboost-ubj"
+    # Boosting continues from a previous model's trees; validation data drives early stopping.
+    tags: ClassVar[ModelTags] = ModelTags(supports_warm_start=True, accepts_eval_set=True)
     _fitted_attribute: ClassVar[str] = "booster_"
 
     def _estimator_class(self, xgboost):

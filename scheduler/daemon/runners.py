@@ -39,10 +39,11 @@ def on_device(brain: Brain, job: JobRecord, training: TrainingConfig) -> Trainin
     device column set to what they will train on. The device is resolved before anything is
     trained: `cuda` on a machine without CUDA fails the job at once with the reason, and stores
     no version of any kind. Jobs without neural kinds run on the CPU."""
-    from engine.training import reports_epochs
+    from engine.models import model_tags
 
     requested = job.params.get("device")
-    neural = [kind for kind in training.models if reports_epochs(kind)]
+    # The kinds that train in epochs are the torch ones, the only ones a device applies to.
+    neural = [kind for kind in training.models if model_tags(kind).reports_epochs]
     if not neural:
         brain.record_job_device(job.id, "cpu")
         return training

@@ -33,6 +33,7 @@ import polars as pl
 
 from brain import Brain
 from brain.records import SlotRecord, VersionRecord
+from engine.manifest import Manifest
 from scheduler.config import HuracanConfig, LiveConfig
 from scheduler.services.feeds import Feed
 from scheduler.services.live_metrics import record_live_metrics
@@ -236,9 +237,10 @@ def _forecast(
 ) -> list[dict[str, Any]]:
     if not wanted:
         return []
+    from engine.models.online import blend_forecasts
     from engine.training import predict_rows
 
-    names = list(version.manifest["features"])
+    names = list(Manifest.from_json(version.manifest).features)
     ready = _ready(features, names)
     X = ready.select(names).to_numpy().astype(float)
     index = {ts: i for i, ts in enumerate(ready["ts"].to_list())}
@@ -248,9 +250,8 @@ def _forecast(
     # Sequence models read the rows before as context, so predict the contiguous block.
     batch, _ = predict_rows(state.model(brain, version), X, range(positions[0], positions[-1] + 1))
     batch = batch[np.asarray(positions) - positions[0]]
-    online = learner.predict(X[positions]) if _learner_fits(learner, version) else None
-    weight = live.blend_weight if online is not None else 0.0
-    blended = (1.0 - weight) * batch + weight * (online if online is not None else 0.0)
+    online = learner.predict(X[positions]) if _learner_fits(learner, len(names)) else None
+    blended = batch if online is None else blend_forecasts(batch, online, live.blend_weight)
     timestamps = ready["ts"].to_list()
     return [
         {
@@ -266,14 +267,14 @@ def _forecast(
     ]
 
 
-def _learner_fits(learner: OnlineLearner, version: VersionRecord) -> bool:
-    return learner.model is not None and learner.model.n_features_in_ == len(version.manifest["features"])
+def _learner_fits(learner: OnlineLearner, n_features: int) -> bool:
+    return learner.model is not None and learner.model.n_features_in_ == n_features
 
 
-def _online_target(version: VersionRecord, realised: np.ndarray) -> np.ndarray:
+def _online_target(manifest: Manifest, realised: np.ndarray) -> np.ndarray:
     """Regression champions forecast bps, so the learner does too; classifiers forecast the
     expected direction (-1..1), so the learner learns the realised direction."""
-    return realised if version.manifest.get("task", "regression") == "regression" else np.sign(realised)
+    return realised if manifest.task == "regression" else np.sign(realised)
 
 
 def _learn_outcomes(
@@ -286,12 +287,13 @@ def _learn_outcomes(
     by_bar = {record.ts: record.realised for record in outcomes}
     if not by_bar:
         return
-    names = list(champion.manifest["features"])
+    manifest = Manifest.from_json(champion.manifest)
+    names = list(manifest.features)
     ready = _ready(features, names).filter(pl.col("ts").is_in(list(by_bar)))
     if ready.is_empty():
         return
     X = ready.select(names).to_numpy().astype(float)
-    y = _online_target(champion, np.asarray([by_bar[ts] for ts in ready["ts"].to_list()], dtype=float))
+    y = _online_target(manifest, np.asarray([by_bar[ts] for ts in ready["ts"].to_list()], dtype=float))
     learner.learn(X, y)
     learner.learned_until = max(by_bar)
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 
 from brain import Brain
 from brain.records import SlotRecord, VersionRecord
+from engine.manifest import Manifest
+from engine.models import model_tags
 from engine.targets import target_name
-from engine.training import TrainingResult, supports_warm_start, train_model
+from engine.training import TrainingResult, train_model
 from scheduler.config import TrainingConfig
 
 # progress(fraction, message) as work advances, progress(fraction, message, values) after each
@@ -43,21 +45,20 @@ def _finite_or_none(value: float | int | None) -> float | None:
 
 def metric_rows(result: TrainingResult) -> list[dict]:
     """Overall and per-fold out-of-sample metrics in the brain's long format."""
-    rows = [{"name": name, "value": _finite_or_none(value)} for name, value in result.metrics.items()]
-    for fold in result.folds:
+    manifest = result.manifest
+    rows = [{"name": name, "value": _finite_or_none(value)} for name, value in manifest.metrics.items()]
+    for fold in manifest.folds:
         rows += [
-            {"name": name, "value": _finite_or_none(value), "fold": fold["index"]}
-            for name, value in fold["metrics"].items()
+            {"name": name, "value": _finite_or_none(value), "fold": fold.index}
+            for name, value in fold.metrics.items()
         ]
     return rows
 
 
 def manifest_of(result: TrainingResult, slot_key: str) -> dict:
-    """Everything needed to know what a version is and to rebuild it, artifact aside."""
-    manifest = asdict(result)
-    del manifest["artifact"]
-    manifest["slot"] = slot_key
-    return manifest
+    """Everything needed to know what a version is and to rebuild it, artifact aside, as the
+    brain stores it (a JSON document; the brain adds the artifact's sha256)."""
+    return result.manifest.for_slot(slot_key).to_json()
 
 
 def fit_models(
@@ -85,7 +86,7 @@ def fit_models(
                 _forward(progress, (position + fraction) / len(kinds), f"{label}{kind}: {message}", values)
 
         cadence, warm = config.cadence, previous.get(kind)
-        if cadence == "incremental" and (warm is None or not supports_warm_start(kind)):
+        if cadence == "incremental" and (warm is None or not model_tags(kind).supports_warm_start):
             cadence = "full"
         results.append(
             train_model(
@@ -112,15 +113,16 @@ def store_result(
 ) -> VersionRecord:
     """Artifact, manifest, version row, metrics and audit entry: one transaction in the brain.
     Then the model's own feature importance, so importance trends grow with every retrain."""
+    manifest = result.manifest
     version = brain.add_version(
         slot.key,
-        model_kind=result.model_kind,
+        model_kind=manifest.model_kind,
         manifest=manifest_of(result, slot.key),
         artifact=result.artifact,
-        artifact_format=result.artifact_format,
+        artifact_format=manifest.artifact_format,
         metrics=metric_rows(result),
-        data_start=datetime.fromisoformat(result.data_start),
-        data_end=datetime.fromisoformat(result.data_end),
+        data_start=manifest.data_start,
+        data_end=manifest.data_end,
         actor=actor,
     )
     record_native_importance(brain, version, result)
@@ -131,13 +133,8 @@ def record_native_importance(brain: Brain, version: VersionRecord, result: Train
     """The learner's own importance (gain or impurity shares, |coef| on scaled inputs), stored as
     method "native"; kinds without one (KNN, SVM, neural) store nothing. Derived data, so it is
     written after the version's transaction: losing it to a crash loses nothing the version needs."""
-    from engine.models import load_model
-
-    model = load_model(result.model_kind, result.artifact, sha256=version.artifact_sha256)
-    importances = getattr(model, "feature_importances", lambda: None)()
-    if importances is not None:
-        brain.record_feature_importance(version.id, "native",
-                                        dict(zip(result.features, map(float, importances), strict=True)))
+    if result.feature_importances is not None:
+        brain.record_feature_importance(version.id, "native", result.feature_importances)
 
 
 def previous_versions(brain: Brain, slot_key: str, kinds: list[str]) -> dict[str, PreviousVersion]:
@@ -154,7 +151,7 @@ def previous_versions(brain: Brain, slot_key: str, kinds: list[str]) -> dict[str
             model=load_model(
                 kind, brain.load_artifact(version.artifact_sha256), sha256=version.artifact_sha256
             ),
-            data_end=version.data_end or datetime.fromisoformat(version.manifest["data_end"]),
+            data_end=version.data_end or Manifest.from_json(version.manifest).data_end,
         )
         for kind, version in latest.items()
     }

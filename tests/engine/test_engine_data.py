@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -198,3 +199,152 @@ def test_fingerprint_is_stable_and_content_sensitive(goog, tmp_path):
     shuffled = tmp_path / "goog_shuffled.csv"
     goog.sample(fraction=1.0, shuffle=True, seed=1).drop("symbol").write_csv(shuffled)
     assert data_fingerprint(load_ohlcv(shuffled)) == data_fingerprint(goog)
+
+
+# --- refused without a word before: each of these was once accepted -----------------------
+
+HEADER_6 = "Date,Open,High,Low,Close,Volume\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "named"),
+    [
+        (",Open,High,Low,Close,Close,Volume", "'Close' (column 5) and 'Close' (column 6)"),
+        (",Open,High,Low,Close,close,Volume", "'Close' (column 5) and 'close' (column 6)"),
+        (",Open,High,Low,Close,Volume,VOLUME", "'Volume' (column 6) and 'VOLUME' (column 7)"),
+    ],
+)
+def test_two_columns_that_both_mean_one_value_are_refused_naming_both(tmp_path, header, named):
+    path = write(tmp_path, f"{header}\n2024-01-02,10,11,9,10.5,10.6,1000\n")
+    with pytest.raises(DataError, match=rf"{header.split(',')[4].lower()}|volume") as caught:
+        load_ohlcv(path)
+    assert named in str(caught.value) and "both look like" in str(caught.value)
+    from engine.raw import read_raw_ohlcv
+
+    with pytest.raises(DataError, match="both look like"):
+        read_raw_ohlcv(path)
+
+
+# Written in local-time order, each row with its own offset: in UTC the rows jump back and forth.
+SCRAMBLED = [
+    "2024-01-02 10:00:00+00:00",
+    "2024-01-02 11:00:00+05:00",  # 06:00 UTC: earlier than the row before, though written later
+    "2024-01-02 12:00:00+00:00",
+    "2024-01-02 13:00:00+05:00",
+]
+
+
+def test_utc_offsets_that_reorder_the_rows_are_refused(tmp_path):
+    path = write(tmp_path, HEADER_6 + "".join(f"{ts},{VALUES}" for ts in SCRAMBLED))
+    with pytest.raises(DataError) as caught:
+        load_ohlcv(path)
+    message = str(caught.value)
+    assert "row 2 ('2024-01-02 11:00:00+05:00')" in message
+    assert "+00:00, +05:00" in message and "reorder" in message
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        ["2024-01-03 10:00:00+05:00", "2024-01-02 10:00:00+05:00", "2024-01-04 10:00:00+05:00"],  # one offset
+        ["2024-01-03", "2024-01-02", "2024-01-04"],  # none
+        # Berlin's fall-back, half-hourly, written with its offsets: UTC order, newest first.
+        ["2024-10-27 02:30:00+01:00", "2024-10-27 02:00:00+01:00",
+         "2024-10-27 02:30:00+02:00", "2024-10-27 02:00:00+02:00"],
+        ["2024-10-27 02:00:00+02:00", "2024-10-27 02:30:00+02:00",
+         "2024-10-27 02:00:00+01:00", "2024-10-27 02:30:00+01:00"],
+    ],
+)  # fmt: skip
+def test_unsorted_rows_with_one_offset_and_dst_changes_are_still_read(tmp_path, stamps):
+    frame = load_ohlcv(write(tmp_path, HEADER_6 + "".join(f"{ts},{VALUES}" for ts in stamps)))
+    assert frame.height == len(stamps) and frame["ts"].is_sorted()
+
+
+def test_times_later_than_now_plus_one_bar_are_refused(tmp_path):
+    far = write(tmp_path, HEADER_6 + f"2024-01-02,{VALUES}9999-12-30,{VALUES}", "far_daily.csv")
+    with pytest.raises(DataError, match=r"timestamp 9999-12-30 at row 2 is in the future"):
+        load_ohlcv(far)
+    days = write(tmp_path, HEADER_6 + "".join(f"2024-01-0{d},{VALUES}" for d in (1, 2, 3, 4)))
+    now = datetime(2024, 1, 2, 12, tzinfo=UTC)
+    with pytest.raises(DataError, match="2024-01-04 at row 4 is in the future"):
+        load_ohlcv(days, now=now)  # 2024-01-03 is within one bar (a day) of now: the bar in progress
+    assert load_ohlcv(days, now=datetime(2024, 1, 3, tzinfo=UTC)).height == 4
+    assert load_ohlcv(days).height == 4  # the clock's now
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ("10,11,9,11.5,1000", "close 11.5 is outside [low 9.0, high 11.0] at row 1"),
+        ("10,11,9,8.5,1000", "close 8.5 is outside [low 9.0, high 11.0] at row 1"),
+        ("12,11,9,10,1000", "open 12.0 is outside [low 9.0, high 11.0] at row 1"),
+    ],
+)
+def test_open_or_close_outside_low_high_is_refused(tmp_path, values, problem):
+    with pytest.raises(DataError, match=re.escape(problem)):
+        load_ohlcv(write(tmp_path, HEADER_6 + f"2024-01-02,{values}\n"))
+
+
+@pytest.mark.parametrize("symbol", list(BUNDLED))
+def test_bundled_files_have_no_open_or_close_outside_the_range(symbol):
+    frame = load_ohlcv(bundled_path(symbol))
+    for name in ("open", "close"):
+        assert frame.filter((pl.col(name) < pl.col("low")) | (pl.col(name) > pl.col("high"))).is_empty()
+
+
+@pytest.mark.parametrize(
+    ("symbol", "problem"),
+    [
+        ("EVIL\u202eDSU", "symbol 'EVIL\\u202eDSU': the control or format character U+202E"),
+        ("A\x07B", "symbol 'A\\u0007B': the control or format character U+0007"),
+        ("X" * 100_000, "is 100000 characters long; at most 32"),
+        ("EURUSD:1h", "':' (it separates the parts of a slot id)"),
+        ("BTC USD", "whitespace (U+0020)"),
+        ("", "symbol '': is empty"),
+    ],
+)
+def test_unusable_symbols_are_refused_by_one_function_everywhere(tmp_path, symbol, problem):
+    from engine.symbols import SymbolError, check_symbol
+
+    with pytest.raises(SymbolError, match=re.escape(problem)):
+        check_symbol(symbol)
+    if symbol:
+        with pytest.raises(DataError, match=re.escape(problem)) as caught:
+            load_ohlcv(write(tmp_path, HEADER_6 + f"2024-01-02,{VALUES}"), symbol=symbol)
+        assert len(str(caught.value)) < 300 and "\u202e" not in str(caught.value)
+
+
+@pytest.mark.parametrize("symbol", ["BTC-USD", "EUR/USD", "^GSPC", "BRK.B", "EURUSD=X", "SPX_W", "eurusd"])
+def test_tickers_as_markets_write_them_are_symbols(symbol):
+    from engine.symbols import check_symbol
+
+    assert check_symbol(symbol) == symbol
+
+
+def test_a_file_name_that_makes_no_symbol_says_so(tmp_path):
+    path = write(tmp_path, HEADER_6 + f"2024-01-02,{VALUES}", "my bars.csv")
+    with pytest.raises(DataError, match="taken from the file name; name the symbol instead"):
+        load_ohlcv(path)
+    assert load_ohlcv(path, symbol="MINE")["symbol"][0] == "MINE"
+
+
+EUROPEAN = "Date;Open;High;Low;Close;Volume\n2024-01-02;1,2345;1,25;1,2;1,2400;100\n"
+
+
+def test_semicolons_and_decimal_commas_say_how_to_read_them_and_read_with_the_options(tmp_path):
+    path = write(tmp_path, EUROPEAN, "eurusd_daily.csv")
+    with pytest.raises(DataError, match="looks like a decimal comma: read the file with decimal ','"):
+        load_ohlcv(path)  # a .csv whose header has no comma: the separator is sniffed
+    with pytest.raises(DataError, match="read it with separator ';' and decimal ','"):
+        load_ohlcv(path, separator=",")
+    frame = load_ohlcv(path, separator=";", decimal=",")
+    assert frame.row(0) == (day(2), "EURUSD", 1.2345, 1.25, 1.2, 1.24, 100.0)
+    assert load_ohlcv(path, decimal=",").row(0) == frame.row(0)
+    with pytest.raises(DataError, match="non-numeric value '1.5'"):  # a '.' could mean thousands
+        load_ohlcv(write(tmp_path, EUROPEAN.replace("1,2345", "1.5"), "mixed.csv"), decimal=",")
+    with pytest.raises(DataError, match="separator ';;': must be one character"):
+        load_ohlcv(path, separator=";;")
+    with pytest.raises(DataError, match="decimal ':': must be"):
+        load_ohlcv(path, decimal=":")
+    tabbed = write(tmp_path, EUROPEAN.replace(";", "\t"), "tabbed.txt")
+    assert load_ohlcv(tabbed, separator="tab", decimal=",")["close"][0] == 1.24

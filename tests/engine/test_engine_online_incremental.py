@@ -20,17 +20,18 @@ def test_the_incremental_cadence_continues_an_online_learner():
     previous = load_model(KIND, first.artifact)
 
     more = train_model(frame, KIND, timeframe="1d", cadence="incremental", previous=first.artifact,
-                       previous_data_end=first.data_end)
+                       previous_data_end=first.manifest.data_end)
     continued = load_model(KIND, more.artifact)
     fresh = train_model(frame, KIND, timeframe="1d", cadence="full", n_folds=3)
     fresh_model = load_model(KIND, fresh.artifact)
 
-    assert more.cadence == "incremental" and more.warm_start_from == first.data_end
+    assert more.manifest.cadence == "incremental"
+    assert more.manifest.warm_start_from == first.manifest.data_end
     # Every row it learnt before, plus each new one.
-    assert continued.n_learned_ == previous.n_learned_ + more.n_rows
+    assert continued.n_learned_ == previous.n_learned_ + more.manifest.n_rows
     # What it holds equals the previous learner carrying on over the new rows, row by row.
     data = prepare_data(frame, horizon=1)
-    new_rows = data.X[-more.n_rows:], data.fwd[-more.n_rows:]
+    new_rows = data.X[-more.manifest.n_rows:], data.fwd[-more.manifest.n_rows:]
     carried_on = load_model(KIND, first.artifact)
     carried_on.learn_more(*new_rows)
     np.testing.assert_allclose(continued.predict(data.X), carried_on.predict(data.X), rtol=1e-12)

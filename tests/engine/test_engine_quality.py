@@ -37,8 +37,10 @@ DIRTY_ROWS = [
     f"soon,{OK}",  # 16 unreadable timestamp
     f"2024-11-03 10:00:00+01:00,{OK}",  # 17 an offset among naive times
     f"2024-11-03 12:00:00+02:00,{OK}",  # 18 another offset
-    f"2024-11-03 14:00:00,{OK}",  # 19 after a 3-bar gap (11:00, 12:00, 13:00 UTC missing)
+    f"2024-11-03 14:00:00,{OK}",  # 19 after a 2-bar gap (12:00, 13:00 UTC missing); after NOW + 1h
+    f"2024-11-03 16:00:00+05:00,{OK}",  # 20 written after row 19, but 11:00 UTC: offsets reorder
 ]
+NOW = datetime(2024, 11, 3, 12, tzinfo=UTC)
 EXPECTED = {  # kind: (count, first row)
     "unparsable_timestamps": (1, 16),
     "missing_values": (1, 15),
@@ -50,11 +52,13 @@ EXPECTED = {  # kind: (count, first row)
     "close_outside_range": (1, 12),
     "open_outside_range": (1, 13),
     "duplicate_timestamps": (2, 3),
-    "naive_and_aware_timestamps": (2, 17),
+    "naive_and_aware_timestamps": (3, 17),
     "dst_repeated_hour": (1, 8),
-    "unsorted_rows": (1, 5),
+    "future_timestamps": (1, 19),
+    "utc_offsets_reorder_rows": (1, 20),
+    "unsorted_rows": (2, 5),
     "gaps": (1, 19),
-    "mixed_utc_offsets": (1, 18),
+    "mixed_utc_offsets": (2, 18),
 }
 
 
@@ -65,12 +69,12 @@ def write_csv(path, rows) -> str:
 
 def test_every_flaw_in_one_file_is_named_with_its_count_and_first_row(tmp_path):
     raw = read_raw_ohlcv(write_csv(tmp_path / "dirty_1h.csv", DIRTY_ROWS))
-    report = validate_ohlcv(raw, "1h", source="dirty")
+    report = validate_ohlcv(raw, "1h", source="dirty", now=NOW)
     assert set(EXPECTED) == set(KINDS)
     assert {i.kind: (i.count, i.details["first_row"]) for i in report.issues} == EXPECTED
     assert [i.kind for i in report.issues] == list(KINDS)  # reported in a fixed order
     assert all(i.severity == SEVERITIES[i.kind] for i in report.issues)
-    assert report.has_errors and report.severity == "error" and report.rows == 19
+    assert report.has_errors and report.severity == "error" and report.rows == 20
     shown = {i.kind: i.example for i in report.issues}
     assert shown["unparsable_timestamps"] == "row 16 (DIRTY unreadable time): cannot read 'soon'"
     assert shown["close_outside_range"] == (
@@ -82,19 +86,27 @@ def test_every_flaw_in_one_file_is_named_with_its_count_and_first_row(tmp_path):
     )
     assert (
         shown["gaps"]
-        == "row 19 (DIRTY 2024-11-03 14:00:00 UTC): 3 bar(s) missing after 2024-11-03 10:00:00 UTC"
+        == "row 19 (DIRTY 2024-11-03 14:00:00 UTC): 2 bar(s) missing after 2024-11-03 11:00:00 UTC"
     )
     details = {i.kind: i.details for i in report.issues}
     assert (details["duplicate_timestamps"]["conflicting"], details["duplicate_timestamps"]["identical"]) == (
         1,
         1,
     )
-    assert details["mixed_utc_offsets"]["offsets"] == ["+01:00", "+02:00"]
+    assert details["mixed_utc_offsets"]["offsets"] == ["+01:00", "+02:00", "+05:00"]
+    assert details["utc_offsets_reorder_rows"]["offsets"] == ["+01:00", "+02:00", "+05:00"]
+    assert shown["utc_offsets_reorder_rows"] == (
+        "row 20 (DIRTY 2024-11-03 11:00:00 UTC): '2024-11-03 16:00:00+05:00' is earlier in UTC than "
+        "the row before it although written later: the UTC offsets (+01:00, +02:00, +05:00) reorder the rows"
+    )
+    assert shown["future_timestamps"] == (
+        "row 19 (DIRTY 2024-11-03 14:00:00 UTC): later than now (2024-11-03 12:00 UTC) plus one bar"
+    )
     assert (
         details["naive_and_aware_timestamps"]["naive"],
         details["naive_and_aware_timestamps"]["aware"],
-    ) == (16, 2)
-    assert details["gaps"]["missing_bars"] == 3
+    ) == (16, 3)
+    assert details["gaps"]["missing_bars"] == 2
 
 
 def clean_rows(hours: int = 12, start: datetime = datetime(2024, 3, 4)) -> list[str]:
@@ -316,3 +328,25 @@ def test_unix_epochs_read_leniently_and_count_as_utc(tmp_path):
     raw = read_raw_ohlcv(write_csv(tmp_path / "ms.csv", rows))
     assert raw["ts"].to_list() == [None if h == 2 else datetime(2024, 3, 4, h, tzinfo=UTC) for h in range(6)]
     assert {i.kind for i in validate_ohlcv(raw, "1h").issues} == {"unparsable_timestamps", "gaps"}
+
+
+def test_offsets_that_reorder_rows_are_an_error_not_a_warning(tmp_path):
+    from tests.engine.test_engine_data import SCRAMBLED
+
+    path = write_csv(tmp_path / "scrambled.csv", [f"{t},{OK}" for t in SCRAMBLED])
+    report = validate_ohlcv(read_raw_ohlcv(path), calendar="none")
+    issue = report.issue("utc_offsets_reorder_rows")
+    assert issue is not None and issue.severity == "error" and report.severity == "error"
+    assert (issue.count, issue.details["first_row"], issue.details["offsets"]) == (2, 2, ["+00:00", "+05:00"])
+
+
+def test_a_bar_in_the_year_9999_is_an_error(tmp_path):
+    rows = [f"2024-03-04 00:00:00,{OK}", f"2024-03-05 00:00:00,{OK}", f"9999-12-30 00:00:00,{OK}"]
+    report = validate_ohlcv(read_raw_ohlcv(write_csv(tmp_path / "far.csv", rows)), calendar="none")
+    issue = report.issue("future_timestamps")
+    assert issue is not None and issue.severity == "error" and issue.details["first_row"] == 3
+    now = datetime(2024, 3, 4, 12, tzinfo=UTC)
+    early = validate_ohlcv(read_raw_ohlcv(write_csv(tmp_path / "days.csv", rows[:2])), now=now)
+    assert early.is_clean  # 2024-03-05 is within one bar (a day) of now
+    late = validate_ohlcv(read_raw_ohlcv(tmp_path / "days.csv"), now=now - timedelta(days=1))
+    assert late.issue("future_timestamps").details["first_row"] == 2

@@ -352,3 +352,30 @@ def test_sources_accept_sqlite_urls_too(tmp_path):
     frame = read_ohlcv_source({"sql_url": url, "table": "bars", "symbol": "X"})
     assert frame["ts"].to_list() == [datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)]
     assert frame["close"].to_list() == [1.2, 1.5]
+
+
+def test_a_symbol_column_with_an_unusable_symbol_names_its_row(tmp_path):
+    path = tmp_path / "many.csv"
+    path.write_text("ts,symbol,open,high,low,close,volume\n2024-01-01,AAA,1,2,0.5,1,10\n"
+                    "2024-01-01,B\u202eB,1,2,0.5,1,10\n")  # fmt: skip
+    with pytest.raises(DataError, match=r"many.csv: symbol 'B\\u202eB': the control .* at row 2$"):
+        read_ohlcv_source(str(path))
+    from engine.raw import read_raw_ohlcv
+
+    with pytest.raises(DataError, match="at row 2"):
+        read_raw_ohlcv(path)
+
+
+def test_file_sources_take_a_separator_and_decimal_mark_and_refuse_what_load_ohlcv_refuses(tmp_path):
+    path = tmp_path / "eurusd_1d.csv"
+    path.write_text("Date;Open;High;Low;Close;Volume\n2024-01-02;1,2345;1,25;1,2;1,24;100\n")
+    frame = read_ohlcv_source({"path": str(path), "separator": ";", "decimal": ","})
+    assert frame.row(0)[1:] == ("EURUSD", 1.2345, 1.25, 1.2, 1.24, 100.0)
+    far = tmp_path / "far.csv"
+    far.write_text("ts,open,high,low,close,volume\n2024-01-01,1,2,0.5,1,10\n9999-01-01,1,2,0.5,1,10\n")
+    with pytest.raises(DataError, match="far.csv: timestamp 9999-01-01 at row 2 is in the future"):
+        read_ohlcv_source(str(far))
+    doubled = tmp_path / "doubled.csv"
+    doubled.write_text("ts,open,high,low,close,close,volume\n2024-01-01,1,2,0.5,1,1.5,10\n")
+    with pytest.raises(DataError, match="both look like 'close'"):
+        read_ohlcv_source(str(doubled))

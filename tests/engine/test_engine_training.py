@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import numpy as np
 import polars as pl
@@ -33,13 +34,13 @@ def ar1_returns(n: int, phi: float, seed: int) -> np.ndarray:
 def test_planted_signal_is_found_and_shuffled_targets_score_like_chance(make_bars, kind):
     returns = ar1_returns(1200, phi=0.6, seed=1)
     planted = train_model(make_bars(returns), kind, timeframe="1d", params=FAST[kind])
-    assert planted.metrics["ic"] > 0.3
-    assert planted.metrics["hit_rate"] > 0.6
+    assert planted.manifest.metrics["ic"] > 0.3
+    assert planted.manifest.metrics["hit_rate"] > 0.6
     # The same returns in random order: the features no longer say anything about the future.
     shuffled = np.random.default_rng(2).permutation(returns)
     chance = train_model(make_bars(shuffled), kind, timeframe="1d", params=FAST[kind])
-    assert abs(chance.metrics["ic"]) < 0.1
-    assert abs(chance.metrics["hit_rate"] - 0.5) < 0.06
+    assert abs(chance.manifest.metrics["ic"]) < 0.1
+    assert abs(chance.manifest.metrics["hit_rate"] - 0.5) < 0.06
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
@@ -51,38 +52,39 @@ def test_bundled_data_trains(symbol, kind):
     result = train_model(frame, kind, timeframe=timeframe, params=FAST[kind],
                          progress=lambda fraction, message: calls.append((fraction, message)))  # fmt: skip
     assert isinstance(result, TrainingResult)
-    assert (result.model_kind, result.timeframe, result.target) == (kind, timeframe, "fwd_ret_1")
-    assert result.features == FEATURES and result.horizon == 1 and result.seed == 42
-    assert result.n_rows == frame.height - 20 - 1  # 20 warm-up bars, 1 bar of unknown future
-    assert result.data_fingerprint == data_fingerprint(frame)
-    assert result.data_start < result.data_end and result.data_end.endswith("+00:00")
-    assert len(result.folds) == 5
-    assert set(result.metrics) == METRIC_KEYS
-    assert result.metrics["n"] == sum(fold["metrics"]["n"] for fold in result.folds)
-    assert all(math.isfinite(result.metrics[key]) for key in METRIC_KEYS)
-    for fold in result.folds:
-        assert set(fold["metrics"]) == METRIC_KEYS
-        assert fold["train_end"] + result.horizon <= fold["test_start"]
-        assert fold["train_end_ts"] < fold["test_start_ts"] <= fold["test_end_ts"]
+    manifest = result.manifest
+    assert (manifest.model_kind, manifest.timeframe, manifest.target) == (kind, timeframe, "fwd_ret_1")
+    assert list(manifest.features) == FEATURES and manifest.horizon == 1 and manifest.seed == 42
+    assert manifest.n_rows == frame.height - 20 - 1  # 20 warm-up bars, 1 bar of unknown future
+    assert manifest.data_fingerprint == data_fingerprint(frame)
+    assert manifest.data_start < manifest.data_end and manifest.data_end.utcoffset() == timedelta(0)
+    assert len(manifest.folds) == 5
+    assert set(manifest.metrics) == METRIC_KEYS
+    assert manifest.metrics["n"] == sum(fold.metrics["n"] for fold in manifest.folds)
+    assert all(math.isfinite(manifest.metrics[key]) for key in METRIC_KEYS)
+    for fold in manifest.folds:
+        assert set(fold.metrics) == METRIC_KEYS
+        assert fold.train_end + manifest.horizon <= fold.test_start
+        assert fold.train_end_ts < fold.test_start_ts <= fold.test_end_ts
     fractions = [fraction for fraction, _ in calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(calls) == 6
     model = MODEL_KINDS[kind].from_bytes(result.artifact)
-    assert result.artifact_format == model.artifact_format
+    assert manifest.artifact_format == model.artifact_format
     assert model.predict(np.zeros((3, len(FEATURES)))).shape == (3,)
-    assert result.params == model.get_params()
-    assert result.library_versions == MODEL_KINDS[kind].library_versions()
+    assert manifest.params == model.get_params()
+    assert manifest.library_versions == MODEL_KINDS[kind].library_versions()
 
 
 def test_training_is_reproducible(btc):
     first = train_model(btc, "lightgbm", timeframe="1mo", params={"n_estimators": 20}, seed=5)
     second = train_model(btc, "lightgbm", timeframe="1mo", params={"n_estimators": 20}, seed=5)
-    assert first.metrics == second.metrics and first.artifact == second.artifact
+    assert first.manifest.metrics == second.manifest.metrics and first.artifact == second.artifact
 
 
 def test_horizon_purges_more_rows(btc):
     result = train_model(btc, "linear", timeframe="1mo", horizon=3, n_folds=3, cost_bps=0.0)
-    assert result.target == "fwd_ret_3" and result.n_rows == btc.height - 20 - 3
-    assert all(fold["test_start"] - fold["train_end"] == 3 for fold in result.folds)
+    assert result.manifest.target == "fwd_ret_3" and result.manifest.n_rows == btc.height - 20 - 3
+    assert all(fold.test_start - fold.train_end == 3 for fold in result.manifest.folds)
 
 
 @pytest.mark.parametrize(

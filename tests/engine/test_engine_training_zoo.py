@@ -52,17 +52,18 @@ def test_every_available_kind_trains_through_the_pipeline(goog, entry):
     kind = entry["kind"]
     result = train_model(goog, kind, timeframe="1d", n_folds=2, params=small_params(entry))
     classifier = entry["task"] == "classification"
-    assert result.task == entry["task"] and result.cadence == "full"
-    assert result.target == ("direction_1" if classifier else "fwd_ret_1")
-    assert len(result.folds) == 2 and result.metrics["n"] == sum(f["metrics"]["n"] for f in result.folds)
+    assert result.manifest.task == entry["task"] and result.manifest.cadence == "full"
+    assert result.manifest.target == ("direction_1" if classifier else "fwd_ret_1")
+    manifest = result.manifest
+    assert len(manifest.folds) == 2 and manifest.metrics["n"] == sum(f.metrics["n"] for f in manifest.folds)
     expected = TRADING_METRICS | (CLASSIFICATION_METRICS if classifier else set())
-    assert set(result.metrics) == expected
+    assert set(result.manifest.metrics) == expected
     # The stored artifact is the final model, in the library's own format, and it predicts.
     model = load_model(kind, result.artifact)
-    predictions = predict_frame(goog, model, result.features)
+    predictions = predict_frame(goog, model, result.manifest.features)
     assert predictions.height > 300 and np.isfinite(predictions["prediction"].to_numpy()).all()
     if classifier:
-        assert result.threshold_bps == 0.0
+        assert result.manifest.threshold_bps == 0.0
         assert np.abs(predictions["prediction"].to_numpy()).max() <= 1.0 + 1e-9
 
 
@@ -70,12 +71,12 @@ def test_classifier_prediction_is_the_expected_direction(goog):
     result = train_model(goog, "logistic", timeframe="1d", n_folds=2, threshold_bps=5.0)
     model = load_model("logistic", result.artifact)
     assert model.classes_.tolist() == [-1, 0, 1]  # a threshold gives sell / hold / buy
-    ready = add_features(goog).drop_nulls(result.features)
-    proba = model.predict_proba(ready.select(result.features).to_numpy())
+    ready = add_features(goog).drop_nulls(result.manifest.features)
+    proba = model.predict_proba(ready.select(result.manifest.features).to_numpy())
     expected = proba[:, 2] - proba[:, 0]  # P(buy) - P(sell)
-    got = predict_frame(goog, model, result.features)["prediction"].to_numpy()
+    got = predict_frame(goog, model, result.manifest.features)["prediction"].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
-    assert result.threshold_bps == 5.0 and 0 <= result.metrics["accuracy"] <= 1
+    assert result.manifest.threshold_bps == 5.0 and 0 <= result.manifest.metrics["accuracy"] <= 1
 
 
 def test_threshold_zero_gives_two_classes(goog):
@@ -85,13 +86,14 @@ def test_threshold_zero_gives_two_classes(goog):
 
 def test_regression_kinds_keep_their_manifest_fields(goog):
     result = train_model(goog, "linear", timeframe="1d", n_folds=2)
-    assert (result.task, result.cadence, result.threshold_bps, result.early_stopping) == (
+    manifest = result.manifest
+    assert (manifest.task, manifest.cadence, manifest.threshold_bps, manifest.early_stopping) == (
         "regression",
         "full",
         None,
         False,
     )
-    assert result.warm_start_from is None
+    assert result.manifest.warm_start_from is None
 
 
 def test_early_stopping_is_opt_in_and_only_for_kinds_that_have_it(goog):
@@ -100,7 +102,7 @@ def test_early_stopping_is_opt_in_and_only_for_kinds_that_have_it(goog):
     stopped = train_model(
         goog, "xgboost", timeframe="1d", n_folds=2, params={**params, "early_stopping": True}
     )
-    assert stopped.early_stopping and not plain.early_stopping
+    assert stopped.manifest.early_stopping and not plain.manifest.early_stopping
     assert load_model("xgboost", plain.artifact).n_iterations_ == 400
     assert load_model("xgboost", stopped.artifact).n_iterations_ < 400
     with pytest.raises(ValueError, match="early_stopping: model kind 'linear' has no early stopping"):
@@ -109,7 +111,7 @@ def test_early_stopping_is_opt_in_and_only_for_kinds_that_have_it(goog):
 
 def test_quick_cadence_runs_two_folds(goog):
     result = train_model(goog, "linear", timeframe="1d", n_folds=5, cadence="quick")
-    assert result.cadence == "quick" and len(result.folds) == 2
+    assert result.manifest.cadence == "quick" and len(result.manifest.folds) == 2
 
 
 def test_incremental_cadence_continues_on_the_new_bars_only():
@@ -123,14 +125,14 @@ def test_incremental_cadence_continues_on_the_new_bars_only():
         params=params,
         cadence="incremental",
         previous=first.artifact,
-        previous_data_end=first.data_end,
+        previous_data_end=first.manifest.data_end,
     )
-    assert more.cadence == "incremental" and more.warm_start_from == first.data_end
+    assert more.manifest.cadence == "incremental" and more.manifest.warm_start_from == first.manifest.data_end
     # Bars 450..598 (599 has no target yet) and bar 449, whose target is known now.
-    assert more.data_start > first.data_end and more.n_rows == 150
-    (fold,) = more.folds  # validation on the latest block, purged by the horizon
-    assert fold["test_start"] - fold["train_end"] == 1 and fold["test_end"] == more.n_rows
-    assert fold["test_start_ts"] > fold["train_end_ts"] > first.data_end
+    assert more.manifest.data_start > first.manifest.data_end and more.manifest.n_rows == 150
+    (fold,) = more.manifest.folds  # validation on the latest block, purged by the horizon
+    assert fold.test_start - fold.train_end == 1 and fold.test_end == more.manifest.n_rows
+    assert fold.test_start_ts > fold.train_end_ts > first.manifest.data_end
     # Boosting continued: the previous trees plus the new ones.
     assert load_model("xgboost", more.artifact).n_iterations_ == 20
 
@@ -144,7 +146,7 @@ def test_incremental_cadence_refuses_what_cannot_work(goog):
             timeframe="1d",
             cadence="incremental",
             previous=first.artifact,
-            previous_data_end=first.data_start,
+            previous_data_end=first.manifest.data_start,
         )
     boosted = train_model(goog, "lightgbm", timeframe="1d", n_folds=2, params={"n_estimators": 5})
     with pytest.raises(ValueError, match="too few new rows"):
@@ -154,7 +156,7 @@ def test_incremental_cadence_refuses_what_cannot_work(goog):
             timeframe="1d",
             cadence="incremental",
             previous=boosted.artifact,
-            previous_data_end=boosted.data_end,
+            previous_data_end=boosted.manifest.data_end,
         )
     with pytest.raises(ValueError, match="unknown cadence"):
         train_model(goog, "linear", timeframe="1d", cadence="sometimes")

@@ -11,6 +11,7 @@ from brain import open_brain
 from engine.data import load_ohlcv
 from engine.datasets import bundled_path
 from engine.metrics import mae, mse, sharpe_ratio, strategy_returns, win_rate
+from engine.models.online import blend_forecasts
 from scheduler.config import HuracanConfig, TrainingConfig
 from scheduler.daemon.runners import import_bundled_data
 from scheduler.services.feeds import PollingFeed, ReplayFeed, feeds_from_config
@@ -77,6 +78,9 @@ def test_replayed_bars_are_forecast_matured_and_measured(trained, goog):
     assert blended and rows[0].online is None
     for record in blended:
         assert record.blended == pytest.approx(0.8 * record.batch + 0.2 * record.online, rel=1e-12)
+        # Bit for bit the mix OnlineBlend makes: the live loop has no blend of its own.
+        assert record.blended == float(blend_forecasts([record.batch], [record.online], 0.2)[0])
+    assert all(r.blended == r.batch for r in rows if r.online is None)
 
     # Live metrics, window by window, equal engine.metrics on the stored rows.
     windows = live_metrics(brain, SLOT, window=10)

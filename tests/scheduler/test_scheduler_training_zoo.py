@@ -9,6 +9,7 @@ import yaml
 from brain import open_brain
 from engine.data import load_ohlcv
 from engine.datasets import bundled_path
+from engine.manifest import Manifest
 from engine.models import load_model
 from scheduler.config import ConfigError, TrainingConfig, load_config
 from scheduler.services.training import train_slot
@@ -84,3 +85,12 @@ def test_incremental_retrain_continues_from_the_latest_version(tmp_path):
         assert model.n_iterations_ == 16  # 8 trees from version 1, 8 more
         # Linear cannot warm start: retrained in full, and its manifest says so.
         assert linear.manifest["cadence"] == "full" and linear.data_start == first_linear.data_start
+
+        for version, kind in ((boosted, "xgboost"), (linear, "linear")):
+            # The stored document reads back as a typed Manifest and writes back unchanged.
+            assert Manifest.from_json(version.manifest).to_json() == version.manifest
+            # Native importances are the trained model's, the very numbers its artifact gives.
+            stored = {row["feature"]: row["value"] for row in brain.feature_importance(version.id, "native")}
+            model = load_model(kind, brain.load_artifact(version.artifact_sha256))
+            assert stored == dict(zip(version.manifest["features"], map(float, model.feature_importances()),
+                                      strict=True))

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.models.base import FitProgress, ModelCard
+from engine.models.base import FitProgress, ModelCard, ModelTags
 from engine.models.neural.device import check_device_name
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,11 @@ class NeuralModel:
     architecture: ClassVar[str]  # "lstm", "gru", "bilstm_attention", "transformer"
     card: ClassVar[ModelCard]
     artifact_format: ClassVar[str] = "torch-state-dict"
+    # fit(init_model=) continues from the weights, X_val / y_val drive early stopping, each epoch
+    # is reported, and a prediction reads the lookback - 1 rows before it (context_rows).
+    tags: ClassVar[ModelTags] = ModelTags(
+        supports_warm_start=True, accepts_eval_set=True, reports_epochs=True, reads_context=True
+    )
     # parameter name -> default, beyond the common ones (attention heads, d_model)
     extra_params: ClassVar[dict[str, Any]] = {}
 
@@ -116,6 +121,8 @@ class NeuralModel:
 
     @classmethod
     def param_names(cls) -> list[str]:
+        """The common parameters and the kind's extra ones (__init__ takes the extras as **extra,
+        so its signature does not list them)."""
         return list(cls.default_params())
 
     def get_params(self) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from huracan_tui.cli.output import CommandError, clean, emit
+from huracan_tui.cli.subcommands.data import add_text_format_options
 from huracan_tui.settings import resolve_brain_url
 
 OUTPUT_FORMATS = (".parquet", ".csv")
@@ -15,6 +16,7 @@ def register(command) -> None:
     predict.add_argument("slot", help="slot id, e.g. GOOG:1d:fwd_ret_1")
     predict.add_argument("--number", type=int, help="version number (default: the latest)")
     predict.add_argument("--data", required=True, type=Path, metavar="FILE", help="CSV or Parquet")
+    add_text_format_options(predict)
     predict.add_argument(
         "--output", type=Path, metavar="OUT", help="write (ts, prediction) to .parquet or .csv"
     )
@@ -23,6 +25,7 @@ def register(command) -> None:
 def run(args, config) -> None:
     from brain import open_brain
     from engine.data import load_ohlcv
+    from engine.manifest import Manifest
     from engine.models import load_model
     from engine.timeframes import infer_timeframe
     from engine.training import predict_frame
@@ -42,16 +45,17 @@ def run(args, config) -> None:
             raise CommandError(f"slot {args.slot!r} has no version yet (see `huracan train`)")
         # The brain checks the bytes against their address, load_model against the manifest.
         artifact = brain.load_artifact(version.artifact_sha256)
+    manifest = Manifest.from_json(version.manifest)
     model = load_model(
-        version.model_kind, artifact, sha256=version.manifest.get("artifact_sha256", version.artifact_sha256)
+        version.model_kind, artifact, sha256=manifest.artifact_sha256 or version.artifact_sha256
     )
 
-    frame = load_ohlcv(args.data, symbol=slot.symbol)
+    frame = load_ohlcv(args.data, symbol=slot.symbol, separator=args.separator, decimal=args.decimal)
     timeframe = infer_timeframe(frame)
     if timeframe != slot.timeframe:
         raise CommandError(f"{args.data}: bars are {timeframe}, slot {args.slot} is {slot.timeframe}")
     try:
-        predictions = predict_frame(frame, model, list(version.manifest.get("features", [])))
+        predictions = predict_frame(frame, model, list(manifest.features))
     except ValueError as error:
         raise CommandError(f"{args.data}: {error}") from None
     if args.output is not None:
@@ -64,7 +68,7 @@ def run(args, config) -> None:
         "slot": args.slot,
         "version": version.number,
         "model_kind": version.model_kind,
-        "task": version.manifest.get("task", "regression"),
+        "task": manifest.task,
         "rows": predictions.height,
         "first_ts": predictions["ts"][0],
         "last_ts": predictions["ts"][-1],

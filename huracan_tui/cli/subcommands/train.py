@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from huracan_tui.cli.output import CommandError, clean, emit, fmt
+from huracan_tui.cli.subcommands.data import add_text_format_options, symbol_option
 from huracan_tui.settings import resolve_brain_url
 
 
@@ -12,6 +13,7 @@ def register(command) -> None:
     train = command("train", run, "train models for a slot on an OHLCV file and store them")
     train.add_argument("--data", required=True, type=Path, metavar="FILE", help="CSV or Parquet")
     train.add_argument("--symbol", required=True, help="symbol, e.g. EURUSD")
+    add_text_format_options(train)
     train.add_argument("--timeframe", help="bar length, e.g. 1h, 1d (default: inferred)")
     train.add_argument("--models", help="comma-separated model kinds (default: the config's)")
     train.add_argument("--horizon", type=int, help="forward-return horizon in bars")
@@ -45,7 +47,8 @@ def run(args, config) -> None:
         raise CommandError(_first_problem(error)) from None
 
     # Everything that can reject the input runs before the brain is written: bad input writes nothing.
-    frame = load_ohlcv(args.data, symbol=args.symbol)
+    symbol_option(args.symbol)
+    frame = load_ohlcv(args.data, symbol=args.symbol, separator=args.separator, decimal=args.decimal)
     timeframe = args.timeframe or infer_timeframe(frame)
     previous = {}
     if training.cadence == "incremental":
@@ -69,12 +72,12 @@ def run(args, config) -> None:
                 {
                     "number": version.number,
                     "model_kind": version.model_kind,
-                    "cadence": result.cadence,
+                    "cadence": result.manifest.cadence,
                     "artifact_sha256": version.artifact_sha256,
                     "data_start": version.data_start,
                     "data_end": version.data_end,
-                    "folds": len(result.folds),
-                    "metrics": clean(result.metrics),
+                    "folds": len(result.manifest.folds),
+                    "metrics": clean(result.manifest.metrics),
                 }
                 for version, result in zip(versions, results, strict=True)
             ],
