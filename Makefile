@@ -25,4 +25,6 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy scheduler/services brain
 	$(BIN)/pytest -q

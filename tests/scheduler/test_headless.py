@@ -7,11 +7,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from brain import open_brain
 from tests.conftest import write_config
+from tests.waiting import wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -21,14 +21,6 @@ def start_headless(brain_url: str, config: Path, tmp_path: Path) -> subprocess.P
     return subprocess.Popen(
         [str(BIN / "huracan-tui"), "--headless", "--brain", brain_url, "--config", str(config)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
-    return value
 
 
 def test_cadence_retrains_every_slot_and_sigterm_stops_cleanly(seeded_brain_url, tmp_path):

@@ -18,6 +18,7 @@ from scheduler.config import ConfigError, ExecutorConfig, TrainingConfig, load_c
 from scheduler.daemon.dask_executor import DaskExecutor, DaskExecutorError, connect
 from scheduler.daemon.executor import LocalExecutor, make_executor
 from scheduler.services.job_params import train_job_params
+from tests.waiting import wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"
 TINY = TrainingConfig.model_validate({"models": ["linear"], "n_folds": 2})
@@ -135,16 +136,12 @@ def test_stopping_interrupts_a_running_task_through_the_brain(executor, any_brai
         future_client = executor.client
         executor.owns_client = False  # the fixture's client lives on, to watch the workers
         executor.submit(job.id)
-        deadline = time.monotonic() + 60
-        while brain.get_job(job.id).progress == 0:  # it is training on a Dask worker
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: brain.get_job(job.id).progress != 0, 60,
+                   "a first progress report (it is training on a Dask worker)")
         assert executor.stop_all() == {job.id: None}
         assert brain.interrupt_job(job.id, "leader stopped")  # what Leader.stop does
-        deadline = time.monotonic() + 120
-        while any(future_client.processing().values()):  # the task noticed and returned
-            assert time.monotonic() < deadline, "the Dask task kept running"
-            time.sleep(0.1)
+        wait_until(lambda: not any(future_client.processing().values()), 120,
+                   "the Dask task to notice and return")
         assert brain.get_job(job.id).state == "interrupted"
         assert "lightgbm" not in {v.model_kind for v in brain.list_versions(GOOG)}  # it stopped
         future_client.close()

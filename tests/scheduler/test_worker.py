@@ -19,6 +19,7 @@ from scheduler.daemon import worker
 from scheduler.daemon.worker import run_job
 from scheduler.services.job_params import train_job_params
 from scheduler.services.worker_process import start_worker, worker_launch
+from tests.waiting import wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"
 
@@ -148,10 +149,8 @@ def test_a_cancelled_job_stops_its_worker_and_stays_cancelled(seeded_brain_url):
         command, env = worker_launch(seeded_brain_url, job.id)
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for_state(brain, job.id, {"running"})
-        deadline = time.monotonic() + 60
-        while brain.get_job(job.id).progress == 0:  # a first progress report: it is training
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: brain.get_job(job.id).progress != 0, 60,
+                   "a first progress report (it is training)")
         assert brain.cancel_job(job.id)
         assert process.wait(timeout=120) == 0, process.stderr.read()
         assert brain.get_job(job.id).state == "cancelled"

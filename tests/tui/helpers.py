@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from brain import open_brain
 from huracan_tui.console.app import HuracanApp
 from scheduler.config import HuracanConfig
+from tests.waiting import POLL_SECONDS, timed_out
+
+T = TypeVar("T")
 
 FROZEN_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -18,9 +23,13 @@ def make_app(brain_url: str, *, config: HuracanConfig | None = None, **kwargs) -
     return HuracanApp(open_brain(brain_url), brain_url, config, clock=lambda: FROZEN_NOW, **kwargs)
 
 
-async def wait_until(pilot, condition, *, timeout: float = 20.0, what: str = "condition") -> None:
+async def wait_until(pilot, condition: Callable[[], T], *, timeout: float = 20.0,
+                     what: str = "condition") -> T:
+    """tests.waiting.wait_until inside a pilot: it pauses the app, which goes on processing
+    messages, where the other sleeps."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (value := condition()):
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await pilot.pause(0.05)
+            raise AssertionError(timed_out(timeout, what))
+        await pilot.pause(POLL_SECONDS)
+    return value

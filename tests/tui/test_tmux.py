@@ -16,6 +16,7 @@ import pytest
 
 from brain import open_brain
 from tests.conftest import write_config
+from tests.waiting import wait_until
 
 pytestmark = [
     pytest.mark.tmux,
@@ -153,10 +154,7 @@ def test_a_lost_terminal_ends_the_console(seeded_brain_url, terminal_env, tmp_pa
     assert children, "the console process was not found under the pane's shell"
     console = int(children[0])
     term.close()  # the tmux server goes, and with it the terminal
-    deadline = time.monotonic() + 20
-    while Path(f"/proc/{console}").exists():
-        assert time.monotonic() < deadline, "the console outlived its terminal"
-        time.sleep(0.1)
+    wait_until(lambda: not Path(f"/proc/{console}").exists(), 20, "the console to end with its terminal")
 
 
 def test_a_viewer_session_looks_but_cannot_act(empty_brain_url, terminal_env, tmp_path):
@@ -187,8 +185,6 @@ def test_a_viewer_session_looks_but_cannot_act(empty_brain_url, terminal_env, tm
 def wait_for_denials(url: str, count: int, timeout: float = 20.0) -> None:
     from brain import open_brain
 
-    deadline = time.monotonic() + timeout
     with open_brain(url) as brain:
-        while len([entry for entry in brain.list_audit() if entry.outcome == "denied"]) < count:
-            assert time.monotonic() < deadline, f"{count} refusals were not audited"
-            time.sleep(0.1)
+        wait_until(lambda: len([entry for entry in brain.list_audit() if entry.outcome == "denied"]) >= count,
+                   timeout, f"{count} refusals to be audited")
