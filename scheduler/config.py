@@ -6,11 +6,14 @@ integer``) so an operator can fix the file without reading a traceback.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engine.symbols import check_symbol
 
 MODEL_CHOICES = ("linear", "lightgbm")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -30,13 +33,17 @@ def parse_duration(text: str | int | float) -> float:
         if not match:
             raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 24h, 7d)")
         seconds = float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ValueError(f"duration must be a finite number of seconds, got {text!r}")
     if seconds <= 0:
         raise ValueError(f"duration must be positive, got {text!r}")
     return seconds
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No setting here means anything as inf or nan (a cost, a threshold, a weight, a duration):
+    # `cost_bps: .inf` would train to a NaN Sharpe.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TrainingConfig(_Strict):
@@ -182,6 +189,11 @@ class FeedConfig(_Strict):
     source: dict[str, Any] | None = None
     speed: int = Field(default=1, ge=1)
 
+    @field_validator("symbol")
+    @classmethod
+    def _usable_symbol(cls, symbol: str) -> str:
+        return check_symbol(symbol)
+
     @model_validator(mode="after")
     def _one_origin(self) -> FeedConfig:
         if self.kind == "replay" and (not self.path or self.source is not None):
@@ -262,9 +274,13 @@ def load_config(path: str | Path | None) -> HuracanConfig:
         return HuracanConfig()
     import yaml  # here, not at the top: a console started without a config file never needs it
 
+    from engine.safe_yaml import YamlAliasError, load_yaml
+
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
+    except YamlAliasError as error:
+        raise ConfigError(f"{path}: {error}") from None
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except OSError as error:

@@ -13,6 +13,7 @@ from huracan_tui.settings import add_global_options, resolve_config
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a process killed by SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,4 +57,18 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run())
+    try:
+        code = run()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`huracan audit | head`): nothing left to say, and no traceback.
+        # stdout is pointed at /dev/null so the interpreter's own flush at exit cannot fail again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -34,8 +34,10 @@ class LocalExecutor:
     running: dict[int, subprocess.Popen] = field(default_factory=dict)
 
     def has_capacity(self) -> bool:
-        self.reap()
-        return len(self.running) < self.max_workers
+        # Ended workers are counted out but kept until reap() hands their exit codes over: the
+        # leader learns of every ending (a worker dead before its claim must be dispatched again).
+        alive = sum(1 for proc in self.running.values() if proc.poll() is None)
+        return alive < self.max_workers
 
     def submit(self, job_id: int) -> None:
         self.running[job_id] = start_worker(self.brain_url, job_id, log_path=self.log_path)

@@ -67,6 +67,7 @@ def worker_name() -> str:
 
 def run_job(brain: Brain, job_id: int) -> str:
     """Claim a queued job and run it to its end; returns its final state."""
+    pause_points.pause_if_asked("claim")  # test hook; a no-op unless asked
     if not brain.claim_job(job_id, worker=worker_name(), pid=os.getpid()):
         job = brain.get_job(job_id)
         log.warning("job %s is %s, not queued; nothing to do", job_id, job.state)

@@ -119,6 +119,37 @@ def test_bad_config_names_the_file_and_key(tmp_path):
     assert not (tmp_path / "b.db").exists()
 
 
+BILLION_LAUGHS = "".join(
+    ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"]
+    + [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]\n" for n in range(1, 9)]
+    + ["training:\n  params:\n    linear: {alpha: *a8}\n"]
+)
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once_naming_the_line(tmp_path):
+    """Expanded, this document is 10^9 strings: safe_load would eat memory until killed."""
+    config = tmp_path / "bomb.yaml"
+    config.write_text(BILLION_LAUGHS)
+    for tool in ("huracan", "huracan-tui"):
+        args = ("status",) if tool == "huracan" else ()
+        done = run(*args, "--config", str(config), "--brain", f"sqlite:///{tmp_path / 'b.db'}", tool=tool)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines() == [
+            f"{tool}: error: {config}: YAML aliases are not allowed (line 2, column 10: *a0); "
+            "write the value out in full"]
+    assert not (tmp_path / "b.db").exists()
+
+
+def test_output_into_a_closed_pipe_is_no_traceback(tmp_path):
+    """`huracan models --json | head -c 1`: the reader is gone before the document is written."""
+    process = subprocess.Popen([str(BIN / "huracan"), "models", "--json"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    process.stdout.close()  # before the interpreter has even started: every write hits EPIPE
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode != 0
+    assert stderr == b""
+
+
 def test_unreachable_brain_is_one_line(tmp_path):
     done = run("status", "--brain", "postgresql+psycopg://postgres@127.0.0.1:5999/test")
     assert done.returncode == 1
@@ -129,3 +160,59 @@ def test_unreachable_brain_is_one_line(tmp_path):
 def test_unknown_slot_is_one_line(tmp_path):
     done = run("show", "NOPE:1d:fwd_ret_1", "--brain", f"sqlite:///{tmp_path / 'b.db'}")
     assert done.returncode == 2 and "NOPE:1d:fwd_ret_1" in done.stderr
+
+
+REFUSED_BEFORE = {  # each once trained without a word
+    "two_closes": ("ts,open,high,low,close,close,volume\n2024-01-01,1,2,0.5,1,1.5,10\n",
+                   [], "'close' (column 5) and 'close' (column 6) both look like 'close'"),
+    "offsets": ("ts,open,high,low,close,volume\n2024-01-01 10:00+00:00,1,2,0.5,1,10\n"
+                "2024-01-01 11:00+05:00,1,2,0.5,1,10\n2024-01-01 12:00+00:00,1,2,0.5,1,10\n",
+                [], "row 2 ('2024-01-01 11:00+05:00')"),
+    "year_9999": ("ts,open,high,low,close,volume\n2024-01-01,1,2,0.5,1,10\n9999-01-01,1,2,0.5,1,10\n",
+                  [], "in the future"),
+    "close_above_high": ("ts,open,high,low,close,volume\n2024-01-01,1,2,0.5,2.5,10\n",
+                         [], "close 2.5 is outside [low 0.5, high 2.0]"),
+    "cost_inf": ("ts,open,high,low,close,volume\n2024-01-01,1,2,0.5,1,10\n",
+                 ["--cost-bps", "inf"], "--cost-bps: Input should be a finite number"),
+    "bidi_symbol": ("ts,open,high,low,close,volume\n2024-01-01,1,2,0.5,1,10\n",
+                    ["--symbol", "USD\u202eBTC"], "--symbol: symbol 'USD\\u202eBTC'"),
+    "long_symbol": ("ts,open,high,low,close,volume\n2024-01-01,1,2,0.5,1,10\n",
+                    ["--symbol", "X" * 100_000], "is 100000 characters long"),
+    "european": ("Date;Open;High;Low;Close;Volume\n2024-01-02;1,2345;1,25;1,2;1,24;100\n",
+                 [], "read the file with decimal ','"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_BEFORE))
+def test_input_once_accepted_is_one_line_nonzero_and_writes_nothing(tmp_path, case):
+    content, options, expected = REFUSED_BEFORE[case]
+    data = tmp_path / f"{case}.csv"
+    data.write_text(content)
+    brain_file = tmp_path / "brain.db"
+    options = options if "--symbol" in options else ["--symbol", "X", *options]
+    done = run("train", "--data", str(data), *options, "--brain", f"sqlite:///{brain_file}")
+    assert done.returncode == 2 and done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("huracan: error:") and expected in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and len(lines[0]) < 400
+    assert not brain_file.exists()
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("training:\n  cost_bps: .inf\n", "training.cost_bps: Input should be a finite number"),
+        ("training:\n  threshold_bps: .nan\n", "training.threshold_bps: Input should be a finite number"),
+        ("schedule:\n  live_every: .inf\n", "schedule.live_every: duration must be a finite number"),
+        ("live:\n  feeds:\n    - {kind: replay, symbol: 'EURUSD:1h', timeframe: 1h, path: x.csv}\n",
+         "live.feeds.0.symbol: symbol 'EURUSD:1h': ':' (it separates the parts of a slot id)"),
+    ],
+)  # fmt: skip
+def test_a_config_with_an_unusable_number_or_symbol_names_the_key(tmp_path, yaml_text, expected):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml_text)
+    done = run("status", "--config", str(config), "--brain", f"sqlite:///{tmp_path / 'b.db'}")
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"huracan: error: {config}: {expected}")
+    assert not (tmp_path / "b.db").exists()

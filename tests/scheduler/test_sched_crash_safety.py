@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from sqlalchemy import select
@@ -29,20 +28,13 @@ from scheduler.daemon.pause_points import PAUSE_AT_ENV, PAUSED_FILE_ENV
 from scheduler.services.job_params import train_job_params
 from scheduler.services.worker_process import worker_launch
 from tests.conftest import FAST_TRAINING, write_config
+from tests.waiting import wait_until
 
 BIN = Path(sys.executable).parent
 SLOT = "GOOG:1d:fwd_ret_1"
 # FAST_TRAINING's settings with its gradient-boosting kind alone, on the last 400 bars: the
 # kills need a few progress reports and a stored version, not a zoo.
 TRAINING = {**FAST_TRAINING, "models": ["lightgbm"]}
-
-
-def wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 def seed_bars(brain: Brain) -> None:
@@ -122,6 +114,36 @@ def test_killed_workers_leave_a_consistent_brain_and_their_jobs_are_run_again(an
             lease.release()
         assert len(brain.list_versions(SLOT)) == 3
         assert_consistent(brain)
+
+
+def test_a_job_whose_worker_died_before_claiming_it_is_dispatched_again(any_brain_url, tmp_path,
+                                                                       monkeypatch):
+    paused = tmp_path / "paused-claim"
+    with open_brain(any_brain_url) as brain:
+        seed_bars(brain)
+        job_id = queue_train_job(brain)
+        leader = Leader(brain, HuracanConfig.model_validate({"training": TRAINING}),
+                        LocalExecutor(any_brain_url, max_workers=1))
+        lease = LeaderLease(brain)
+        assert lease.try_acquire()
+        try:
+            monkeypatch.setenv(PAUSE_AT_ENV, "claim")  # the workers it starts inherit this
+            monkeypatch.setenv(PAUSED_FILE_ENV, str(paused))
+            leader.dispatch()
+            wait_until(paused.exists, 90, "the worker to pause before its claim")
+            os.kill(int(paused.read_text()), signal.SIGKILL)
+            monkeypatch.delenv(PAUSE_AT_ENV)
+            assert brain.get_job(job_id).state == "queued"  # never claimed
+
+            def done() -> bool:
+                leader.dispatch()
+                return brain.get_job(job_id).state == "succeeded"
+
+            wait_until(done, 120, "the job to be dispatched again and to succeed")
+        finally:
+            leader.stop()
+            lease.release()
+        assert len(brain.list_versions(SLOT)) == 1
 
 
 def test_a_leader_killed_mid_dispatch_loses_no_job(any_brain_url, tmp_path):

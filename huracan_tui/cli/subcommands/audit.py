@@ -5,10 +5,9 @@ ended; newest first. TIME is ISO-8601 (UTC unless it says otherwise) or a span b
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
 
-from huracan_tui.cli.lifecycle import parse_utc
-from huracan_tui.cli.output import CommandError, emit
+from huracan_tui.cli.arguments import checked_number, moment_or_span
+from huracan_tui.cli.output import emit
 from huracan_tui.settings import resolve_brain_url
 
 
@@ -18,21 +17,11 @@ def register(command) -> None:
     audit.add_argument("--limit", type=int, default=50, metavar="N", help="at most N entries (default 50)")
 
 
-def since_moment(text: str) -> datetime:
-    from scheduler.config import parse_duration
-
-    try:
-        return datetime.now(UTC) - timedelta(seconds=parse_duration(text))
-    except ValueError:
-        return parse_utc(text, "--since")
-
-
 def run(args, config) -> None:
     from brain import open_brain
 
-    if args.limit < 1:
-        raise CommandError(f"--limit must be at least 1, not {args.limit}")
-    since = None if args.since is None else since_moment(args.since)
+    checked_number(args.limit, "--limit")
+    since = None if args.since is None else moment_or_span(args.since, "--since")
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
         entries = brain.list_audit(since=since, limit=args.limit)
         document = {"since": since, "entries": [asdict(entry) for entry in entries]}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from huracan_tui.cli.lifecycle import parse_utc, require_slot
+from huracan_tui.cli.arguments import parse_utc
+from huracan_tui.cli.lifecycle import require_slot
 from huracan_tui.cli.output import emit
 from huracan_tui.settings import resolve_brain_url
 
