@@ -86,18 +86,18 @@ class AltDataMixin(BrainPart):
             query = query.where(table.c.ts <= end)
         with self._read() as conn:
             rows = conn.execute(query.order_by(table.c.ts)).all()
-        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(1 + len(values))]
+        columns: list[tuple] = list(zip(*rows, strict=True)) if rows else [() for _ in range(1 + len(values))]
         data = {"ts": columns[0], "symbol": [symbol] * len(rows)}
         data.update({name: columns[i + 1] for i, name in enumerate(values)})
         import polars as pl
 
-        schema = {"ts": pl.Datetime("us", "UTC"), "symbol": pl.String,
-                  **{name: pl.Float64 for name in values}}
+        schema: dict[str, pl.DataType | type[pl.DataType]] = {
+            "ts": pl.Datetime("us", "UTC"), "symbol": pl.String, **{name: pl.Float64 for name in values}}
         return pl.DataFrame(data, schema=schema)
 
     def list_alt_series(self) -> list[tuple[str, str, int, datetime, datetime]]:
         """(kind, symbol, rows, first ts, last ts) per stored series, by kind then symbol."""
-        series = []
+        series: list[tuple[str, str, int, datetime, datetime]] = []
         with self._read() as conn:
             for kind, (table, _values) in ALT_DATA_TABLES.items():
                 query = (

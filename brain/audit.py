@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection, Row
 
 from brain.part import BrainPart
 from brain.records import AuditRecord
+from brain.rows import inserted_id
 from brain.schema import audit_log
 
 
@@ -25,7 +26,7 @@ def insert_audit(
     details: dict[str, Any] | None = None,
 ) -> AuditRecord:
     """Write one audit row inside the caller's transaction, so it lands with what it records."""
-    values = dict(
+    values: dict[str, Any] = dict(
         ts=datetime.now(UTC),
         actor=actor,
         origin=origin,
@@ -35,7 +36,7 @@ def insert_audit(
         outcome=outcome,
         details=details,
     )
-    audit_id = conn.execute(insert(audit_log).values(**values)).inserted_primary_key[0]
+    audit_id = inserted_id(conn.execute(insert(audit_log).values(**values)))
     return AuditRecord(id=audit_id, **values)
 
 

@@ -69,7 +69,7 @@ class BarsMixin(BrainPart):
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
-        columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(6)]
+        columns: list[tuple] = list(zip(*rows, strict=True)) if rows else [() for _ in range(6)]
         data = {"ts": columns[0], "symbol": [symbol] * len(rows)}
         data.update({name: columns[i + 1] for i, name in enumerate(PRICE_COLUMNS)})
         import polars as pl

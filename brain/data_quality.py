@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, insert, select
 from brain.errors import BrainError
 from brain.part import BrainPart
 from brain.records import QualityLogRecord
+from brain.rows import inserted_id
 from brain.schema import data_quality_logs
 
 SEVERITIES = ("ok", "info", "warning", "error")
@@ -81,7 +82,7 @@ class DataQualityMixin(BrainPart):
         records = []
         with self._write() as conn:
             for row in prepared:
-                row_id = conn.execute(insert(data_quality_logs).values(**row)).inserted_primary_key[0]
+                row_id = inserted_id(conn.execute(insert(data_quality_logs).values(**row)))
                 records.append(QualityLogRecord(id=row_id, **row))
         return records
 
@@ -108,8 +109,9 @@ class DataQualityMixin(BrainPart):
             newest = select(table.c.source, func.max(table.c.ts).label("ts")).group_by(table.c.source)
             if source is not None:
                 newest = newest.where(table.c.source == source)
-            newest = newest.subquery()
-            query = query.join(newest, and_(table.c.source == newest.c.source, table.c.ts == newest.c.ts))
+            latest_ts = newest.subquery()
+            query = query.join(latest_ts, and_(table.c.source == latest_ts.c.source,
+                                               table.c.ts == latest_ts.c.ts))
             query = query.order_by(table.c.source, table.c.id)
         else:
             query = query.order_by(table.c.ts.desc(), table.c.id)

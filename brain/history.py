@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, func, insert, or_, select
 from brain.column_types import stored_json
 from brain.errors import BrainError
 from brain.part import BrainPart
+from brain.rows import inserted_id
 from brain.schema import console_history
 
 FRAMES_READ = 5000
@@ -75,9 +76,9 @@ class HistoryMixin(BrainPart):
                     return None
                 if min_interval is not None and now - previous.ts < min_interval:
                     return None
-            frame_id = conn.execute(
+            frame_id = inserted_id(conn.execute(
                 insert(console_history).values(ts=now, kind=kind, payload=document)
-            ).inserted_primary_key[0]
+            ))
             return _frame(conn.execute(select(console_history).where(console_history.c.id == frame_id)).one())
 
     def frames(

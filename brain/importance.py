@@ -83,11 +83,13 @@ class ImportanceMixin(BrainPart):
         with self._read() as conn:
             for row in conn.execute(query):
                 by_version.setdefault(row.number, {})[row.feature] = row.rank
-        versions, alerts, previous = [], [], None
+        versions: list[dict[str, Any]] = []
+        alerts: list[int] = []
+        previous: dict[str, Any] | None = None
         for number, ranks in by_version.items():
             top = [name for name, rank in sorted(ranks.items(), key=lambda item: item[1])[:top_k]]
-            entry = {"number": number, "ranks": ranks, "top": top, "changes": {}, "entered": [],
-                     "left": [], "alert": False}
+            entry: dict[str, Any] = {"number": number, "ranks": ranks, "top": top, "changes": {},
+                                     "entered": [], "left": [], "alert": False}
             if previous is not None:
                 entry["changes"] = {
                     name: previous["ranks"][name] - rank  # positive: moved up

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from brain.column_types import stored_json
 from brain.errors import BrainError
 from brain.part import BrainPart
+from brain.rows import inserted_id
 from brain.schema import job_events, jobs
 
 
@@ -35,9 +36,9 @@ class JobEventsMixin(BrainPart):
         with self._write() as conn:
             if conn.execute(select(jobs.c.id).where(jobs.c.id == job_id)).scalar() is None:
                 raise BrainError(f"no job {job_id} in the brain")
-            event_id = conn.execute(
+            event_id = inserted_id(conn.execute(
                 insert(job_events).values(job_id=job_id, ts=now, step=int(step), values=values)
-            ).inserted_primary_key[0]
+            ))
         return JobEventRecord(event_id, job_id, now, int(step), stored_json(values))
 
     def job_events(self, job_id: int, *, after_step: int | None = None) -> list[JobEventRecord]:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Row
 from brain.errors import BrainError
 from brain.part import BrainPart
 from brain.records import JobRecord
+from brain.rows import inserted_id
 from brain.schema import jobs
 
 JOB_STATES = ("queued", "running", "succeeded", "failed", "interrupted", "cancelled")
@@ -31,7 +32,7 @@ def _now() -> datetime:
 
 
 def _insert_job(conn: Connection, kind: str, slot_key, params, device, message) -> int:
-    return conn.execute(
+    return inserted_id(conn.execute(
         insert(jobs).values(
             kind=kind,
             slot_key=slot_key,
@@ -42,7 +43,7 @@ def _insert_job(conn: Connection, kind: str, slot_key, params, device, message) 
             device=device,
             created_at=_now(),
         )
-    ).inserted_primary_key[0]
+    ))
 
 
 def _fetch_job(conn: Connection, job_id: int) -> JobRecord:

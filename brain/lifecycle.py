@@ -18,6 +18,7 @@ from brain.errors import BrainError
 from brain.part import BrainPart
 from brain.records import PromotionRecord, RollbackRecord, VersionRecord
 from brain.registry import champion_versions
+from brain.rows import inserted_id
 from brain.schema import model_comparisons, model_metrics, model_versions, promotions, rollback_logs, slots
 from brain.versions import champion_row, select_versions, version_record
 
@@ -227,12 +228,12 @@ class LifecycleMixin(BrainPart):
             if current is not None:
                 metrics[f"v{current.number}"] = _overall_metrics(conn, current.id)
             forced = bool(force and current is not None and verdict != PASSING_VERDICT)
-            promotion_id = conn.execute(insert(promotions).values(
+            promotion_id = inserted_id(conn.execute(insert(promotions).values(
                 ts=now, slot_key=slot_key, version_id=version.id,
                 previous_version_id=None if current is None else current.id, kind="promote",
                 forced=int(forced), verdict=verdict, actor=actor, origin=origin, reason=reason,
                 metrics=metrics,
-            )).inserted_primary_key[0]
+            )))
             insert_audit(
                 conn, "promote", actor=actor, origin=origin, target=f"{slot_key} v{number}", reason=reason,
                 outcome="forced" if forced else "ok",
@@ -282,10 +283,10 @@ class LifecycleMixin(BrainPart):
                 forced=0, verdict=None, actor=actor, origin=origin, reason=reason,
                 metrics=metrics,
             ))
-            rollback_id = conn.execute(insert(rollback_logs).values(
+            rollback_id = inserted_id(conn.execute(insert(rollback_logs).values(
                 ts=now, slot_key=slot_key, from_version_id=current.id, to_version_id=target.id,
                 automatic=int(automatic), actor=actor, origin=origin, reason=reason, evidence=evidence,
-            )).inserted_primary_key[0]
+            )))
             insert_audit(
                 conn, kind, actor=actor, origin=origin, reason=reason, outcome="ok", details=evidence,
                 target=f"{slot_key} v{current.number}→v{target.number}",

@@ -95,12 +95,12 @@ class LiveMixin(BrainPart):
         now = datetime.now(UTC)
         prepared = [_checked_row(row, now) for row in rows]
         with self._write() as conn:
-            before = conn.execute(select(func.count()).select_from(predictions)).scalar()
+            before = conn.execute(select(func.count()).select_from(predictions)).scalar_one()
             statement = insert_on_conflict(conn, predictions).on_conflict_do_nothing(
                 index_elements=["slot_key", "version_id", "ts"]
             )
             conn.execute(statement, prepared)
-            return conn.execute(select(func.count()).select_from(predictions)).scalar() - before
+            return conn.execute(select(func.count()).select_from(predictions)).scalar_one() - before
 
     def last_prediction_ts(self, slot_key: str, version_id: int) -> datetime | None:
         """The newest bar `version_id` has forecast in `slot_key` (None before its first)."""

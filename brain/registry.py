@@ -16,6 +16,7 @@ from brain.column_types import nan_to_null
 from brain.errors import BrainError
 from brain.part import BrainPart
 from brain.records import ChangeMarks, MetricRecord, SlotRecord, VersionRecord
+from brain.rows import inserted_id
 from brain.schema import (
     artifacts,
     drift_results,
@@ -194,9 +195,9 @@ class RegistryMixin(BrainPart):
                 created_at=now,
                 notes=None,
             )
-            version_id = conn.execute(
+            version_id = inserted_id(conn.execute(
                 insert(model_versions).values(slot_id=slot_id, **values)
-            ).inserted_primary_key[0]
+            ))
             if metrics:
                 conn.execute(insert(model_metrics), _metric_rows(version_id, metrics, now))
             insert_audit(
@@ -354,7 +355,7 @@ class RegistryMixin(BrainPart):
         still_open = (select(func.count()).select_from(queue_items)
                       .where(queue_items.c.state.in_(("pending", "approved"))).scalar_subquery())
         with self._read() as conn:
-            return ChangeMarks(*conn.execute(select(*newest, decided, still_open)).one())
+            return ChangeMarks._make(conn.execute(select(*newest, decided, still_open)).one())
 
 
 @cache
@@ -370,18 +371,18 @@ def _status_queries(only_chosen: bool):
     if only_chosen:
         chosen_rows = chosen_rows.where(slots.c.key.in_(chosen_slots()))
         per_slot = per_slot.where(model_versions.c.slot_id.in_(chosen_rows.with_only_columns(slots.c.id)))
-    per_slot = per_slot.subquery()
+    counts = per_slot.subquery()
     latest = select(
         model_versions.c.id,
         model_versions.c.slot_id,
         model_versions.c.number,
         model_versions.c.model_kind,
         model_versions.c.created_at,
-        per_slot.c.versions,
+        counts.c.versions,
     ).join(
-        per_slot,
-        (per_slot.c.slot_id == model_versions.c.slot_id)
-        & (per_slot.c.latest_number == model_versions.c.number),
+        counts,
+        (counts.c.slot_id == model_versions.c.slot_id)
+        & (counts.c.latest_number == model_versions.c.number),
     )
     latest_ids = latest.with_only_columns(model_versions.c.id)
     champions = champion_versions(only_chosen)

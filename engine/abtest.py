@@ -35,6 +35,9 @@ from scipy import stats
 from engine.manifest import FoldRecord, Manifest
 from engine.metrics import max_drawdown, profit_factor, sharpe_ratio, sortino_ratio
 
+# A return series: what the replay produces (numpy) or any sequence of floats.
+Returns = Sequence[float] | np.ndarray
+
 TESTS = ("paired_t", "wilcoxon", "mann_whitney", "diebold_mariano", "sharpe_bootstrap")
 CORRECTIONS = ("holm", "fdr_bh")
 VERDICTS = ("challenger_better", "champion_better", "no_difference")
@@ -71,7 +74,7 @@ class TestResult:
 
 
 def align(
-    champion: tuple[Sequence, Sequence[float]], challengers: Mapping[str, tuple[Sequence, Sequence[float]]]
+    champion: tuple[Sequence, Returns], challengers: Mapping[str, tuple[Sequence, Returns]]
 ) -> tuple[list, np.ndarray, dict[str, np.ndarray]]:
     """(timestamps, champion returns, {name: challenger returns}) on the champion's periods.
 
@@ -234,7 +237,7 @@ RANK_AND_T_TESTS = (("paired_t", paired_t), ("wilcoxon", wilcoxon), ("mann_whitn
 
 def compare(
     champion,
-    challengers: Mapping[str, Sequence[float]],
+    challengers: Mapping[str, Returns],
     *,
     alpha: float = 0.05,
     correction: str = "holm",
@@ -292,7 +295,7 @@ def trading_scores(returns, periods_per_year: float) -> dict[str, float]:
 
 
 def composite_scores(
-    models: Mapping[str, Sequence[float]],
+    models: Mapping[str, Returns],
     *,
     periods_per_year: float = 252.0,
     weights: Mapping[str, float] | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 from brain import Brain
 from brain.lifecycle import overall_verdict  # one rule, shared with promotions
@@ -95,7 +96,7 @@ def compare_versions(
     scores = abtest.composite_scores({f"v{champion}": champion_returns, **aligned},
                                      periods_per_year=bars_per_year)
     best = abtest.best_model(scores)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "slot_key": slot_key,
             "champion_version": champion,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from brain import Brain
+from brain import Brain, BrainError
 from brain.live import LIVE_METRICS, PredictionRecord
 from brain.records import VersionRecord
 
@@ -82,6 +82,8 @@ def recent_live_metrics(
 ) -> dict[str, Any]:
     """The metrics of the newest `window` matured forecasts of `version` (n may be smaller)."""
     slot = brain.get_slot(slot_key)
+    if slot is None:
+        raise BrainError(f"no slot {slot_key}")
     matured = brain.list_predictions(slot_key, version=version.number, matured=True, limit=window)
     return metrics_of(matured, version, slot.timeframe, slot.horizon)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -272,7 +272,7 @@ class AutoRollbackPolicy:
         )
         if len(made) >= self.config.window:
             return None
-        return brain.get_version(slot_key, promotion.previous_version)
+        return brain.get_version(slot_key, cast(int, promotion.previous_version))  # judged: has one
 
     def evaluate(
         self, brain: Brain, slot: SlotRecord, *, now: datetime | None = None
@@ -285,14 +285,15 @@ class AutoRollbackPolicy:
         if recent and recent[0].automatic and recent[0].ts > now - timedelta(seconds=self.config.cooldown):
             return None
         new = brain.get_version(slot.key, promotion.version)
-        previous = brain.get_version(slot.key, promotion.previous_version)
+        previous = brain.get_version(slot.key, cast(int, promotion.previous_version))  # judged: has one
         new_rows, old_rows = paired_rows(brain, slot.key, new, previous, since=promotion.ts)
         new_rows, old_rows = new_rows[: self.config.window], old_rows[: self.config.window]
         n = len(new_rows)
         if n < self.config.min_samples:
             return None
-        new_errors = np.abs([r.blended - r.realised for r in new_rows])
-        old_errors = np.abs([r.blended - r.realised for r in old_rows])
+        # Matured rows: every one has its realised outcome.
+        new_errors = np.abs([r.blended - cast(float, r.realised) for r in new_rows])
+        old_errors = np.abs([r.blended - cast(float, r.realised) for r in old_rows])
         statistic, p = self._test(old_errors, new_errors)
         # statistic < 0: the new champion's errors are larger than its predecessor's.
         if not (math.isfinite(statistic) and statistic < 0 and p < self.config.alpha):
