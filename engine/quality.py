@@ -6,25 +6,27 @@ It changes nothing. Repairs are a separate, explicit step: engine.repair.
 
 Kinds (severity): unparsable_timestamps, missing_values, nan_values, infinite_values,
 non_positive_prices, negative_volume, high_below_low, close_outside_range, open_outside_range,
-duplicate_timestamps, naive_and_aware_timestamps, dst_repeated_hour (errors: the bars are wrong
-or ambiguous as they stand); unsorted_rows, gaps, mixed_utc_offsets (warnings: the bars can be
-used once sorted, the gaps are known, the offsets were converted).
+duplicate_timestamps, naive_and_aware_timestamps, dst_repeated_hour, future_timestamps (later
+than now plus one bar), utc_offsets_reorder_rows (rows written in order that their UTC offsets
+put out of order: sorting would scramble them) (errors: the bars are wrong or ambiguous as they
+stand); unsorted_rows, gaps, mixed_utc_offsets (warnings: the bars can be used once sorted, the
+gaps are known, the offsets were converted).
 `repair` (engine.repair, also importable from here) fixes duplicates, order and short gaps.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
 
 from engine.calendars import bar_step, check_calendar, find_gaps
-from engine.data import PRICE_COLUMNS, VALUE_COLUMNS
+from engine.data import PRICE_COLUMNS, VALUE_COLUMNS, typical_spacing
 from engine.repair import RepairLog, repair  # the explicit answer to a report, named here too
 from engine.timeframes import infer_timeframe
-from engine.timestamps import UTC_MICROS
+from engine.timestamps import OFFSET_PATTERN, UTC_MICROS, reordered_by_offsets, utc_offsets
 
 __all__ = ["KINDS", "SEVERITIES", "QualityIssue", "QualityReport", "RepairLog", "repair", "validate_ohlcv"]
 
@@ -42,13 +44,14 @@ SEVERITIES = {
     "duplicate_timestamps": ERROR,
     "naive_and_aware_timestamps": ERROR,
     "dst_repeated_hour": ERROR,
+    "future_timestamps": ERROR,
+    "utc_offsets_reorder_rows": ERROR,
     "unsorted_rows": WARNING,
     "gaps": WARNING,
     "mixed_utc_offsets": WARNING,
 }
 KINDS = tuple(SEVERITIES)
-# The offset at the end of a timestamp written as text: Z, UTC, +02:00, -0500.
-_OFFSET = r"(?:\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([Zz]|UTC|[+-]\d{2}:?\d{2})$"
+_OFFSET = OFFSET_PATTERN  # the offset at the end of a timestamp written as text
 
 
 @dataclass(frozen=True)
@@ -125,13 +128,19 @@ class QualityReport:
 
 
 def validate_ohlcv(
-    frame: pl.DataFrame, timeframe: str | None = None, calendar: str = "24/7", *, source: str = "frame"
+    frame: pl.DataFrame,
+    timeframe: str | None = None,
+    calendar: str = "24/7",
+    *,
+    source: str = "frame",
+    now: datetime | None = None,
 ) -> QualityReport:
     """Report every problem in ``frame`` (a raw read from engine.raw, or a canonical frame).
 
     ``timeframe`` (e.g. "1h") is what the gaps are measured against; None infers it from the
     bars. ``calendar`` is "24/7", "weekdays" or "none" (see engine.calendars). Rows are named by
-    the frame's ``row`` column when it has one (a raw read), else by position from 1.
+    the frame's ``row`` column when it has one (a raw read), else by position from 1. ``now``
+    (default: the clock) is what bars later than one bar ahead of are future_timestamps.
     """
     check_calendar(calendar)
     frame = _prepared(frame)
@@ -144,6 +153,7 @@ def validate_ohlcv(
         *_timestamp_issues(frame),
         *_value_issues(frame),
         *_order_issues(valid_ts, timeframe),
+        *_time_issues(valid_ts, now),
         *_gap_issues(valid_ts, timeframe, calendar),
     ]
     issues.sort(key=lambda issue: KINDS.index(issue.kind))
@@ -246,12 +256,7 @@ def _timestamp_issues(frame: pl.DataFrame) -> list[QualityIssue]:
         pl.col("ts").is_not_null()
         & pl.col("ts_text").is_not_null()
         & ~pl.col("ts_text").str.contains(r"^-?\d+$")
-    ).with_columns(
-        zone=pl.col("ts_text")
-        .str.extract(_OFFSET, 1)
-        .str.replace(r"^(?:[Zz]|UTC)$", "+00:00")
-        .str.replace(r"^([+-]\d{2})(\d{2})$", "$1:$2")
-    )
+    ).with_columns(zone=utc_offsets(pl.col("ts_text")))
     if written.is_empty():
         return issues
     naive, aware = written.filter(pl.col("zone").is_null()), written.filter(pl.col("zone").is_not_null())
@@ -401,6 +406,41 @@ def _order_issues(valid: pl.DataFrame, timeframe: str | None) -> list[QualityIss
                     f"the clock falls back one hour after {_show_ts(r['prev'])} on a Sunday: "
                     "local time with a daylight-saving change?"
                 ),
+            )
+        )
+    return issues
+
+
+def _time_issues(valid: pl.DataFrame, now: datetime | None) -> list[QualityIssue]:
+    issues = []
+    reordered = [
+        part.filter(reordered_by_offsets(part["ts_text"], part["ts"]))
+        for (_symbol,), part in valid.group_by("symbol", maintain_order=True)
+    ]
+    hits = pl.concat(reordered) if reordered else valid.clear()
+    if hits.height:
+        offsets = utc_offsets(valid["ts_text"]).drop_nulls().unique(maintain_order=True).to_list()
+        issues.append(
+            _issue(
+                "utc_offsets_reorder_rows",
+                hits,
+                lambda r: (
+                    f"{r['ts_text']!r} is earlier in UTC than the row before it although written later: "
+                    f"the UTC offsets ({', '.join(offsets)}) reorder the rows"
+                ),
+                offsets=offsets,
+            )
+        )
+    now = datetime.now(UTC) if now is None else now if now.tzinfo else now.replace(tzinfo=UTC)
+    limit = now + typical_spacing(valid["ts"])
+    late = valid.filter(pl.col("ts") > limit)
+    if late.height:
+        issues.append(
+            _issue(
+                "future_timestamps",
+                late,
+                lambda r: f"later than now ({now:%Y-%m-%d %H:%M} UTC) plus one bar",
+                now=now,
             )
         )
     return issues

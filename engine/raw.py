@@ -17,20 +17,27 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.data import VALUE_COLUMNS, DataError, _find_columns, _symbol_from_path
-from engine.sources import RetryOptions, read_file_table, symbol_column
+from engine.data import VALUE_COLUMNS, DataError, _find_columns, checked_symbol, number_text, text_format
+from engine.sources import RetryOptions, check_symbol_column, read_file_table, symbol_column
 from engine.timestamps import UTC_MICROS, TimestampParseError, parse_timestamps
 
 RAW_COLUMNS = ["row", "ts", "ts_text", "symbol", *VALUE_COLUMNS]
 
 
 def read_raw_ohlcv(
-    path: str | Path, symbol: str | None = None, *, retries: RetryOptions | None = None
+    path: str | Path,
+    symbol: str | None = None,
+    *,
+    retries: RetryOptions | None = None,
+    separator: str | None = None,
+    decimal: str = ".",
 ) -> pl.DataFrame:
-    """Read ``path`` leniently into the raw frame described above, rows in file order."""
+    """Read ``path`` leniently into the raw frame described above, rows in file order.
+    ``separator`` and ``decimal`` are load_ohlcv's."""
     path = Path(path)
     source = str(path)
-    table = read_file_table(path, retries)
+    separator, decimal = text_format(separator, decimal)
+    table = read_file_table(path, retries, separator=separator)
     columns = _find_columns(table, source)
     ts_values = table[columns["ts"]]
     ts_text = ts_values.str.strip_chars() if ts_values.dtype == pl.String else None
@@ -39,8 +46,8 @@ def read_raw_ohlcv(
             "row": pl.int_range(1, table.height + 1, eager=True, dtype=pl.Int64),
             "ts": lenient_timestamps(ts_values),
             "ts_text": ts_text if ts_text is not None else pl.Series([None] * table.height, dtype=pl.String),
-            "symbol": _raw_symbols(table, symbol or _symbol_from_path(path)),
-            **{name: lenient_numbers(table[columns[name]], name, source) for name in VALUE_COLUMNS},
+            "symbol": _raw_symbols(table, source, lambda: checked_symbol(symbol, path, source)),
+            **{name: lenient_numbers(table[columns[name]], name, source, decimal) for name in VALUE_COLUMNS},
         }
     )
     return frame.select(RAW_COLUMNS)
@@ -88,10 +95,10 @@ def _parse_group(values: pl.Series) -> pl.Series:
     return pl.Series([parsed[value] for value in values.to_list()], dtype=UTC_MICROS)
 
 
-def lenient_numbers(values: pl.Series, name: str, source: str) -> pl.Series:
+def lenient_numbers(values: pl.Series, name: str, source: str, decimal: str = ".") -> pl.Series:
     """Float64; text that isn't a number and empty cells become null ('nan' / 'inf' stay)."""
     if values.dtype == pl.String:
-        return values.str.strip_chars().cast(pl.Float64, strict=False).alias(name)
+        return number_text(values, decimal).alias(name)
     if values.dtype.is_numeric():
         return values.cast(pl.Float64).alias(name)
     if values.dtype == pl.Null:
@@ -99,8 +106,12 @@ def lenient_numbers(values: pl.Series, name: str, source: str) -> pl.Series:
     raise DataError(f"{source}: column {name} holds {values.dtype}, expected numbers")
 
 
-def _raw_symbols(table: pl.DataFrame, fallback: str) -> pl.Series:
+def _raw_symbols(table: pl.DataFrame, source: str, fallback) -> pl.Series:
+    """The file's symbol column, else ``fallback()`` (the given or file-name symbol). A symbol
+    that engine.symbols refuses stops the read: it would end up in reports and the brain."""
     name = symbol_column(table)
     if name is None:
-        return pl.Series("symbol", [fallback] * table.height, dtype=pl.String)
-    return table[name].cast(pl.String).str.strip_chars().alias("symbol")
+        return pl.Series("symbol", [fallback()] * table.height, dtype=pl.String)
+    symbols = table[name].cast(pl.String).str.strip_chars()
+    check_symbol_column(symbols, source)
+    return symbols.alias("symbol")

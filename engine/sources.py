@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,12 @@ from engine.data import (
     _numeric_column,
     _parse_timestamp_column,
     _symbol_from_path,
+    check_times,
+    read_text_table,
+    text_format,
 )
 from engine.retry import RetriesExhausted, RetryPolicy, retry
+from engine.symbols import SymbolError, check_symbol
 
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _SQL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
@@ -49,12 +54,15 @@ class FileSource(BaseModel):
     """A CSV / TSV / TXT / Parquet file, or a glob of them (``data/*.parquet``).
 
     Each file's symbol is its `symbol` column when it has one, else ``symbol``, else the file
-    name's stem up to its first '_', upper-cased (eurusd_hourly.csv -> EURUSD).
+    name's stem up to its first '_', upper-cased (eurusd_hourly.csv -> EURUSD). ``separator``
+    and ``decimal`` are load_ohlcv's, for text files.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     path: str
     symbol: str | None = None
+    separator: str | None = None
+    decimal: str = "."
 
 
 class SqlSource(BaseModel):
@@ -124,13 +132,15 @@ def read_ohlcv_source(spec: SourceSpec, *, retries: RetryOptions | None = None) 
     retries = retries or RetryOptions()
     if isinstance(source, SqlSource):
         return _read_sql(source, retries)
+    separator, decimal = text_format(source.separator, source.decimal)
     paths = expand_paths(source.path)
     frames = [
         canonical_from_table(
-            read_file_table(path, retries),
+            read_file_table(path, retries, separator=separator),
             str(path),
             source.symbol or None,
             default_symbol=_symbol_from_path(path),
+            decimal=decimal,
         )
         for path in paths
     ]
@@ -150,7 +160,9 @@ def expand_paths(path: str | Path) -> list[Path]:
     return matches
 
 
-def read_file_table(path: Path, retries: RetryOptions | None = None) -> pl.DataFrame:
+def read_file_table(
+    path: Path, retries: RetryOptions | None = None, *, separator: str | None = None
+) -> pl.DataFrame:
     """A file's table with every column as text (CSV) or as stored (Parquet).
 
     The bytes are read with retries (network file systems fail and recover); parsing happens
@@ -171,19 +183,14 @@ def read_file_table(path: Path, retries: RetryOptions | None = None) -> pl.DataF
         ) from None
     except OSError as error:
         raise DataError(f"{source}: cannot read file: {_os_detail(error)}") from None
-    return table_from_bytes(data, suffix, source)
+    return table_from_bytes(data, suffix, source, separator=separator)
 
 
-def table_from_bytes(data: bytes, suffix: str, source: str) -> pl.DataFrame:
+def table_from_bytes(data: bytes, suffix: str, source: str, *, separator: str | None = None) -> pl.DataFrame:
+    if suffix not in _PARQUET_SUFFIXES:
+        return read_text_table(data, suffix, source, separator)  # load_ohlcv's own reader
     try:
-        if suffix in _PARQUET_SUFFIXES:
-            table = pl.read_parquet(io.BytesIO(data))
-        else:
-            separator = _TEXT_SUFFIXES[suffix] or _sniff_separator(data)
-            # Everything as text: the parsers name the row and value of whatever is wrong.
-            table = pl.read_csv(io.BytesIO(data), separator=separator, infer_schema=False)
-    except pl.exceptions.NoDataError:
-        raise DataError(f"{source}: file is empty") from None
+        table = pl.read_parquet(io.BytesIO(data))
     except Exception as error:  # polars raises several kinds for malformed files
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DataError(f"{source}: cannot read file: {detail}") from None
@@ -197,14 +204,21 @@ def symbol_column(table: pl.DataFrame) -> str | None:
 
 
 def canonical_from_table(
-    table: pl.DataFrame, source: str, symbol: str | None, *, default_symbol: str | None = None
+    table: pl.DataFrame,
+    source: str,
+    symbol: str | None,
+    *,
+    default_symbol: str | None = None,
+    decimal: str = ".",
+    now: datetime | None = None,
 ) -> pl.DataFrame:
     """The strict canonical frame from a table of one source: every check of load_ohlcv,
-    duplicates judged per symbol. ``symbol`` names a table without a symbol column;
+    duplicates and times judged per symbol. ``symbol`` names a table without a symbol column;
     ``default_symbol`` is the fall-back (a file's stem)."""
     columns = _find_columns(table, source)
-    ts = _parse_timestamp_column(table[columns["ts"]], source)
-    values = {name: _numeric_column(table[columns[name]], name, source) for name in VALUE_COLUMNS}
+    written_ts = table[columns["ts"]]
+    ts = _parse_timestamp_column(written_ts, source)
+    values = {name: _numeric_column(table[columns[name]], name, source, decimal) for name in VALUE_COLUMNS}
     symbols = _symbols(table, source, symbol, default_symbol)
     frame = pl.DataFrame({"ts": ts, "symbol": symbols, **values}).select(CANONICAL_COLUMNS)
     if frame["symbol"].n_unique() == 1:
@@ -212,6 +226,9 @@ def canonical_from_table(
     else:
         _check_duplicates_per_symbol(frame, source)
     _check_prices(frame, source)
+    rows = pl.int_range(0, frame.height, eager=True)
+    for (_symbol,), part in frame.with_columns(_row=rows).group_by("symbol", maintain_order=True):
+        check_times(part, written_ts.gather(part["_row"]), source, now)
     return frame
 
 
@@ -220,6 +237,11 @@ def _symbols(table: pl.DataFrame, source: str, symbol: str | None, fallback: str
     if name is None:
         if not (symbol or fallback):
             raise DataError(f"{source}: no symbol column; name the symbol in the source")
+        try:
+            check_symbol(symbol or fallback)
+        except SymbolError as error:
+            origin = "" if symbol else " (taken from the file name; name the symbol instead)"
+            raise DataError(f"{source}: {error}{origin}") from None
         return pl.Series("symbol", [symbol or fallback] * table.height, dtype=pl.String)
     if symbol:
         raise DataError(f"{source}: has a {name!r} column, so a symbol may not be given as well")
@@ -227,7 +249,19 @@ def _symbols(table: pl.DataFrame, source: str, symbol: str | None, fallback: str
     missing = symbols.is_null() | (symbols == "")
     if missing.any():
         raise DataError(f"{source}: missing symbol at row {int(missing.arg_true()[0]) + 1}")
+    check_symbol_column(symbols, source)
     return symbols.alias("symbol")
+
+
+def check_symbol_column(symbols: pl.Series, source: str) -> None:
+    """Every distinct symbol of a file's symbol column through check_symbol; DataError names the
+    first bad one's row."""
+    for value in symbols.unique(maintain_order=True).drop_nulls().to_list():
+        try:
+            check_symbol(value)
+        except SymbolError as error:
+            row = int((symbols == value).arg_true()[0]) + 1
+            raise DataError(f"{source}: {error} at row {row}") from None
 
 
 def _check_duplicates_per_symbol(frame: pl.DataFrame, source: str) -> None:
@@ -254,12 +288,6 @@ def _check_duplicates_across_files(frames: list[pl.DataFrame], names: list[str])
     second = repeated["file"][1]
     shown = pl.DataFrame({"ts": [moment]})
     raise DataError(f"{names[first]} and {names[second]} both hold {symbol} at {_format_ts(shown, 0)}")
-
-
-def _sniff_separator(data: bytes) -> str:
-    header = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    counts = {separator: header.count(separator) for separator in [",", ";", "\t"]}
-    return max(counts, key=counts.__getitem__) if max(counts.values()) > 0 else ","
 
 
 def _os_detail(error: BaseException) -> str:

@@ -127,3 +127,52 @@ def _parse_strings(values: pl.Series) -> pl.Series:
     assert best_parsed is not None
     index = int(best_parsed.is_null().arg_true()[0])
     raise TimestampParseError(index, values[index])
+
+
+# --- what the offsets written in a column say ----------------------------------------------
+
+# The UTC offset at the end of a timestamp written as text: Z, UTC, +02:00, -0500.
+OFFSET_PATTERN = r"(?:\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*([Zz]|UTC|[+-]\d{2}:?\d{2})$"
+
+
+def utc_offsets(text):
+    """The offset each timestamp is written with, as +HH:MM ('Z' and 'UTC' -> +00:00); null where
+    none. Takes and returns a polars String Series or expression alike."""
+    return (
+        text.str.extract(OFFSET_PATTERN, 1)
+        .str.replace(r"^(?:[Zz]|UTC)$", "+00:00")
+        .str.replace(r"^([+-]\d{2})(\d{2})$", "$1:$2")
+    )
+
+
+def first_reordered_by_offsets(written: pl.Series, utc: pl.Series) -> int | None:
+    """The 0-based position of the first row that the UTC offsets put out of order, or None
+    (see reordered_by_offsets)."""
+    hits = reordered_by_offsets(written, utc)
+    return int(hits.arg_true()[0]) if hits.any() else None
+
+
+def reordered_by_offsets(written: pl.Series, utc: pl.Series) -> pl.Series:
+    """True for each row that the UTC offsets put out of order.
+
+    That is a row which is not earlier than the row before it on the clock as written, yet is
+    earlier once converted to UTC: a file kept in local-time order whose offsets jump about
+    (+00:00, +05:00, +00:00 ...). Sorting such a file by UTC would scramble its bars, so it is
+    refused rather than sorted. Rows merely out of order (earlier on both clocks), daylight-saving
+    changes (later in UTC) and files in UTC order, oldest or newest first, are not reordered.
+    ``written`` is the timestamp column as read, ``utc`` the same rows parsed.
+    """
+    none = pl.Series([False] * utc.len(), dtype=pl.Boolean)
+    if written.dtype != pl.String or utc.len() < 2:
+        return none
+    text = written.str.strip_chars()
+    if utc_offsets(text).drop_nulls().n_unique() < 2:
+        return none
+    back, forward = (utc < utc.shift(1)).fill_null(False), (utc > utc.shift(1)).fill_null(False)
+    if not back.any() or not forward.any():
+        return none
+    try:  # the same text without its offsets: the clock the file was written in
+        as_written = parse_timestamps(text.str.replace(r"\s*(?:[Zz]|UTC|[+-]\d{2}:?\d{2})$", ""))
+    except TimestampParseError:
+        return none
+    return back & (as_written >= as_written.shift(1)).fill_null(False)

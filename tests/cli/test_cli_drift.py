@@ -129,3 +129,31 @@ def test_report_drift_writes_evidentlys_html(windows, tmp_path):
     text = html.read_text()
     assert "<html" in text[:500].lower() and "moved" in text and len(text) > 100_000
     assert [p.name for p in tmp_path.iterdir()] == ["drift.html"]  # no partial file left behind
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda cur: cur.drop("still"), "--current: {cur} lacks column(s) still that --reference has"),
+        (lambda cur: cur.with_columns(extra=pl.lit(1.0)), "--reference: {ref} lacks column(s) extra"),
+        (lambda cur: cur.with_columns(pl.col("still").cast(pl.String)),
+         "column 'still': Float64 in --reference but String in --current"),
+        (lambda cur: cur.with_columns(pl.col("label").cast(pl.Categorical)),
+         "column 'label': String in --reference but Categorical in --current"),
+    ],
+)  # fmt: skip
+def test_windows_whose_columns_differ_are_refused_naming_the_column(windows, tmp_path, change, named):
+    folder, _, current = windows
+    ref, cur = folder / "ref.parquet", tmp_path / "cur.parquet"
+    change(current).write_parquet(cur)
+    html = tmp_path / "out.html"
+    for command in (["drift"], ["report", "drift", "--html", str(html)]):
+        done = run(*command, "--reference", str(ref), "--current", str(cur))
+        assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
+        assert done.stderr.strip().splitlines()[0].startswith("huracan: error: ")
+        assert len(done.stderr.strip().splitlines()) == 1
+        assert named.format(ref=ref, cur=cur) in done.stderr
+    assert not html.exists()
+    # Int and float widths are one kind: an int column in one window still compares.
+    current.with_columns(pl.col("ts").cast(pl.Float64)).write_parquet(cur)
+    assert run("drift", "--reference", str(ref), "--current", str(cur)).returncode == 0

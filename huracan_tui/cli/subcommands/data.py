@@ -22,6 +22,30 @@ EXIT_REPORT_HAS_ERRORS = 3
 OUTPUT_SUFFIXES = (".parquet", ".pq", ".csv")
 
 
+def add_text_format_options(parser: argparse.ArgumentParser) -> None:
+    """--separator and --decimal, for every command that reads bar files (load_ohlcv's own)."""
+    parser.add_argument(
+        "--separator",
+        metavar="CHAR",
+        help="field separator of text files, e.g. ';' or tab (default: ',' for .csv, sniffed for .txt)",
+    )
+    parser.add_argument(
+        "--decimal", default=".", metavar="MARK", help="decimal mark of numbers: '.' (default) or ','"
+    )
+
+
+def symbol_option(value: str | None, flag: str = "--symbol") -> str | None:
+    """An optional --symbol, checked by engine.symbols: CommandError naming the option."""
+    from engine.symbols import SymbolError, check_symbol
+
+    if value is None:
+        return None
+    try:
+        return check_symbol(value)
+    except SymbolError as error:
+        raise CommandError(f"{flag}: {error}") from None
+
+
 def register(command) -> None:
     from pathlib import Path
 
@@ -62,6 +86,7 @@ def register(command) -> None:
     validate.add_argument("--data", required=True, metavar="FILE_OR_GLOB", help="CSV or Parquet file(s)")
     validate.add_argument("--symbol", help="symbol for files without a symbol column (default: file name)")
     timeframe_options(validate)
+    add_text_format_options(validate)
     validate.add_argument(
         "--store", action="store_true", help="also store the report in the brain's data quality log"
     )
@@ -82,6 +107,7 @@ def register(command) -> None:
         help="fill gaps of at most N bars with the previous close, volume 0, marked in a `filled` column",
     )
     timeframe_options(repair)
+    add_text_format_options(repair)
 
     resample = action(
         "resample",
@@ -96,6 +122,7 @@ def register(command) -> None:
         action="store_true",
         help="keep first and last bars that the data covers only in part",
     )
+    add_text_format_options(resample)
 
     import_alt = action(
         "import-alt",
@@ -120,9 +147,12 @@ def _validate(args, config) -> None:
     from engine.raw import read_raw_ohlcv
     from engine.sources import expand_paths
 
+    symbol_option(args.symbol)
+    if args.store:  # may this user store the reports? known before any file is read
+        _require_operator(args, config, "data validate --store")
     reports = []
     for path in expand_paths(args.data):
-        raw = read_raw_ohlcv(path, symbol=args.symbol)
+        raw = read_raw_ohlcv(path, symbol=args.symbol, separator=args.separator, decimal=args.decimal)
         reports.append(validate_ohlcv(raw, args.timeframe, args.calendar, source=str(path.resolve())))
     if args.store:
         with open_brain(resolve_brain_url(args.brain, config)) as brain:
@@ -171,7 +201,8 @@ def _repair(args, config) -> None:
     _check_output(args.output)
     if args.fill_gaps < 0:
         raise CommandError(f"--fill-gaps must be 0 or more, got {args.fill_gaps}")
-    raw = read_raw_ohlcv(args.data, symbol=args.symbol)
+    symbol_option(args.symbol)
+    raw = read_raw_ohlcv(args.data, symbol=args.symbol, separator=args.separator, decimal=args.decimal)
     repaired, log = repair(
         raw,
         drop_duplicates=args.drop_duplicates,
@@ -220,7 +251,7 @@ def _resample(args, config) -> None:
     from engine.sources import read_ohlcv_source
 
     _check_output(args.output)
-    frame = read_ohlcv_source(args.data)
+    frame = read_ohlcv_source({"path": args.data, "separator": args.separator, "decimal": args.decimal})
     resampled = resample_ohlcv(frame, args.timeframe, keep_partial=args.keep_partial, calendar=args.calendar)
     _write(resampled, args.output)
     document = {
@@ -261,12 +292,22 @@ def _write(frame, path) -> None:
 # --- alternative data ------------------------------------------------------------------------
 
 
+def _require_operator(args, config, what: str) -> None:
+    from brain import open_brain
+    from huracan_tui.cli.subcommands.roles import require_operator_here
+
+    with open_brain(resolve_brain_url(args.brain, config)) as brain:
+        require_operator_here(brain, config, what)
+
+
 def _import_alt(args, config) -> None:
     import polars as pl
 
     from brain import open_brain
     from engine.altdata import read_alt_data
 
+    symbol_option(args.symbol)
+    _require_operator(args, config, "data import-alt")
     frame = read_alt_data(args.file, args.kind, symbol=args.symbol)  # bad input: nothing stored
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
         stored = brain.store_alt_data(args.kind, frame)

@@ -72,16 +72,34 @@ def load_windows(args):
             if missing:
                 raise CommandError(f"{flag}: column(s) {', '.join(missing)} not in the file")
     else:
-        columns = [
-            name
-            for name in reference.columns
-            if name in current.columns
-            and reference[name].dtype.is_numeric()
-            and current[name].dtype.is_numeric()
-        ]
-        if not columns:
-            raise CommandError("--reference / --current share no numeric column")
+        # Two windows of one thing have the same columns: one missing on either side would
+        # otherwise drop out of the comparison without a word.
+        sides = (
+            ("--current", args.current, current, "--reference", reference),
+            ("--reference", args.reference, reference, "--current", current),
+        )
+        for flag, path, frame, other_flag, other in sides:
+            missing = [name for name in other.columns if name not in frame.columns]
+            if missing:
+                raise CommandError(
+                    f"{flag}: {path} lacks column(s) {', '.join(missing)} that {other_flag} has"
+                )
+        columns = [name for name in reference.columns if reference[name].dtype.is_numeric()]
+    for name in columns if args.columns else reference.columns:
+        kinds = [_kind(reference[name].dtype), _kind(current[name].dtype)]
+        if kinds[0] != kinds[1]:
+            raise CommandError(
+                f"column {name!r}: {reference[name].dtype} in --reference but {current[name].dtype} "
+                "in --current; both windows need one type"
+            )
+    if not columns:
+        raise CommandError("--reference / --current share no numeric column")
     return reference, current, columns
+
+
+def _kind(dtype) -> str:
+    """What a column is for comparing windows: numbers of any width are one kind."""
+    return "numbers" if dtype.is_numeric() else str(dtype)
 
 
 def run(args, config) -> None:

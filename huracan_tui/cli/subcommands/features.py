@@ -12,6 +12,7 @@ A bad recipe, bad data or a bad --output is refused before anything is written.
 from __future__ import annotations
 
 from huracan_tui.cli.output import CommandError, emit
+from huracan_tui.cli.subcommands.data import add_text_format_options, symbol_option
 
 OUTPUT_SUFFIXES = (".parquet", ".pq")
 
@@ -38,6 +39,7 @@ def register(command) -> None:
         "--recipe", type=Path, metavar="FILE", help="YAML feature recipe (default: every indicator)"
     )
     features.add_argument("--output", required=True, type=Path, metavar="OUT", help=".parquet file to write")
+    add_text_format_options(features)
 
 
 def run(args, config) -> None:
@@ -54,8 +56,13 @@ def run(args, config) -> None:
             f"--symbol: given {len(symbols)} time(s) for {len(args.data)} --data file(s); "
             "give one per file, in the same order, or none"
         )
+    for symbol in symbols:
+        symbol_option(symbol)
     recipe = load_recipe(args.recipe)
-    frames = [load_ohlcv(path, symbol=symbol) for path, symbol in zip(args.data, symbols, strict=True)]
+    frames = [
+        load_ohlcv(path, symbol=symbol, separator=args.separator, decimal=args.decimal)
+        for path, symbol in zip(args.data, symbols, strict=True)
+    ]
     _check_symbols_distinct(frames, args.data)
     frame = pl.concat(frames)
     out = compute_features(frame, recipe).select([*CANONICAL_COLUMNS, *recipe.columns()])
