@@ -188,6 +188,13 @@ def test_a_promotion_claimed_by_a_leader_first_is_reported_as_the_leader_left_it
     (("history", "NOPE:1d:fwd_ret_1"), "no slot NOPE:1d:fwd_ret_1"),
     (("audit", "--since", "last week"), "--since: not an ISO-8601 time"),
     (("audit", "--limit", "0"), "--limit must be at least 1"),
+    # Out of range: each was an OverflowError traceback.
+    (("audit", "--since", "99999999d"), "--since: '99999999d' reaches back before the year 1"),
+    (("history", SLOT, "--at", "0001-01-01T00:00:00+01:00"), "is outside the years 1 to 9999 in UTC"),
+    (("show", SLOT, "--number", str(10**20)), "--number must be at most 2147483647"),
+    (("queue", "list", "--limit", str(10**20)), "--limit must be at most 2147483647"),
+    (("promote", SLOT, str(10**20), "--reason", "x"), "version must be at most 2147483647"),
+    (("queue", "approve", str(10**20), "--reason", "x"), "item must be at most 2147483647"),
     (("queue", "approve", "42", "--reason", "x"), "no queue item 42"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(seeded_brain_url, config_file, args, message):

@@ -3,6 +3,7 @@ and metrics kept) but can no longer be promoted; the champion cannot be pruned."
 
 from __future__ import annotations
 
+from huracan_tui.cli.arguments import checked_number
 from huracan_tui.cli.lifecycle import carry_out, request_document, require_reason, require_version
 from huracan_tui.cli.output import emit
 from huracan_tui.settings import resolve_brain_url
@@ -18,6 +19,7 @@ def register(command) -> None:
 def run(args, config) -> None:
     from brain import open_brain
 
+    checked_number(args.version, "version")
     reason = require_reason(args.reason, "prune")
     url = resolve_brain_url(args.brain, config)
     with open_brain(url) as brain:

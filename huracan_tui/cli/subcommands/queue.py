@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
+from huracan_tui.cli.arguments import checked_number
 from huracan_tui.cli.lifecycle import carry_out, request_document, require_reason
 from huracan_tui.cli.output import CommandError, emit
 from huracan_tui.settings import add_global_options, resolve_brain_url
@@ -41,6 +42,7 @@ def register(command) -> None:
 def run_list(args, config) -> None:
     from brain import open_brain
 
+    checked_number(args.limit, "--limit")
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
         items = brain.list_queue(args.queue, states=args.state, limit=args.limit)
         document = {"items": [asdict(item) for item in items]}
@@ -61,6 +63,7 @@ def run_list(args, config) -> None:
 def run_decide(args, config) -> None:
     from brain import BrainError, open_brain
 
+    checked_number(args.item, "item")
     action = f"queue.{args.queue_command}"
     reason = require_reason(args.reason, f"queue {args.queue_command}")
     url = resolve_brain_url(args.brain, config)

@@ -3,6 +3,7 @@ version named) in one step; the rollback log keeps the metrics of both as eviden
 
 from __future__ import annotations
 
+from huracan_tui.cli.arguments import checked_number
 from huracan_tui.cli.lifecycle import (
     carry_out,
     request_document,
@@ -24,6 +25,7 @@ def register(command) -> None:
 def run(args, config) -> None:
     from brain import open_brain
 
+    checked_number(args.to, "--to")
     reason = require_reason(args.reason, "rollback")
     url = resolve_brain_url(args.brain, config)
     with open_brain(url) as brain:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from huracan_tui.cli.arguments import checked_number
 from huracan_tui.cli.output import CommandError, clean, emit, fmt
 from huracan_tui.settings import resolve_brain_url
 
@@ -15,6 +16,7 @@ def register(command) -> None:
 def run(args, config) -> None:
     from brain import open_brain
 
+    checked_number(args.number, "--number")
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
         if brain.get_slot(args.slot) is None:
             raise CommandError(f"no slot {args.slot!r} in the brain (see `huracan status`)")
