@@ -49,20 +49,20 @@ def _rollbacks(before: BrainSnapshot, after: BrainSnapshot) -> list[Event]:
 
 
 def _slot_changes(before: BrainSnapshot, after: BrainSnapshot, rolled_back: str | None) -> list[Event]:
-    earlier = {slot["slot"]: slot for slot in before.slots}
+    earlier = {slot.slot: slot for slot in before.slots}
     events = []
     for slot in after.slots:
-        key, old = slot["slot"], earlier.get(slot["slot"])
-        if old is None:
+        key, old = slot.slot, earlier.get(slot.slot)
+        if old is None or old is slot:
             continue
-        if slot.get("champion") != old.get("champion") and slot.get("champion") and key != rolled_back:
-            previous = f"v{old['champion']} → " if old.get("champion") else ""
-            events.append(Event("Champion", f"{key}: {previous}v{slot['champion']}"))
-        drift, old_drift = slot.get("drift"), old.get("drift")
-        if drift and drift["drifted"] and (old_drift is None or drift["ts"] != old_drift["ts"]):
-            events.append(Event("Drift detected", f"{key}: {drift['drifted']} of {drift['features']} "
-                                                  f"features drifted ({drift['method'].upper()})", "warning"))
-        for queue, count in (slot.get("queue") or {}).items():
-            if count > (old.get("queue") or {}).get(queue, 0):
+        if slot.champion != old.champion and slot.champion and key != rolled_back:
+            previous = f"v{old.champion} → " if old.champion else ""
+            events.append(Event("Champion", f"{key}: {previous}v{slot.champion}"))
+        drift, old_drift = slot.drift, old.drift
+        if drift and drift.drifted and (old_drift is None or drift.ts != old_drift.ts):
+            events.append(Event("Drift detected", f"{key}: {drift.drifted} of {drift.features} "
+                                                  f"features drifted ({drift.method.upper()})", "warning"))
+        for queue, count in slot.queue:
+            if count > old.queued(queue):
                 events.append(Event("Queue", f"{key} is in the {queue} queue (Q to review)"))
     return events

@@ -1,15 +1,18 @@
-"""What one refresh of the console reads from the brain, as plain data."""
+"""What one refresh of the console reads from the brain, as typed records: one SlotOverview per
+slot, built in `slot_overview` from brain.status(), the live summaries and trend, the drift flags
+and the open queue counts."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from brain import Brain
-from brain.leader import LeaderRecord
-from brain.records import JobRecord, RollbackRecord
+from brain.lease import LeaderRecord
+from brain.records import ChangeMarks, JobRecord, RollbackRecord
 
 Clock = Callable[[], datetime]
 
@@ -26,13 +29,119 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True)
+class OosMetrics:
+    """A version's overall out-of-sample numbers (None: not measured, or NaN)."""
+
+    sharpe: float | None = None
+    hit_rate: float | None = None
+    ic: float | None = None
+    rmse: float | None = None
+    mae: float | None = None
+
+    @classmethod
+    def of(cls, values: Mapping[str, float | None] | None) -> OosMetrics:
+        if not values:
+            return NOT_MEASURED
+        get = values.get
+        return cls(get("sharpe"), get("hit_rate"), get("ic"), get("rmse"), get("mae"))
+
+
+NOT_MEASURED = OosMetrics()
+
+
+@dataclass(frozen=True)
+class LiveSummary:
+    """The champion's newest live numbers (brain.live_summaries)."""
+
+    version: int
+    ts: datetime
+    sharpe: float | None = None
+    win_rate: float | None = None
+    mae: float | None = None
+    mse: float | None = None
+    n: float | None = None
+
+
+@dataclass(frozen=True)
+class DriftFlag:
+    """A slot's newest drift check with one method: how many features drifted of how many."""
+
+    ts: datetime
+    features: int
+    drifted: int
+    method: str
+
+
+@dataclass(frozen=True)
+class SlotOverview:
+    """One slot as the console shows it. Frozen, so equal overviews compare (and hash) equal and a
+    view can keep the cells it formatted from one."""
+
+    slot: str  # the slot key
+    symbol: str
+    timeframe: str
+    target: str
+    horizon: int
+    versions: int = 0
+    latest_version: int | None = None
+    model_kind: str | None = None  # the latest version's
+    trained_at: datetime | None = None  # when the latest version was stored
+    metrics: OosMetrics = NOT_MEASURED  # the latest version's
+    champion: int | None = None
+    champion_kind: str | None = None
+    champion_metrics: OosMetrics = NOT_MEASURED
+    live: LiveSummary | None = None
+    live_trend: tuple[float | None, ...] = ()  # the champion's last live Sharpe values, oldest first
+    drift: DriftFlag | None = None
+    queue: tuple[tuple[str, int], ...] = ()  # (queue, open items), by queue name
+
+    @property
+    def shown_metrics(self) -> OosMetrics:
+        """The champion's out-of-sample numbers where the slot has one, else its latest version's."""
+        return self.champion_metrics if self.champion else self.metrics
+
+    @property
+    def shown_kind(self) -> str | None:
+        return self.champion_kind if self.champion else self.model_kind
+
+    def queued(self, queue: str) -> int:
+        return dict(self.queue).get(queue, 0)
+
+
+def slot_overview(status: Mapping[str, Any], live: Mapping[str, Any] | None,
+                  trend: list[float | None] | None, drift: Mapping[str, Any] | None,
+                  queue: Mapping[str, int] | None) -> SlotOverview:
+    """The one place a slot's overview is made from what the brain returns."""
+    trained = status.get("trained_at")
+    return SlotOverview(
+        slot=status["slot"], symbol=status["symbol"], timeframe=status["timeframe"],
+        target=status["target"], horizon=status["horizon"], versions=status.get("versions") or 0,
+        latest_version=status.get("latest_version"), model_kind=status.get("model_kind"),
+        trained_at=datetime.fromisoformat(trained) if isinstance(trained, str) else trained,
+        metrics=OosMetrics.of(status.get("metrics")), champion=status.get("champion"),
+        champion_kind=status.get("champion_kind"),
+        champion_metrics=OosMetrics.of(status.get("champion_metrics")),
+        live=LiveSummary(**live) if live else None, live_trend=tuple(trend or ()),
+        drift=drift_flag(drift), queue=queue_counts(queue),
+    )
+
+
+def drift_flag(flag: Mapping[str, Any] | None) -> DriftFlag | None:
+    return DriftFlag(**flag) if flag else None
+
+
+def queue_counts(counts: Mapping[str, int] | None) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((counts or {}).items()))
+
+
+@dataclass(frozen=True)
 class BrainSnapshot:
-    slots: list[dict]
+    slots: tuple[SlotOverview, ...]
     jobs: list[JobRecord]
     taken_at: datetime
     leader: LeaderRecord | None = None  # the live headless leader, if any
     newest_rollback: RollbackRecord | None = None  # so a console can tell of each new one
-    marks: tuple = ()  # brain.change_marks() when `slots` was read
+    marks: ChangeMarks | tuple[()] = ()  # brain.change_marks() when `slots` was read
     read_whole_at: float = field(default_factory=time.monotonic)  # when every slot was last read
 
     @property
@@ -44,33 +153,31 @@ def read_snapshot(brain: Brain, clock: Clock = utc_now,
                   previous: BrainSnapshot | None = None) -> BrainSnapshot:
     """One refresh. The per-slot overview is the costly part (tens of ms at hundreds of slots),
     so it is read in part when it can be: not at all when the brain's change marks equal those of
-    `previous`, only the slots that changed when the marks can name them. A slot whose overview is
-    unchanged keeps the very dict of `previous`, so the screens can skip it by identity."""
+    `previous`, only the slots that changed when the marks can name them (the others keep their
+    records of `previous`)."""
     marks = brain.change_marks()
     whole = (previous is None or previous.marks == ()
              or time.monotonic() - previous.read_whole_at >= WHOLE_READ_SECONDS)
     if whole:
-        slots, read_whole_at = slot_summaries(brain), time.monotonic()
+        slots, read_whole_at = slot_overviews(brain), time.monotonic()
     else:
         slots, read_whole_at = updated_slots(brain, previous, marks), previous.read_whole_at
-    if previous is not None:
-        slots = keep_unchanged(slots, previous.slots)
     newest = brain.list_rollbacks(limit=1)
     return BrainSnapshot(slots=slots, jobs=brain.list_jobs(limit=JOBS_SHOWN), taken_at=clock(),
                          leader=brain.current_leader(), newest_rollback=newest[0] if newest else None,
                          marks=marks, read_whole_at=read_whole_at)
 
 
-def slot_summaries(brain: Brain, slot_keys: Collection[str] | None = None,
-                   side: tuple[dict, dict] | None = None) -> list[dict]:
-    """brain.status() with each slot's live metrics, newest drift check and open queue items;
-    with `slot_keys`, those slots' only. `side`: drift flags and queue counts already read."""
+def slot_overviews(brain: Brain, slot_keys: Collection[str] | None = None,
+                   side: tuple[dict, dict] | None = None) -> tuple[SlotOverview, ...]:
+    """Every slot's overview (with `slot_keys`, those slots' only), ordered by key. `side`: drift
+    flags and queue counts already read."""
     live = brain.live_summaries(slot_keys)
     trend = brain.live_history("sharpe", points=TREND_POINTS, slot_keys=slot_keys)
     drift, queues = side or side_parts(brain)
-    return [{**slot, "live": live.get(slot["slot"]) or {}, "live_trend": trend.get(slot["slot"], []),
-             "drift": drift.get(slot["slot"]), "queue": queues.get(slot["slot"], {})}
-            for slot in brain.status(slot_keys)]
+    return tuple(slot_overview(status, live.get(status["slot"]), trend.get(status["slot"]),
+                               drift.get(status["slot"]), queues.get(status["slot"]))
+                 for status in brain.status(slot_keys))
 
 
 def side_parts(brain: Brain) -> tuple[dict, dict]:
@@ -78,28 +185,24 @@ def side_parts(brain: Brain) -> tuple[dict, dict]:
     return brain.drift_flags(), brain.open_queue_counts()
 
 
-def updated_slots(brain: Brain, previous: BrainSnapshot, marks: tuple) -> list[dict]:
+def updated_slots(brain: Brain, previous: BrainSnapshot, marks: ChangeMarks) -> tuple[SlotOverview, ...]:
     """`previous.slots` brought up to date: the slots overview_changes names are read again,
-    drift flags and queue counts are read (once) when their marks moved."""
+    drift flags and queue counts are read (once) when their marks moved. A slot nothing changed
+    keeps its very record."""
     if marks == previous.marks:
         return previous.slots
     changed = brain.overview_changes(previous.marks)
     if changed is None:
-        return slot_summaries(brain)
-    side_marks_moved = marks[4:] != previous.marks[4:]  # drift checks, queue items
+        return slot_overviews(brain)
+    side_marks_moved = marks.side_parts != previous.marks.side_parts  # drift checks, queue items
     side = side_parts(brain) if side_marks_moved else None
-    fresh = {slot["slot"]: slot for slot in slot_summaries(brain, changed, side)} if changed else {}
+    fresh = {slot.slot: slot for slot in slot_overviews(brain, changed, side)} if changed else {}
     slots = []
     for slot in previous.slots:
-        slot = fresh.get(slot["slot"], slot)
+        slot = fresh.get(slot.slot, slot)
         if side is not None:
-            drift, queues = side
-            slot = {**slot, "drift": drift.get(slot["slot"]), "queue": queues.get(slot["slot"], {})}
+            drift, queue = drift_flag(side[0].get(slot.slot)), queue_counts(side[1].get(slot.slot))
+            if drift != slot.drift or queue != slot.queue:
+                slot = replace(slot, drift=drift, queue=queue)
         slots.append(slot)
-    return slots
-
-
-def keep_unchanged(slots: list[dict], before: list[dict]) -> list[dict]:
-    """Each slot equal to its previous summary is replaced by that very dict."""
-    earlier = {slot["slot"]: slot for slot in before}
-    return [earlier[slot["slot"]] if earlier.get(slot["slot"]) == slot else slot for slot in slots]
+    return tuple(slots)

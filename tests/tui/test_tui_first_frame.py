@@ -37,7 +37,7 @@ async def test_a_big_brain_paints_a_screenful_first_then_every_slot_in_key_order
         table = app.screen.query_one("#models", DataTable)
         await wait_until(pilot, lambda: table.row_count == SLOTS, what="every slot")
         keys = [table.coordinate_to_cell_key((row, 0)).row_key.value for row in range(table.row_count)]
-        assert keys == sorted(slot["slot"] for slot in first.slots)
+        assert keys == sorted(slot.slot for slot in first.slots)
         assert str(app.screen.query_one("#models-title").render()).startswith("Models  ·  sorted by Slot")
     assert rows_in_first_frame == [FIRST_FRAME_ROWS]
 

@@ -1,6 +1,6 @@
 """The console's refresh reads only what changed: after any change the brain can see, a snapshot
-read from the previous one equals a whole read, and a slot nothing touched keeps the very dict of
-the previous snapshot (so the Models view skips it). Both backends."""
+read from the previous one equals a whole read, and a slot nothing touched keeps the very record of
+the previous snapshot. Both backends."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import replace
 from sqlalchemy import update
 
 from brain.schema import model_metrics
-from scheduler.services.overview import WHOLE_READ_SECONDS, read_snapshot, slot_summaries
+from scheduler.services.overview import WHOLE_READ_SECONDS, read_snapshot, slot_overviews
 from tests.brain.conftest import brain, brain_url  # noqa: F401  (fixtures: SQLite and PostgreSQL)
 from tests.brain.test_brain_overview_changes import SYMBOLS, add_version, key, live, three_slots
 
@@ -40,12 +40,12 @@ def test_a_partial_read_equals_a_whole_read_after_every_kind_of_change(brain):  
             item = brain.enqueue("retrain", key(symbol), rule="live_sharpe", reason=f"step {step}")
             if item is not None and chance.random() < 0.5:
                 brain.decide_queue_item(item.id, approve=chance.random() < 0.5, actor="alice", reason="x")
-        before = {slot["slot"]: slot for slot in snapshot.slots}
+        before = {slot.slot: slot for slot in snapshot.slots}
         snapshot = read_snapshot(brain, previous=snapshot)
-        assert snapshot.slots == slot_summaries(brain), f"step {step}: {change} on {symbol}"
+        assert snapshot.slots == slot_overviews(brain), f"step {step}: {change} on {symbol}"
         for slot in snapshot.slots:
-            if slot["slot"] not in touched:
-                assert slot is before[slot["slot"]], f"step {step}: {slot['slot']} was rebuilt"
+            if slot.slot not in touched:
+                assert slot is before[slot.slot], f"step {step}: {slot.slot} was rebuilt"
 
 
 def test_a_change_the_marks_cannot_see_is_read_by_the_periodic_whole_read(brain):  # noqa: F811
@@ -60,6 +60,6 @@ def test_a_change_the_marks_cannot_see_is_read_by_the_periodic_whole_read(brain)
     assert stale.slots == snapshot.slots  # the marks did not move: the overview is not read
     due = replace(stale, read_whole_at=stale.read_whole_at - WHOLE_READ_SECONDS)
     fresh = read_snapshot(brain, previous=due)
-    assert fresh.slots == slot_summaries(brain)
-    assert next(slot for slot in fresh.slots if slot["slot"] == key("AAA"))["live"]["sharpe"] == 42.0
+    assert fresh.slots == slot_overviews(brain)
+    assert next(slot for slot in fresh.slots if slot.slot == key("AAA")).live.sharpe == 42.0
     assert fresh.read_whole_at > due.read_whole_at

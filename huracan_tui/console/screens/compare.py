@@ -20,9 +20,9 @@ from brain import BrainError
 from brain.records import JobRecord, VersionRecord
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
-from huracan_tui.console.screens.filtered import FilteredScreen, details_panel, filter_box, matching
+from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
-from huracan_tui.console.screens.models import sync_rows
+from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.comparison import champion_of, overall_verdict
 
@@ -120,13 +120,13 @@ class CompareScreen(FilteredScreen):
         yield StatusBar(id="status-bar")
         yield Static(f"A/B: {self.slot_key}", classes="section-title", id="compare-title")
         yield filter_box()
-        challengers = DataTable(id="challengers", cursor_type="row", zebra_stripes=True)
+        challengers = FilteredTable(id="challengers", cursor_type="row", zebra_stripes=True)
         for key, label in CHALLENGER_COLUMNS:
             challengers.add_column(label, key=key)
         yield challengers
         yield Static("", id="compare-job")
         yield Static("", classes="section-title", id="results-title")
-        results = DataTable(id="results", cursor_type="row")
+        results = FilteredTable(id="results", cursor_type="row")
         for key, label in RESULT_COLUMNS:
             results.add_column(label, key=key)
         yield results
@@ -186,16 +186,15 @@ class CompareScreen(FilteredScreen):
     def show_filtered(self) -> None:
         # Newest version first, results in their stored order (rows a cleared filter brings back
         # arrive at the end: the sorts put them back).
-        sync_rows(self.query_one("#challengers", DataTable), matching(self.challenger_rows, self.filter_text),
-                  sort_by="version", sort_key=lambda cell: int(str(cell).removeprefix("v")), reverse=True)
+        self.query_one("#challengers", FilteredTable).show_rows(
+            self.challenger_rows, sort_by="version", sort_key=lambda cell: int(str(cell).removeprefix("v")),
+            reverse=True)
         self.show_comparison(self.latest)
 
     def show_comparison(self, rows: list[dict]) -> None:
         order = {f"{row['challenger_version']}:{row['test']}": index for index, row in enumerate(rows)}
-        table = self.query_one("#results", DataTable)
-        shown = matching({key: result_cells(row) for key, row in zip(order, rows, strict=True)},
-                         self.filter_text)
-        sync_rows(table, shown)
+        table = self.query_one("#results", FilteredTable)
+        table.show_rows({key: result_cells(row) for key, row in zip(order, rows, strict=True)})
         # Rows a cleared filter brings back arrive at the end: back to the comparison's own order.
         table.sort("challenger", "test",
                    key=lambda cells: order.get(f"{str(cells[0]).strip().removeprefix('v')}:{cells[1]}", 0))
@@ -241,7 +240,7 @@ class CompareScreen(FilteredScreen):
         if job is not None and job.state in ("queued", "running"):
             self.notify(f"A comparison of {self.slot_key} is already running as job {job.id}.")
             return
-        app.submit_command("compare", {"slot": self.slot_key, "challengers": [number],
+        app.submit_request("compare", {"slot": self.slot_key, "challengers": [number],
                                        "champion": self.state.champion},
                            on_done=lambda _command: self.load_state())
 

@@ -15,15 +15,9 @@ from brain import BrainError
 from brain.records import QualityLogRecord
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
-from huracan_tui.console.screens.filtered import (
-    FilteredScreen,
-    details_panel,
-    filter_box,
-    match_line,
-    matching,
-)
+from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
-from huracan_tui.console.screens.models import sync_rows
+from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
 
 QUALITY_COLUMNS = (
     ("source", "Source"),
@@ -93,7 +87,7 @@ class DataQualityScreen(FilteredScreen):
             "Data quality: the latest report of each source", classes="section-title", id="data-title"
         )
         yield filter_box()
-        table = DataTable(id="quality", cursor_type="row", zebra_stripes=True)
+        table = FilteredTable(id="quality", cursor_type="row", zebra_stripes=True)
         for key, label in QUALITY_COLUMNS:
             table.add_column(label, key=key)
         yield table
@@ -127,17 +121,16 @@ class DataQualityScreen(FilteredScreen):
         records = self.records or []
         columns = [key for key, _ in QUALITY_COLUMNS]
         rows = {str(record.id): dict(zip(columns, quality_cells(record), strict=True)) for record in records}
-        shown = matching(rows, self.filter_text)
         self._full_sources = {short_source(record.source): record.source for record in records}
-        table = self.query_one("#quality", DataTable)
-        sync_rows(table, shown)
+        table = self.query_one("#quality", FilteredTable)
+        shown = table.show_rows(rows)
         # Rows a cleared filter brings back arrive at the end: put them back in their place.
         table.sort("source", "kind", "severity", key=self._order)
         sources = len({record.source for record in records})
         plural = "s" if sources != 1 else ""
         title = f"Data quality: the latest report of each source ({sources} source{plural})"
         self.query_one("#data-title", Static).update(
-            match_line(title, len(shown), len(rows), self.filter_text))
+            match_line(title, shown, len(rows), self.filter_text))
 
     def _order(self, cells: tuple) -> tuple:
         """`ordered`'s order, told from the cells (a stable sort keeps ids in order within a kind)."""

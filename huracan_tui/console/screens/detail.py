@@ -143,12 +143,14 @@ class ModelDetailScreen(HuracanScreen):
             f"v{number} {version.model_kind}: walk-forward folds (out of sample)")
         folds = self.query_one("#folds", DataTable)
         folds.clear()
-        for fold in version.manifest.get("folds", []):
-            values = {m.name: m.value for m in metrics if m.fold == fold["index"]}
+        from engine.manifest import Manifest
+
+        for fold in Manifest.from_json(version.manifest).folds:
+            values = {m.name: m.value for m in metrics if m.fold == fold.index}
             folds.add_row(
-                fmt.right(str(fold["index"])),
-                fmt.right(str(fold["train_end"] - fold["train_start"])),
-                f"{fmt.timestamp(fold.get('test_start_ts'))} → {fmt.timestamp(fold.get('test_end_ts'))}",
+                fmt.right(str(fold.index)),
+                fmt.right(str(fold.train_rows)),
+                f"{fmt.timestamp(fold.test_start_ts)} → {fmt.timestamp(fold.test_end_ts)}",
                 fmt.right(fmt.number(values.get("n"), 0)),
                 fmt.signed(values.get("sharpe")),
                 fmt.percent(values.get("hit_rate")),

@@ -19,8 +19,8 @@ from textual.widgets import DataTable, Footer, Static
 from brain import BrainError
 from brain.drift import DriftResultRecord
 from huracan_tui.console.actions import bindings
-from huracan_tui.console.screens.filtered import FilteredScreen, filter_box
-from huracan_tui.console.screens.models import sync_rows
+from huracan_tui.console.screens.filtered import FilteredScreen
+from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
 from huracan_tui.console.widgets.heatmap import (
     LEVEL_GLYPHS,
     P_VALUE_METHODS,
@@ -114,7 +114,7 @@ class DriftScreen(FilteredScreen):
         yield StatusBar(id="status-bar")
         yield Static(f"Drift: {self.slot_key}", classes="section-title", id="drift-title")
         yield filter_box()
-        yield DataTable(id="drift-grid", cursor_type="row", header_height=2)
+        yield FilteredTable(id="drift-grid", cursor_type="row", header_height=2, filter_by_key=True)
         yield Static(EMPTY_HINT, id="empty-hint")
         yield Static("", id="drift-legend")
         yield Footer()
@@ -180,17 +180,17 @@ class DriftScreen(FilteredScreen):
         checks = {ts.isoformat(): ts for ts in grid.checks}  # column key -> check time
         rows = {DATASET_ROW: {"feature": "dataset",
                               **{key: dataset_cell(*grid.dataset(ts)) for key, ts in checks.items()}}}
-        wanted = self.filter_text.lower()
         for feature, by_ts in grid.cells.items():
-            if wanted in feature.lower():
-                rows[feature] = {"feature": feature[:FEATURE_WIDTH], **{
-                    key: drift_cell(r.method, r.statistic, r.p_value, r.threshold, r.drifted)
-                    if (r := by_ts.get(ts)) else missing_cell() for key, ts in checks.items()}}
-        table = self.query_one("#drift-grid", DataTable)
-        sync_rows(table, rows, sort_by="feature", sort_key=dataset_first)
+            rows[feature] = {"feature": feature[:FEATURE_WIDTH], **{
+                key: drift_cell(r.method, r.statistic, r.p_value, r.threshold, r.drifted)
+                if (r := by_ts.get(ts)) else missing_cell() for key, ts in checks.items()}}
+        shown_rows = self.query_one("#drift-grid", FilteredTable).show_rows(
+            rows, sort_by="feature", sort_key=dataset_first, always={DATASET_ROW})
+        wanted = self.filter_text.lower()
         methods = methods_of(self.results)
         shown = "p-value" if self.method in P_VALUE_METHODS else "statistic"
-        matches = "" if not wanted else f"  ·  {len(rows) - 1} of {len(grid.cells)} features match '{wanted}'"
+        matches = ("" if not wanted
+                   else f"  ·  {shown_rows - 1} of {len(grid.cells)} features match '{wanted}'")
         self.query_one("#drift-title", Static).update(
             f"Drift: {self.slot_key}  ·  {self.method.upper()} {shown} per feature, "
             f"{len(grid.checks)} check{'s' if len(grid.checks) != 1 else ''}, newest right  ·  "

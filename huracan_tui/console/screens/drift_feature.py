@@ -18,8 +18,8 @@ from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
 from huracan_tui.console.widgets.histogram import BAR_WIDTH, HistogramPair, bar, bin_label, histogram_pair
 from huracan_tui.console.widgets.status_bar import StatusBar
+from scheduler.services.drift import feature_drift
 
-CURRENT_BARS = 500  # scheduler.services.drift.check_slot_drift's window when a row has no bounds
 RECOMPUTED = ("psi", "ks")
 
 
@@ -41,42 +41,19 @@ class DistributionsReady(Message):
 
 def feature_distributions(brain, slot_key: str, feature: str,
                           latest: DriftResultRecord | None) -> FeatureDistributions:
-    """The windows a check compares, rebuilt from the brain's bars with the engine's features."""
-    from datetime import datetime
-
-    import polars as pl
-
-    from engine.drift import DriftCheck
-    from engine.features import add_features
-
-    slot = brain.get_slot(slot_key)
+    """The windows the check `latest` compared (its version, its current window), rebuilt by the
+    drift service, on the same bins."""
     number = (latest.details or {}).get("version") if latest is not None else None
-    version = brain.get_version(slot_key, int(number)) if number else brain.latest_version(slot_key)
-    if slot is None or version is None:
-        raise ValueError(f"{slot_key}: no such slot or no version in the brain")
-    frame = add_features(brain.load_bars(slot.symbol, slot.timeframe))
-    if feature not in frame.columns:
-        raise ValueError(f"{slot_key}: this engine does not compute feature {feature!r}")
-    frame = frame.select("ts", feature).drop_nulls()
-    start = datetime.fromisoformat(version.manifest["data_start"])
-    end = datetime.fromisoformat(version.manifest["data_end"])
-    reference = frame.filter(pl.col("ts").is_between(start, end))
-    if latest is not None and latest.current_start is not None and latest.current_end is not None:
-        current = frame.filter(pl.col("ts").is_between(latest.current_start, latest.current_end))
-    else:
-        current = frame.tail(CURRENT_BARS)
-    if reference.is_empty() or current.is_empty():
-        raise ValueError(f"{slot_key} {feature}: no bars in the reference or the current window")
-    statistics = []
-    for method in RECOMPUTED:
-        result = DriftCheck(method=method, columns=[feature]).fit(reference).check(current).features[0]
-        statistics.append((method, result.statistic, result.p_value, result.threshold, result.drifted))
+    bounded = latest is not None and latest.current_start is not None and latest.current_end is not None
+    drift = feature_drift(brain, slot_key, feature, version_number=int(number) if number else None,
+                          current_between=(latest.current_start, latest.current_end) if bounded else None,
+                          methods=RECOMPUTED)
     return FeatureDistributions(
-        version=version.number,
-        reference_window=(reference["ts"][0], reference["ts"][-1], reference.height),
-        current_window=(current["ts"][0], current["ts"][-1], current.height),
-        histogram=histogram_pair(reference[feature].to_numpy(), current[feature].to_numpy()),
-        statistics=statistics,
+        version=drift.version,
+        reference_window=drift.reference_window,
+        current_window=drift.current_window,
+        histogram=histogram_pair(drift.reference_values, drift.current_values),
+        statistics=drift.statistics,
     )
 
 

@@ -17,8 +17,8 @@ from brain import BrainError
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
-from huracan_tui.console.screens.filtered import FilteredScreen, filter_box
-from huracan_tui.console.screens.models import sync_rows
+from huracan_tui.console.screens.filtered import FilteredScreen
+from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
 from huracan_tui.console.widgets.heatmap import sparkline
 from huracan_tui.console.widgets.status_bar import StatusBar
 
@@ -117,7 +117,7 @@ class ImportanceScreen(FilteredScreen):
         yield Static(f"Importance: {self.slot_key}", classes="section-title", id="importance-title")
         yield Static("", id="importance-alert")
         yield filter_box()
-        table = DataTable(id="importance", cursor_type="row", zebra_stripes=True)
+        table = FilteredTable(id="importance", cursor_type="row", zebra_stripes=True, filter_by_key=True)
         for key, label in COLUMNS:
             table.add_column(label, key=key)
         yield table
@@ -156,13 +156,13 @@ class ImportanceScreen(FilteredScreen):
         latest = data.versions[-1]
         ranked = sorted(latest.ranks, key=latest.ranks.get)
         wanted = self.filter_text.lower()
-        shown = [f for f in ranked if wanted in f.lower()] if wanted else ranked[:FEATURES_SHOWN]
-        sync_rows(self.query_one("#importance", DataTable),
-                  {feature: feature_cells(feature, data) for feature in shown},
-                  sort_by="rank", sort_key=lambda cell: int(str(cell)))
+        candidates = ranked if wanted else ranked[:FEATURES_SHOWN]  # a filter looks past the top ones
+        shown = self.query_one("#importance", FilteredTable).show_rows(
+            {feature: feature_cells(feature, data) for feature in candidates},
+            sort_by="rank", sort_key=lambda cell: int(str(cell)))
         numbers = ", ".join(f"v{v.number}" for v in data.versions)
-        which = (f"top {len(shown)}" if not wanted
-                 else f"{len(shown)} of {len(ranked)} features match '{self.filter_text}'")
+        which = (f"top {shown}" if not wanted
+                 else f"{shown} of {len(ranked)} features match '{self.filter_text}'")
         self.query_one("#importance-title", Static).update(
             f"Importance: {self.slot_key}  ·  {data.method}, {which} of v{latest.number} "
             f"{latest.model_kind}  ·  versions {numbers}")

@@ -17,15 +17,10 @@ from brain.records import JobRecord
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.confirm import ConfirmScreen
-from huracan_tui.console.screens.filtered import (
-    FilteredScreen,
-    details_panel,
-    filter_box,
-    match_line,
-    matching,
-)
+from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
-from huracan_tui.console.screens.models import job_cells, sync_rows
+from huracan_tui.console.screens.models import job_cells
+from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
 from huracan_tui.console.widgets.loss_chart import LossChart, latest_curve
 from huracan_tui.console.widgets.status_bar import StatusBar
 
@@ -103,7 +98,7 @@ class JobsScreen(FilteredScreen):
         yield StatusBar(id="status-bar")
         yield Static("Jobs", classes="section-title", id="jobs-title")
         yield filter_box()
-        table = DataTable(id="all-jobs", cursor_type="row", zebra_stripes=True)
+        table = FilteredTable(id="all-jobs", cursor_type="row", zebra_stripes=True)
         for key, label in JOB_COLUMNS:
             table.add_column(label, key=key)
         yield table
@@ -175,11 +170,9 @@ class JobsScreen(FilteredScreen):
                 "elapsed": fmt.right(duration(elapsed)), "eta": fmt.right(duration(eta)),
                 "message": cells["message"],
             }
-        shown = matching(rows, self.filter_text)
-        sync_rows(self.query_one("#all-jobs", DataTable), shown, sort_by="id",
-                  sort_key=lambda cell: int(str(cell)), reverse=True)
-        self.query_one("#jobs-title", Static).update(
-            match_line("Jobs", len(shown), len(rows), self.filter_text))
+        shown = self.query_one("#all-jobs", FilteredTable).show_rows(
+            rows, sort_by="id", sort_key=lambda cell: int(str(cell)), reverse=True)
+        self.query_one("#jobs-title", Static).update(match_line("Jobs", shown, len(rows), self.filter_text))
         if self.query_one(f"#{self.DETAILS_ID}").display and self.details_job in self.jobs:
             self.show_details(job_details(self.jobs[self.details_job], now))
 
@@ -202,13 +195,14 @@ class JobsScreen(FilteredScreen):
             self.show_details(job_details(job, self.app.clock()))
 
     def action_cancel_job(self) -> None:
-        if not self.app.allows("cancel_job"):
-            self.app.deny("cancel_job")
-            return
         job_id = self.selected_job()
         if job_id is None:
             return
-        job = self.app.brain.get_job(job_id)
+        # The record the load_jobs worker read (each refresh reads them again): no brain I/O on the
+        # UI thread, and the dialog opens on the key press.
+        job = self.jobs.get(str(job_id))
+        if job is None:
+            return
         if job.state not in ("queued", "running"):
             self.notify(f"Job {job_id} is {job.state}: nothing to cancel.", severity="warning")
             return

@@ -12,11 +12,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Static
 
 from brain import BrainError
-from huracan_tui.console.screens.base import HuracanScreen
-from huracan_tui.console.screens.models import FilterInput, sync_rows
+from huracan_tui.console.screens.filtered import FilteredScreen
+from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
 from huracan_tui.console.widgets.status_bar import StatusBar
 
 
@@ -45,28 +45,26 @@ def readable(value: Any) -> Any:
     return value
 
 
-class LogTableScreen(HuracanScreen):
+class LogTableScreen(FilteredScreen):
     """Subclasses name the table (TITLE, COLUMNS, TABLE_ID) and say how to read the records,
     key them and turn one into cells, and what Enter shows."""
 
     TITLE_TEXT = ""
     TABLE_ID = "records"
     COLUMNS: tuple[tuple[str, str], ...] = ()
+    DETAILS_ID = "log-details"
 
     def __init__(self) -> None:
         super().__init__()
-        self.filter_text = ""
+        self.FILTER_TABLE = self.TABLE_ID
         self.records: dict[str, Any] = {}
         self._timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static(self.TITLE_TEXT, classes="section-title", id="log-title")
-        box = FilterInput(placeholder="filter rows (Enter keeps it, Esc clears)", id="filter")
-        box.cursor_blink = False  # over SSH every blink is traffic
-        box.display = False
-        yield box
-        table = DataTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
+        yield filter_box()
+        table = FilteredTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
         for key, label in self.COLUMNS:
             table.add_column(label, key=key)
         yield table
@@ -118,16 +116,11 @@ class LogTableScreen(HuracanScreen):
 
     def show_records(self) -> None:
         rows = {key: self.cells(record) for key, record in self.records.items()}
-        if self.filter_text:
-            wanted = self.filter_text.lower()
-            rows = {key: cells for key, cells in rows.items()
-                    if any(wanted in str(cell).lower() for cell in cells.values())}
         # Newest first: by the record id in the first column (new rows arrive at the end).
-        sync_rows(self.query_one(f"#{self.TABLE_ID}", DataTable), rows, sort_by=self.COLUMNS[0][0],
-                  sort_key=lambda cell: int(str(cell)), reverse=True)
-        shown, total = len(rows), len(self.records)
-        title = self.TITLE_TEXT if not self.filter_text else (
-            f"{self.TITLE_TEXT}: {shown} of {total} match '{self.filter_text}'")
+        shown = self.query_one(f"#{self.TABLE_ID}", FilteredTable).show_rows(
+            rows, sort_by=self.COLUMNS[0][0], sort_key=lambda cell: int(str(cell)), reverse=True)
+        total = len(self.records)
+        title = match_line(self.TITLE_TEXT, shown, total, self.filter_text)
         self.query_one("#log-title", Static).update(title if total else f"{self.TITLE_TEXT}: nothing yet")
 
     def selected(self):
@@ -151,32 +144,11 @@ class LogTableScreen(HuracanScreen):
         panel.update(self.details(record))
         panel.display = True
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", FilterInput)
-        box.display = True
-        box.focus()
-
-    @on(Input.Changed, "#filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self.filter_text = event.value.strip()
-        self.show_records()
-
-    @on(Input.Submitted, "#filter")
-    def _filter_kept(self) -> None:
-        self.query_one(f"#{self.TABLE_ID}", DataTable).focus()
-
-    def clear_filter(self) -> None:
-        box = self.query_one("#filter", FilterInput)
-        box.value = ""
-        box.display = False
-        self.filter_text = ""
-        self.query_one(f"#{self.TABLE_ID}", DataTable).focus()
+    def show_filtered(self) -> None:
         self.show_records()
 
     def action_back(self) -> None:
-        panel = self.query_one("#log-details", Static)
-        if panel.display:  # Esc closes the details first, then the view
-            panel.display = False
+        if self.close_details():  # Esc closes the details first, then the view
             return
         if self._timer is not None:
             self._timer.stop()

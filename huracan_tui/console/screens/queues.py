@@ -1,6 +1,6 @@
 """The Queues view: the retrain and prune queues, newest first, with the rule that fired, why,
 and the state. Operators approve (`a`: a retrain starts as a job, a version is pruned) or reject
-(`x`) a pending item with a reason; both go through the commands table like every action that
+(`x`) a pending item with a reason; both are operator requests like every action that
 changes things. Enter shows the item's evidence, `/` filters."""
 
 from __future__ import annotations
@@ -56,9 +56,6 @@ class QueuesScreen(LogTableScreen):
 
     def _decide(self, *, approve: bool) -> None:
         action = "queue.approve" if approve else "queue.reject"
-        if not self.app.allows("approve_item" if approve else "reject_item"):
-            self.app.deny(action)
-            return
         item = self.selected()
         if item is None:
             return
@@ -73,7 +70,7 @@ class QueuesScreen(LogTableScreen):
         def confirmed(reason: str | None) -> None:
             if reason is not None:
                 arguments = {"item": item.id, "reason": reason, "target": item_target(item)}
-                self.app.submit_command(action, arguments, on_done=lambda _command: self.load())
+                self.app.submit_request(action, arguments, on_done=lambda _request: self.load())
 
         question = f"{verb} {item_target(item)}{effect}?\n{item.rule}: {item.reason}"
         self.app.push_screen(ConfirmScreen(question), confirmed)

@@ -4,7 +4,7 @@ forced or not, on which A/B verdict, by whom and why).
 
 Operators promote the selected version (`P`: the dialog shows its A/B verdict against the
 champion and, when that does not pass, offers to force it, explicitly), roll back (`R`) and
-prune (`X`), each with a reason, through the commands table like every action that changes
+prune (`X`), each with a reason, as operator requests like every action that changes
 things. Enter on a version shows its manifest and metrics, Enter on a timeline row the metrics
 the change rested on; `/` filters both tables by text."""
 
@@ -26,9 +26,9 @@ from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.audit import who
 from huracan_tui.console.screens.confirm import ConfirmScreen
-from huracan_tui.console.screens.filtered import FilteredScreen, details_panel, filter_box, matching
+from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
-from huracan_tui.console.screens.models import sync_rows
+from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
 from huracan_tui.console.widgets.status_bar import StatusBar
 
 VERSION_COLUMNS = (("version", "Ver"), ("model", "Model"), ("status", "Status"), ("trained", "Trained (UTC)"),
@@ -52,6 +52,16 @@ class RegistryLoaded(Message):
     def __init__(self, state: RegistryState | None, error: str | None = None) -> None:
         super().__init__()
         self.state = state
+        self.error = error
+
+
+class VerdictRead(Message):
+    """A challenger's A/B verdict against the champion, read for the promote dialog."""
+
+    def __init__(self, version: VersionRecord, verdict: dict | None, error: str | None = None) -> None:
+        super().__init__()
+        self.version = version
+        self.verdict = verdict
         self.error = error
 
 
@@ -180,12 +190,12 @@ class RegistryScreen(FilteredScreen):
         yield StatusBar(id="status-bar")
         yield Static(f"Registry: {self.slot_key}", classes="section-title", id="registry-title")
         yield filter_box()
-        versions = DataTable(id="registry-versions", cursor_type="row", zebra_stripes=True)
+        versions = FilteredTable(id="registry-versions", cursor_type="row", zebra_stripes=True)
         for key, label in VERSION_COLUMNS:
             versions.add_column(label, key=key)
         yield versions
         yield Static("Promotion timeline (newest first)", classes="section-title", id="timeline-title")
-        timeline = DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+        timeline = FilteredTable(id="timeline", cursor_type="row", zebra_stripes=True)
         for key, label in TIMELINE_COLUMNS:
             timeline.add_column(label, key=key)
         yield timeline
@@ -237,9 +247,8 @@ class RegistryScreen(FilteredScreen):
                 "trained": fmt.timestamp(version.created_at),
                 "sharpe": fmt.signed(metrics.get("sharpe")), "hit": fmt.percent(metrics.get("hit_rate")),
             }
-        sync_rows(self.query_one("#registry-versions", DataTable), matching(rows, self.filter_text),
-                  sort_by="version",
-                  sort_key=lambda cell: int(str(cell).removeprefix("v")), reverse=True)
+        self.query_one("#registry-versions", FilteredTable).show_rows(
+            rows, sort_by="version", sort_key=lambda cell: int(str(cell).removeprefix("v")), reverse=True)
         timeline = {str(p.id): {
             "id": fmt.right(str(p.id)), "ts": f"{p.ts:%Y-%m-%d %H:%M:%S}",
             "version": fmt.right(f"v{p.version}"),
@@ -249,8 +258,8 @@ class RegistryScreen(FilteredScreen):
             "verdict": p.verdict or "-", "actor": who(p.actor, p.origin), "reason": p.reason[:40],
         } for p in state.history}
         # Newest first, by the promotion's id (new rows arrive at the end).
-        sync_rows(self.query_one("#timeline", DataTable), matching(timeline, self.filter_text), sort_by="id",
-                  sort_key=lambda cell: int(str(cell)), reverse=True)
+        self.query_one("#timeline", FilteredTable).show_rows(
+            timeline, sort_by="id", sort_key=lambda cell: int(str(cell)), reverse=True)
         self.query_one("#timeline-title", Static).update(
             "Promotion timeline (newest first)" if state.history else "Promotion timeline: no promotions yet")
 
@@ -304,18 +313,10 @@ class RegistryScreen(FilteredScreen):
 
     # ---- actions that change things --------------------------------------------------------------
 
-    def _refused(self, action: str) -> bool:
-        if self.app.allows(action):
-            return False
-        self.app.deny(action)
-        return True
-
     def _reload(self, _command) -> None:
         self.load_state()
 
     def action_promote(self) -> None:
-        if self._refused("promote"):
-            return
         version = self.selected_version()
         if version is None or self.state is None:
             return
@@ -323,17 +324,31 @@ class RegistryScreen(FilteredScreen):
         if status != "challenger":
             self.notify(f"v{version.number} is the {status}: nothing to promote.", severity="warning")
             return
+        self.read_verdict(version)
+
+    @work(thread=True, exclusive=True, group="verdict")
+    def read_verdict(self, version: VersionRecord) -> None:
         try:
             verdict = self.app.brain.promotion_verdict(self.slot_key, version.number)
         except BrainError as error:
-            self.notify(str(error), title="Brain unreachable", severity="error")
+            self.post_message(VerdictRead(version, None, str(error)))
             return
-        text, passes = verdict_line(self.slot_key, version.number, self.state.champion, verdict)
+        self.post_message(VerdictRead(version, verdict))
+
+    @on(VerdictRead)
+    def _verdict_read(self, message: VerdictRead) -> None:
+        if message.error is not None:
+            self.notify(message.error, title="Brain unreachable", severity="error")
+            return
+        if self.state is None:
+            return
+        version = message.version
+        text, passes = verdict_line(self.slot_key, version.number, self.state.champion, message.verdict)
 
         def confirmed(answer: tuple[str, bool] | None) -> None:
             if answer is not None:
                 reason, force = answer
-                self.app.submit_command("promote", {
+                self.app.submit_request("promote", {
                     "slot": self.slot_key, "version": version.number, "reason": reason, "force": force,
                     "target": f"{self.slot_key} v{version.number}"}, on_done=self._reload)
 
@@ -341,8 +356,6 @@ class RegistryScreen(FilteredScreen):
         self.app.push_screen(PromoteScreen(question, text, passes), confirmed)
 
     def action_rollback(self) -> None:
-        if self._refused("rollback"):
-            return
         if self.state is None or self.state.champion is None:
             self.notify(f"{self.slot_key} has no champion to roll back.", severity="warning")
             return
@@ -355,14 +368,12 @@ class RegistryScreen(FilteredScreen):
                 arguments = {"slot": self.slot_key, "reason": reason, "target": self.slot_key}
                 if to is not None:
                     arguments["to"] = to
-                self.app.submit_command("rollback", arguments, on_done=self._reload)
+                self.app.submit_request("rollback", arguments, on_done=self._reload)
 
         question = f"Roll back {self.slot_key} from champion v{self.state.champion}?"
         self.app.push_screen(RollbackDialog(question, default), confirmed)
 
     def action_prune(self) -> None:
-        if self._refused("prune"):
-            return
         version = self.selected_version()
         if version is None or self.state is None:
             return
@@ -373,7 +384,7 @@ class RegistryScreen(FilteredScreen):
 
         def confirmed(reason: str | None) -> None:
             if reason is not None:
-                self.app.submit_command("prune", {
+                self.app.submit_request("prune", {
                     "slot": self.slot_key, "version": version.number, "reason": reason,
                     "target": f"{self.slot_key} v{version.number}"}, on_done=self._reload)
 

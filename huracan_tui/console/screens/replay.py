@@ -24,7 +24,7 @@ from brain.history import HistoryFrame
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
-from huracan_tui.console.screens.models import sync_rows
+from huracan_tui.console.widgets.filtered_table import sync_rows
 from huracan_tui.console.widgets.heatmap import dataset_cell
 from huracan_tui.console.widgets.status_bar import StatusBar
 

@@ -16,12 +16,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
+from engine.cadence import Cadence
 from scheduler.services.job_params import DEVICE_CHOICES
 
 CADENCE_CHOICES = {
-    "full": "full: walk-forward over every fold, then a refit",
-    "quick": "quick: at most 2 folds, then a refit",
-    "incremental": "incremental: continue from the latest version on new bars",
+    Cadence.FULL: "full: walk-forward over every fold, then a refit",
+    Cadence.QUICK: "quick: at most 2 folds, then a refit",
+    Cadence.INCREMENTAL: "incremental: continue from the latest version on new bars",
 }
 DEVICE_LABELS = {"auto": "auto (CUDA, else Apple MPS, else CPU)", "cpu": "cpu",
                  "cuda": "cuda (the job fails on a machine without one)"}
@@ -100,12 +101,9 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
 
 def open_retrain(app, slot_key: str = "") -> None:
     """Ask for the kind, device and cadence of a retrain of `slot_key` (default: the slot in
-    view), then queue it. Viewers are refused before anything is asked."""
+    view), then queue it. Viewers are refused before anything is asked (by app.run_action)."""
     from huracan_tui.console.screens.slot_view import slot_in_view
 
-    if not app.allows("retrain"):
-        app.deny("retrain")
-        return
     slot = slot_key or slot_in_view(app)
     if slot is None:
         app.notify("No slots in the brain yet: train a model first (d on the Models view).",
@@ -115,7 +113,7 @@ def open_retrain(app, slot_key: str = "") -> None:
 
     def queue(choice: RetrainChoice | None) -> None:
         if choice is not None:
-            app.submit_command("retrain", choice.command_args(slot))
+            app.submit_request("retrain", choice.command_args(slot))
 
     app.push_screen(RetrainScreen(slot, retrain_kinds(), configured[0] if configured else "linear",
                                   cadence=app.config.training.cadence), queue)

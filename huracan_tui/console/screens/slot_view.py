@@ -12,7 +12,7 @@ def slot_in_view(app) -> str | None:
         selected = getattr(screen, "selected_slot", None)
         if callable(selected) and (slot := selected()):
             return slot
-    slots = sorted(slot["slot"] for slot in (app.snapshot.slots if app.snapshot else []))
+    slots = sorted(slot.slot for slot in (app.snapshot.slots if app.snapshot else []))
     return slots[0] if slots else None
 
 
