@@ -6,7 +6,7 @@ are UTC datetimes; they become ISO-8601 strings only in `to_json`, the very stri
 the first release, so stored rows, CLI output and snapshots do not change.
 
 `from_json` reads every manifest written so far: the keys that came with the zoo (task, cadence,
-threshold_bps, early_stopping, warm_start_from) take their defaults where missing, the brain's
+threshold_bps, early_stopping, warm_start_from) and determinism take their defaults where missing, the brain's
 artifact_sha256 and the scheduler's slot are optional, and keys it does not know (written by a
 newer Huracan) are ignored.
 """
@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
+
+from engine.models.base import Determinism
 
 
 def _time(value: str | datetime) -> datetime:
@@ -100,6 +102,8 @@ class Manifest:
     threshold_bps: float | None = None  # classifiers: the direction label's threshold
     early_stopping: bool = False
     warm_start_from: datetime | None = None  # incremental: the previous version's data_end
+    # Whether the same training gives the same artifact bytes (unrecorded in older manifests).
+    determinism: Determinism = Determinism.UNRECORDED
     slot: str | None = None  # set when stored (scheduler.services.training)
     artifact_sha256: str | None = None  # set by the brain when stored
 
@@ -130,6 +134,7 @@ class Manifest:
             "threshold_bps": self.threshold_bps,
             "early_stopping": self.early_stopping,
             "warm_start_from": None if self.warm_start_from is None else self.warm_start_from.isoformat(),
+            "determinism": str(self.determinism),
         }
         if self.slot is not None:
             document["slot"] = self.slot
@@ -164,6 +169,7 @@ class Manifest:
             threshold_bps=None if threshold is None else float(threshold),
             early_stopping=bool(document.get("early_stopping", False)),
             warm_start_from=None if warm is None else _time(warm),
+            determinism=Determinism(document.get("determinism", Determinism.UNRECORDED)),
             slot=document.get("slot"),
             artifact_sha256=document.get("artifact_sha256"),
         )

@@ -135,8 +135,7 @@ class Orchestrator:
         its library's own format (engine.models' to_bytes), the preprocessor as skops, the
         ensemble's weights (or its stacking meta-learner, itself a zoo model) and the online
         learner, each with its sha256 in `orchestrator.json`, which also holds the config.
-        Nothing here is a pickle of arbitrary objects (the River learner is River's pickle,
-        loaded only after its sha256 matches, as every stored River artifact)."""
+        Nothing here is a pickle: every format is data only (the River learner is JSON)."""
         from engine.preprocessing import preprocessor_to_bytes
 
         self._predictor(True)  # not trained yet: ValueError
@@ -201,7 +200,12 @@ class Orchestrator:
             return data
 
         def model(name: str):
-            return load_model(files[name]["kind"], verified(name), sha256=files[name]["sha256"])
+            return load_model(
+                files[name]["kind"],
+                verified(name),
+                sha256=files[name]["sha256"],
+                artifact_format=files[name].get("format", ""),
+            )
 
         orchestrator = cls(document["config"])
         orchestrator.preprocessor_ = preprocessor_from_bytes(verified("preprocessor.skops"))

@@ -205,7 +205,9 @@ def preprocessor_to_bytes(pipeline: Pipeline) -> bytes:
     """The fitted pipeline in skops format (never pickle)."""
     import skops.io
 
-    return skops.io.dumps(pipeline)
+    from engine.models.archives import canonical_skops  # same pipeline, same bytes
+
+    return canonical_skops(skops.io.dumps(pipeline))
 
 
 def preprocessor_from_bytes(data: bytes) -> Pipeline:

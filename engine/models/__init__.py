@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from engine.models.base import FitProgress, Model, ModelCard, ModelTags
+from engine.models.base import Determinism, FitProgress, Model, ModelCard, ModelTags
 from engine.models.catboost_models import CatBoostClassifierModel, CatBoostModel
 from engine.models.gbm import LightGBMClassifierModel, LightGBMModel
 from engine.models.linear import LinearModel, LogisticModel
@@ -35,6 +35,7 @@ __all__ = [
     "CatBoostModel",
     "DecisionTreeClassifierModel",
     "DecisionTreeModel",
+    "Determinism",
     "FitProgress",
     "KNNClassifierModel",
     "KNNModel",
@@ -104,6 +105,10 @@ MODEL_KINDS: dict[str, type] = {"linear": LinearModel, "lightgbm": LightGBMModel
 
 _FAMILY_ORDER = ("baseline", "tree", "neural", "online", "ensemble")
 
+# Formats a kind once wrote and no longer loads, because they can run code: versions stored in
+# them are refused with a message to retrain them.
+_RETIRED_FORMATS: dict[str, tuple[str, ...]] = {kind: ("pickle",) for kind in ONLINE_MODEL_CLASSES}
+
 
 def model_class(kind: str) -> type:
     """The class of `kind`; ValueError naming the known kinds otherwise."""
@@ -134,9 +139,20 @@ def make_model(kind: str, **params):
     return model
 
 
-def load_model(kind: str, data: bytes, *, sha256: str | None = None):
-    """The model stored in `data`; with `sha256` (from the manifest) the bytes are verified
-    first and a modified artifact is refused with ValueError before any library reads it."""
+def load_model(kind: str, data: bytes, *, sha256: str | None = None, artifact_format: str | None = None):
+    """The model stored in `data`. Before any library reads the bytes: with `artifact_format`
+    (the format the version's manifest declares) anything but the one format `kind` writes is
+    refused, and with `sha256` (from the manifest) modified bytes are refused; both ValueError.
+    No kind's format can run code (no pickle: skops with trusted types, the boosters' own
+    formats, torch weights only, River as JSON), so the check is also what turns an old or
+    foreign artifact away with a message rather than a parser's error."""
+    cls = model_class(kind)
+    if artifact_format is not None and artifact_format != cls.artifact_format:
+        retrain = "; retrain this version" if artifact_format in _RETIRED_FORMATS.get(kind, ()) else ""
+        raise ValueError(
+            f"refusing {kind} artifact: its declared format {artifact_format!r} is not "
+            f"{cls.artifact_format!r}, the only one {kind} loads{retrain}"
+        )
     if sha256 is not None:
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256.lower():
@@ -144,7 +160,7 @@ def load_model(kind: str, data: bytes, *, sha256: str | None = None):
                 f"refusing {kind} artifact: sha256 {actual[:12]}… does not match the manifest's "
                 f"{sha256[:12]}… (modified or corrupt)"
             )
-    return model_class(kind).from_bytes(data)
+    return cls.from_bytes(data)
 
 
 def zoo() -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -59,6 +60,15 @@ class ModelTags:
     reads_context: bool = False
 
 
+class Determinism(StrEnum):
+    """Whether training again with the same data, parameters and seed on the same machine gives
+    the same artifact bytes (engine.manifest records it for every version)."""
+
+    BITWISE = "bitwise"  # the same bytes: tested for every kind on the CPU
+    NOT_ON_GPU = "not on GPU"  # trained with GPU kernels, which do not promise the same bits
+    UNRECORDED = "unrecorded"  # a manifest written before this was recorded
+
+
 @runtime_checkable
 class Model(Protocol):
     """The interface. `fit` takes optional validation data (early stopping), sample weights
@@ -94,6 +104,10 @@ class Model(Protocol):
     def get_params(self) -> dict[str, Any]: ...
 
     def to_bytes(self) -> bytes: ...
+
+    def determinism(self) -> Determinism:
+        """How far this fitted model's training promises the same artifact bytes again."""
+        ...
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Model: ...

@@ -21,6 +21,7 @@ from engine.models.base import FitProgress, ModelCard, ModelTags
 from engine.models.tabular import TabularClassifier, TabularModel, report, shares
 
 _METADATA_KEY = "huracan"
+_PER_FIT_METADATA = ("model_guid", "train_finish_time")
 _CAT_FEATURES = "numeric, any scale (no scaling needed); NaN allowed (treated as the minimum)"
 _CAT_REGIMES = ("non-linear interactions", "noisy small data (ordered boosting resists overfitting)")
 _CAT_INPUT = "tabular features, 1k to 1M rows"
@@ -111,7 +112,13 @@ class _CatBoostBase(TabularModel):
 
     def to_bytes(self) -> bytes:
         model = self._fitted()
-        model.get_metadata()[_METADATA_KEY] = json.dumps(self._metadata(), sort_keys=True)
+        metadata = model.get_metadata()
+        metadata[_METADATA_KEY] = json.dumps(self._metadata(), sort_keys=True)
+        # CatBoost stamps each fit with a random guid and the time it finished: left in, two
+        # identical trainings would store different bytes. Neither is read back.
+        for key in _PER_FIT_METADATA:
+            if key in metadata:
+                del metadata[key]
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "model.cbm"
             model.save_model(str(path), format="cbm")

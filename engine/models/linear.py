@@ -8,7 +8,13 @@ from typing import ClassVar
 import numpy as np
 
 from engine.models.base import ModelCard
-from engine.models.sklearn_base import SklearnClassifier, SklearnModel, coefficient_shares, load_skops
+from engine.models.sklearn_base import (
+    SklearnClassifier,
+    SklearnModel,
+    coefficient_shares,
+    dump_skops,
+    load_skops,
+)
 
 _LINEAR_REGIMES = ("stable linear relationships", "mean-reverting", "trending with persistent drift")
 
@@ -55,9 +61,7 @@ class LinearModel(SklearnModel):
         return coefficient_shares(self._final_step().coef_)
 
     def to_bytes(self) -> bytes:
-        import skops.io
-
-        return skops.io.dumps(self._fitted())
+        return dump_skops(self._fitted())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> LinearModel:

@@ -6,19 +6,21 @@ honest online evaluation is `predict_then_learn(X, y)`: every row is predicted *
 outcome is learned, so prediction t depends only on rows 0..t-1 (and on X[t]). `learn_more(X, y)`
 continues from where the model stopped (the "River continuing" cadence: no retrain from scratch).
 
-Persistence: River documents pickle as the way to save a model, so the artifact is a pickle of
-the River pipeline and our parameters. Unpickling runs code chosen by whoever wrote the bytes,
-so `from_bytes` must only ever see verified bytes: load through
-`engine.models.load_model(kind, data, sha256=manifest_sha256)` (or the brain's artifact store),
-which checks the sha256 recorded in the manifest before these bytes are unpickled.
+Persistence ("river-json"): River documents pickle as the way to save a model, but unpickling
+runs code chosen by whoever wrote the bytes, and a sha256 in the brain proves nothing against
+someone who can write to the brain. So the artifact is data only: a JSON document of our
+parameters and the pipeline's learned state (the StandardScaler's running counts, means and
+variances; the linear model's weights, intercept and the optimizer's step count), rebuilt into
+fresh River objects on load. A loaded learner predicts and keeps learning bit for bit as the
+one that was saved. Artifacts from before (River pickles) are refused, never unpickled.
 
 River is imported inside methods, never at module import: the zoo stays cheap to list.
 """
 
 from __future__ import annotations
 
-import pickle
-from typing import ClassVar
+import json
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,14 +28,18 @@ from engine.models.base import FitProgress, ModelCard, ModelTags
 from engine.models.tabular import TabularClassifier, TabularModel, report
 
 _ONLINE_REGIMES = ("slowly drifting relationships", "regime changes between retrains")
+ARTIFACT_FORMAT = "river-json"
 _ARTIFACT_VERSION = 1
+# Every pickle since protocol 2 starts with this byte; a JSON document never does.
+_PICKLE_START = b"\x80"
+_CLASS_DTYPE_KINDS = "biuf"  # labels a classifier may have: bool, integers, floats
 
 
 class _RiverModel:
     """What the River regressor and classifier share: the pipeline, row-by-row learning,
-    continuing, pickle persistence. Mixed in front of TabularModel / TabularClassifier."""
+    continuing, JSON persistence. Mixed in front of TabularModel / TabularClassifier."""
 
-    artifact_format: ClassVar[str] = "pickle"
+    artifact_format: ClassVar[str] = ARTIFACT_FORMAT
     # Continuing is learn_more on newer rows: no restart, no epochs, no validation data.
     tags: ClassVar[ModelTags] = ModelTags(supports_warm_start=True, learns_online=True)
     _fitted_attribute: ClassVar[str] = "pipeline_"
@@ -113,36 +119,78 @@ class _RiverModel:
     # ---- persistence ----------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """A pickle of the River pipeline (River's documented format) with our parameters.
-        Store it with its sha256 and load it only through load_model(..., sha256=...)."""
+        """The learner as a JSON document (sorted keys: the same learner, the same bytes)."""
+        scaler, linear = self._fitted()[0], self._fitted()[-1]
         document = {
-            "format": "huracan-river",
+            "format": ARTIFACT_FORMAT,
             "version": _ARTIFACT_VERSION,
             "kind": self.kind,
             "params": self.get_params(),
-            "pipeline": self._fitted(),
             "n_features_in": self.n_features_in_,
             "n_learned": self.n_learned_,
-            "classes": getattr(self, "classes_", None),
+            "classes": _classes_document(getattr(self, "classes_", None)),
+            "scaler": {
+                "counts": _pairs(scaler.counts),
+                "means": _pairs(scaler.means),
+                "vars": _pairs(scaler.vars),
+            },
+            "linear": {
+                "weights": _pairs(linear._weights.to_dict()),
+                "intercept": linear.intercept,
+                # SGD's step count: the intercept's learning-rate schedule reads it.
+                "optimizer_iterations": linear.optimizer.n_iterations,
+            },
         }
-        return pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL)
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_bytes(cls, data: bytes):
-        """Unpickle an artifact. Pickle runs code from the bytes: call this only on bytes whose
-        sha256 was verified against the manifest (load_model(kind, data, sha256=...) does)."""
+        """Rebuild a learner from `to_bytes` output: JSON parsed, fresh River objects filled with
+        the stored state. Anything else (a River pickle above all) is refused with ValueError."""
+        if data[:1] == _PICKLE_START:
+            raise ValueError(
+                f"refusing {cls.kind} artifact: it is a pickle (the format before {ARTIFACT_FORMAT}), "
+                "which can run code, so it is never loaded; retrain this version"
+            )
         try:
-            document = pickle.loads(data)  # noqa: S301 - verified bytes only, see docstring
-        except Exception as error:
-            raise ValueError(f"cannot read {cls.kind} artifact: {error}") from None
-        if not isinstance(document, dict) or document.get("kind") != cls.kind:
-            raise ValueError(f"not a {cls.kind} artifact")
+            document = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"cannot read {cls.kind} artifact as {ARTIFACT_FORMAT}: {error}") from None
+        if not isinstance(document, dict) or document.get("format") != ARTIFACT_FORMAT:
+            raise ValueError(f"refusing {cls.kind} artifact: it is not a {ARTIFACT_FORMAT} document")
+        if document.get("kind") != cls.kind or document.get("version") != _ARTIFACT_VERSION:
+            raise ValueError(
+                f"refusing {cls.kind} artifact: it holds a {document.get('kind')!r} model, "
+                f"{ARTIFACT_FORMAT} version {document.get('version')!r}"
+            )
+        try:
+            return cls._from_document(document)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            reason = f"missing {error}" if isinstance(error, KeyError) else str(error).splitlines()[0]
+            raise ValueError(f"refusing {cls.kind} artifact: {reason}") from None
+
+    @classmethod
+    def _from_document(cls, document: dict[str, Any]):
+        from river import utils
+
         model = cls(**document["params"])
-        model.pipeline_ = document["pipeline"]
-        model.n_features_in_ = document["n_features_in"]
-        model.n_learned_ = document["n_learned"]
-        if document["classes"] is not None:
-            model.classes_ = document["classes"]
+        model.check_params()
+        pipeline = model._make_pipeline()
+        scaler, linear = pipeline[0], pipeline[-1]
+        state = document["scaler"]
+        scaler.counts.update({key: int(value) for key, value in _mapping(state["counts"])})
+        scaler.means.update({key: float(value) for key, value in _mapping(state["means"])})
+        scaler.vars.update({key: float(value) for key, value in _mapping(state["vars"])})
+        learned = document["linear"]
+        linear._weights = utils.VectorDict({key: float(value) for key, value in _mapping(learned["weights"])})
+        linear.intercept = float(learned["intercept"])
+        linear.optimizer.n_iterations = int(learned["optimizer_iterations"])
+        model.pipeline_ = pipeline
+        model.n_features_in_ = int(document["n_features_in"])
+        model.n_learned_ = int(document["n_learned"])
+        classes = _classes_from_document(document["classes"])
+        if classes is not None:
+            model.classes_ = classes
         return model
 
     @classmethod
@@ -311,3 +359,28 @@ def blend_forecasts(batch, online, weight: float) -> np.ndarray:
 
 def _features(row: np.ndarray) -> dict[int, float]:
     return dict(enumerate(row.tolist()))
+
+
+def _pairs(values) -> list[list]:
+    """A River dict keyed by feature index as [index, value] pairs in index order (JSON keys
+    would turn the integer indexes into strings)."""
+    return [[int(key), value] for key, value in sorted(values.items())]
+
+
+def _mapping(pairs) -> list[tuple[int, Any]]:
+    if not isinstance(pairs, list):
+        raise TypeError("learned state must be a list of [feature index, value] pairs")
+    return [(int(key), value) for key, value in pairs]
+
+
+def _classes_document(classes: np.ndarray | None) -> dict[str, Any] | None:
+    return None if classes is None else {"dtype": classes.dtype.str, "labels": classes.tolist()}
+
+
+def _classes_from_document(document: dict[str, Any] | None) -> np.ndarray | None:
+    if document is None:
+        return None
+    dtype = np.dtype(str(document["dtype"]))
+    if dtype.kind not in _CLASS_DTYPE_KINDS:
+        raise ValueError(f"class labels of dtype {dtype} are not supported")
+    return np.asarray(document["labels"], dtype=dtype)

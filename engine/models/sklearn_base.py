@@ -12,14 +12,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from engine.models.archives import canonical_skops
 from engine.models.base import FitProgress
 from engine.models.tabular import TabularClassifier, TabularModel, report, shares
 
 
 def dump_skops(obj: Any) -> bytes:
+    """`obj` as a skops archive, the same bytes for the same object (skops stamps its entries with
+    the time of writing and its objects with their memory addresses; canonical_skops takes both
+    out)."""
     import skops.io
 
-    return skops.io.dumps(obj)
+    return canonical_skops(skops.io.dumps(obj))
 
 
 def load_skops(data: bytes, kind: str, expected_untrusted_types: frozenset[str]) -> Any:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.models.base import FitProgress, ModelCard, ModelTags
+from engine.models.base import Determinism, FitProgress, ModelCard, ModelTags
 
 CLASS_WEIGHTS = (None, "balanced")
 
@@ -143,6 +143,11 @@ class TabularModel:
     def context_rows(self) -> int:
         """A row's prediction reads that row alone."""
         return 0
+
+    def determinism(self) -> Determinism:
+        """The tabular kinds train on the CPU: the same data, parameters and seed give the same
+        artifact bytes (tests/engine/test_engine_reproducible.py checks every kind)."""
+        return Determinism.BITWISE
 
     # ---- what the model learned ------------------------------------------------------------
 

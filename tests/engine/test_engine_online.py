@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import pickle
 
 import numpy as np
 import pytest
@@ -23,7 +25,8 @@ def test_the_online_kinds_are_in_the_zoo_with_cards():
     assert MODEL_CLASSES["river_linear"] is RiverLinearModel
     assert entries["river_linear"]["family"] == "online" and entries["river_linear"]["task"] == "regression"
     assert entries["river_logistic"]["task"] == "classification"
-    assert entries["river_linear"]["artifact_format"] == "pickle"
+    assert entries["river_linear"]["artifact_format"] == "river-json"
+    assert entries["river_logistic"]["artifact_format"] == "river-json"
     assert RiverLinearModel.library_versions()["river"]
 
 
@@ -118,3 +121,87 @@ def test_blend_arithmetic_and_weight_bounds():
     blended = OnlineBlend(batch, online, weight=0.3).predict_then_learn(X[200:], y[200:])
     expected = 0.7 * batch.predict(X[200:]) + 0.3 * copy.predict_then_learn(X[200:], y[200:])
     np.testing.assert_allclose(blended, expected, rtol=1e-12)
+
+
+# ---- stored as data: JSON, rebuilt into fresh River objects --------------------------------
+
+
+def _labelled_stream(n=300, seed=0):
+    X, y = _stream(n, seed)
+    return X, np.where(y > 0, 1, -1)
+
+
+@pytest.mark.parametrize("cls", [RiverLinearModel, RiverLogisticModel])
+def test_a_loaded_learner_predicts_and_keeps_learning_bit_for_bit(cls):
+    X, y = _stream() if cls is RiverLinearModel else _labelled_stream()
+    weights = np.linspace(0.5, 1.5, 300)
+    saved = cls(learning_rate=0.03, l2=0.001).fit(X[:100], y[:100], sample_weight=weights[:100])
+    data = saved.to_bytes()
+    loaded = load_model(
+        saved.kind, data, sha256=hashlib.sha256(data).hexdigest(), artifact_format="river-json"
+    )
+    # Uninterrupted: the same learner carrying straight on over the later rows.
+    uninterrupted = cls(learning_rate=0.03, l2=0.001).fit(X[:100], y[:100], sample_weight=weights[:100])
+    np.testing.assert_array_equal(
+        loaded.predict_then_learn(X[100:], y[100:], sample_weight=weights[100:]),
+        uninterrupted.predict_then_learn(X[100:], y[100:], sample_weight=weights[100:]),
+    )
+    np.testing.assert_array_equal(loaded.predict(X), uninterrupted.predict(X))
+    if cls is RiverLogisticModel:
+        np.testing.assert_array_equal(loaded.predict_proba(X), uninterrupted.predict_proba(X))
+        assert loaded.classes_.dtype == saved.classes_.dtype and loaded.classes_.tolist() == [-1, 1]
+    assert loaded.n_learned_ == uninterrupted.n_learned_ == 300
+    assert loaded.to_bytes() == uninterrupted.to_bytes()  # every piece of state came back
+
+
+def test_the_artifact_is_a_json_document_of_the_learned_state():
+    X, y = _stream()
+    model = RiverLinearModel().fit(X, y)
+    document = json.loads(model.to_bytes())
+    assert document["format"] == "river-json" and document["kind"] == "river_linear"
+    scaler, linear = model.pipeline_[0], model.pipeline_[-1]
+    assert document["scaler"]["counts"] == [[j, 300] for j in range(3)]
+    assert document["scaler"]["means"] == [[j, scaler.means[j]] for j in range(3)]
+    assert document["linear"]["weights"] == [[j, linear.weights[j]] for j in range(3)]
+    assert document["linear"]["intercept"] == linear.intercept
+    assert document["linear"]["optimizer_iterations"] == 300
+    assert model.to_bytes() == RiverLinearModel().fit(X, y).to_bytes()
+
+
+class _Payload:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def test_a_pickle_is_refused_without_being_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+    attack = pickle.dumps(_Payload(marker))
+    for declared in (None, "river-json"):
+        with pytest.raises(ValueError, match="pickle .*never loaded; retrain this version") as refused:
+            load_model(
+                "river_linear", attack, sha256=hashlib.sha256(attack).hexdigest(), artifact_format=declared
+            )
+        assert "\n" not in str(refused.value)
+    with pytest.raises(ValueError, match="declared format 'pickle' is not 'river-json'.*retrain") as refused:
+        load_model("river_logistic", attack, artifact_format="pickle")
+    assert "\n" not in str(refused.value)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        json.dumps({"format": "river-json", "version": 1, "kind": "river_logistic"}).encode(),
+        json.dumps({"format": "river-json", "version": 1, "kind": "river_linear", "params": {}}).encode(),
+    ],
+)
+def test_foreign_or_broken_documents_are_refused_in_one_line(data):
+    with pytest.raises(ValueError, match="river_linear artifact") as refused:
+        RiverLinearModel.from_bytes(data)
+    assert "\n" not in str(refused.value)

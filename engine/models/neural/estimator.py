@@ -25,12 +25,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from engine.models.base import FitProgress, ModelCard, ModelTags
+from engine.models.archives import canonical_zip
+from engine.models.base import Determinism, FitProgress, ModelCard, ModelTags
 from engine.models.neural.device import check_device_name
 
 log = logging.getLogger(__name__)
 
 ARTIFACT_FORMAT = "huracan-neural/1"
+_SERIALIZATION_ID = ".data/serialization_id"  # the record torch.save fills with a random id
 MIN_TRAINING_ROWS = 2
 # Parameters that shape the weights: a warm start needs them equal.
 ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "heads", "d_model")
@@ -148,6 +150,13 @@ class NeuralModel:
         """Rows before the first one to predict that give it a full window: a caller holding
         them predicts X[start - context_rows : end] and keeps the last end - start values."""
         return self.lookback - 1
+
+    def determinism(self) -> Determinism:
+        """Bitwise on the CPU (seeded, deterministic algorithms); on a GPU torch runs its
+        deterministic mode warn-only, and CUDA kernels do not promise the same bits."""
+        if not hasattr(self, "network_"):
+            raise ValueError(f"this {self.kind!r} model is not fitted yet; call fit first")
+        return Determinism.BITWISE if self.device_.type == "cpu" else Determinism.NOT_ON_GPU
 
     # ---- fitting -------------------------------------------------------------------------
 
@@ -369,7 +378,8 @@ class NeuralModel:
             "feature_std": [float(value) for value in self.feature_std_],
             "target": self._target_state(),
             "state_dict": {name: value.detach().cpu() for name, value in self.network_.state_dict().items()},
-            "history": [dict(record) for record in self.history_],
+            # Each epoch's wall-clock "seconds" stays out: it differs between identical trainings.
+            "history": [_without_timing(record) for record in self.history_],
             "best_epoch": self.best_epoch_,
             "best_val_loss": self.best_val_loss_,
             "stopped_early": self.stopped_early_,
@@ -377,7 +387,9 @@ class NeuralModel:
         }
         buffer = io.BytesIO()
         torch.save(payload, buffer)
-        return buffer.getvalue()
+        # torch.save writes a random serialization id into the archive: a fixed one keeps the
+        # same training's artifact the same bytes (torch.load reads the id only to log it).
+        return canonical_zip(buffer.getvalue(), replace={_SERIALIZATION_ID: b"0" * 40})
 
     @classmethod
     def from_bytes(cls, data: bytes, *, device: str = "cpu") -> NeuralModel:
@@ -497,6 +509,10 @@ class ClassifierMixin:
 
     def _restore_target_state(self, state: dict[str, Any]) -> None:
         self.classes_ = np.asarray(state["classes"])
+
+
+def _without_timing(record: dict) -> dict:
+    return {name: value for name, value in record.items() if name != "seconds"}
 
 
 def _load_failure(error: Exception) -> str:

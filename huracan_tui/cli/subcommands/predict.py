@@ -47,7 +47,10 @@ def run(args, config) -> None:
         artifact = brain.load_artifact(version.artifact_sha256)
     manifest = Manifest.from_json(version.manifest)
     model = load_model(
-        version.model_kind, artifact, sha256=manifest.artifact_sha256 or version.artifact_sha256
+        version.model_kind,
+        artifact,
+        sha256=manifest.artifact_sha256 or version.artifact_sha256,
+        artifact_format=manifest.artifact_format,
     )
 
     frame = load_ohlcv(args.data, symbol=slot.symbol, separator=args.separator, decimal=args.decimal)
