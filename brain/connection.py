@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Connection, Engine
@@ -41,13 +43,27 @@ def create_brain_engine(url: URL) -> Engine:
 
 
 def _create_sqlite_engine(url: URL) -> Engine:
-    path = Path(url.database).expanduser()
+    if url.query.get("mode") == "ro":  # `sqlite:///file:PATH?mode=ro&uri=true`: read-only as asked
+        return _create_read_only_sqlite_engine(url)
+    path = Path(url.database or ":memory:").expanduser()
+    if read_only_file(path):
+        return _create_read_only_sqlite_engine(
+            url.set(database=f"file:{quote(str(path))}", query={"mode": "ro", "uri": "true"}))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise BrainError(f"cannot create the brain's folder {path.parent}: {exc.strerror or exc}") from None
     engine = create_engine(url.set(database=str(path)))
     event.listen(engine, "connect", _prepare_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _create_read_only_sqlite_engine(url: URL) -> Engine:
+    # Opened read-only (SQLite's mode=ro): viewing works, and every write fails at once with
+    # "attempt to write a readonly database" instead of half-way through.
+    engine = create_engine(url)
+    event.listen(engine, "connect", _prepare_read_only_sqlite_connection)
     event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
 
@@ -60,6 +76,28 @@ def _prepare_sqlite_connection(dbapi_connection, _connection_record) -> None:
     try:
         for pragma in SQLITE_PRAGMAS:
             _execute_waiting_for_locks(cursor, pragma)
+    finally:
+        cursor.close()
+
+
+def read_only_file(path: Path) -> bool:
+    """An existing brain file this user may read but not write (its permissions, checked before
+    connecting: SQLite would open it read-write and fail only at the first write)."""
+    return path.is_file() and os.access(path, os.R_OK) and not os.access(path, os.W_OK)
+
+
+def is_read_only(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and engine.url.query.get("mode") == "ro"
+
+
+def _prepare_read_only_sqlite_connection(dbapi_connection, _connection_record) -> None:
+    # Only the pragmas that write nothing: the journal mode is the file's, set when it was made.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            if "journal_mode" not in pragma:
+                cursor.execute(pragma)
     finally:
         cursor.close()
 

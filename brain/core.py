@@ -13,9 +13,10 @@ from brain.altdata import AltDataMixin
 from brain.audit import AuditMixin
 from brain.bars import BarsMixin
 from brain.comparisons import ComparisonsMixin
-from brain.connection import create_brain_engine, own_connection, transaction
+from brain.connection import create_brain_engine, is_read_only, own_connection, transaction
 from brain.data_quality import DataQualityMixin
 from brain.drift import DriftMixin
+from brain.errors import BrainError
 from brain.history import HistoryMixin
 from brain.importance import ImportanceMixin
 from brain.job_events import JobEventsMixin
@@ -26,13 +27,14 @@ from brain.live import LiveMixin
 from brain.queues import QueuesMixin
 from brain.registry import RegistryMixin
 from brain.requests import RequestsMixin
+from brain.roles import RolesMixin
 from brain.urls import default_brain_url, normalise_url, safe_url
 
 
 class Brain(
     RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, ImportanceMixin,
     ComparisonsMixin, DriftMixin, LifecycleMixin, QueuesMixin, RequestsMixin, JobEventsMixin,
-    LeaseMixin, LiveMixin, HistoryMixin,
+    LeaseMixin, LiveMixin, HistoryMixin, RolesMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 
@@ -43,6 +45,8 @@ class Brain(
         self._engine = engine
         self.url: str = safe_url(engine.url)
         self.backend: str = engine.dialect.name  # "sqlite" | "postgresql"
+        # A SQLite file this user may only read is opened read-only: viewing works, writes fail.
+        self.read_only: bool = is_read_only(engine)
 
     def _read(self) -> AbstractContextManager[Connection]:
         return transaction(self._engine, write=False)
@@ -101,6 +105,9 @@ def open_brain(url: str | None = None, *, migrate: bool = True) -> Brain:
     try:
         version = brain.schema_version()  # also proves the database answers
         migrations.refuse_newer(version)
+        if brain.read_only and version < migrations.SCHEMA_VERSION:
+            raise BrainError(f"the brain at {brain.url} is read-only and at schema version {version}: "
+                             f"its owner must open it once to migrate it to {migrations.SCHEMA_VERSION}")
         if migrate and version < migrations.SCHEMA_VERSION:  # up to date: no write lock taken
             brain.migrate()
     except BaseException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, NamedTuple
 
 
@@ -49,13 +50,29 @@ class MetricRecord:
     scope: str  # 'oos' (walk-forward, out of sample) or 'live'
 
 
+class JobState(StrEnum):
+    """A job's life: queued -> running -> succeeded | failed | interrupted | cancelled."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
+
+
+# A job still to be finished: a slot with one is busy.
+ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
+FINAL_JOB_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.INTERRUPTED, JobState.CANCELLED)
+
+
 @dataclass(frozen=True)
 class JobRecord:
     id: int
     kind: str
     slot_key: str | None
     params: dict[str, Any]
-    state: str  # queued, running, succeeded, failed, interrupted, cancelled
+    state: str  # a JobState value
     progress: float
     message: str
     device: str
@@ -67,6 +84,10 @@ class JobRecord:
     started_at: datetime | None
     heartbeat_at: datetime | None
     finished_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_JOB_STATES
 
 
 @dataclass(frozen=True)
@@ -190,3 +211,13 @@ class ChangeMarks(NamedTuple):
         """The marks of what a console reads whole when they move: drift checks and queue items."""
         return (self.newest_drift_check, self.newest_queue_item, self.newest_queue_decision,
                 self.open_queue_items)
+
+
+@dataclass(frozen=True)
+class RoleRecord:
+    """A user's role on this brain, and who granted it when (the owner's row: who created it)."""
+
+    user: str
+    role: str  # viewer, operator, owner
+    granted_by: str
+    granted_at: datetime

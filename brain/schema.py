@@ -352,3 +352,13 @@ console_history = Table(  # added by migration 6
     Column("payload", JSONText, nullable=False),
     Index("ix_console_history_kind_ts", "kind", "ts"),
 )
+
+# Who may act on this brain; the owner (who created it) grants and revokes the others' roles.
+user_roles = Table(  # added by migration 9
+    "user_roles",
+    metadata,
+    Column("user", Text, primary_key=True),
+    Column("role", Text, nullable=False),  # viewer, operator, owner
+    Column("granted_by", Text, nullable=False),
+    Column("granted_at", UTCDateTime, nullable=False),
+)

@@ -29,6 +29,7 @@ STEPS = (
     "m0006_lifecycle",
     "m0007_live_metrics_index",
     "m0008_operator_requests",
+    "m0009_roles_audit_append_only",
 )
 SCHEMA_VERSION = len(STEPS)
 

@@ -1,6 +1,7 @@
 """What the lifecycle commands (promote, rollback, queue approve/reject, prune) share: they take
 the console's path. The action is recorded as an operator request (the brain's
-`operator_requests`) as the OS user (with the SSH origin) and the role the config gives them,
+`operator_requests`) as the OS user (with the SSH origin) and their role (the brain's, which the
+config can only lower: scheduler.services.roles),
 then carried out by the same executor the leader runs (scheduler.services.requests): by the
 leader when one is alive, else here and now. It checks the role again and audits it, so a viewer
 is refused by the CLI as by the console, and every attempt lands in the audit log."""
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import UTC, datetime
 
 from huracan_tui.cli.output import CommandError
 
@@ -33,15 +33,6 @@ def require_version(brain, slot_key: str, number: int) -> None:
         raise CommandError(f"{slot_key} has no version {number}")
 
 
-def parse_utc(text: str, option: str) -> datetime:
-    """ISO-8601; a time without an offset is taken as UTC, one with an offset is converted."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CommandError(f"{option}: not an ISO-8601 time: {text!r} (e.g. 2026-01-05T12:00:00Z)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def carry_out(brain, brain_url: str, config, action: str, arguments: dict):
     """Record the action as an operator request and see it through (a live leader carries it out,
     else this process does), and return the finished request; a refused or failed one, or one
@@ -49,12 +40,15 @@ def carry_out(brain, brain_url: str, config, action: str, arguments: dict):
     from brain import BrainError
     from brain.identity import current_actor
     from scheduler.services.requests import REQUEST_WAIT_SECONDS, submit_request
+    from scheduler.services.roles import effective_role, require_operator
     from scheduler.services.worker_process import start_worker
 
     actor, origin = current_actor()
+    if brain.read_only:  # a request could not even be recorded: refused here, in one line
+        require_operator(brain, config, actor, action, origin=origin)
     # A job it queues needs a worker only when this process carries it out: with no leader alive.
     finished = submit_request(brain, config, action, arguments, actor=actor, origin=origin,
-                              role=config.roles.role_of(actor),
+                              role=effective_role(brain, config, actor),
                               handler=f"cli {socket.gethostname()}:{os.getpid()}",
                               start_job=lambda job_id: start_worker(brain_url, job_id))
     if finished.state in ("pending", "running"):

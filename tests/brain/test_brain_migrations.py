@@ -219,3 +219,21 @@ def test_concurrent_openers_migrate_once(brain_url, raw_engine):
     with raw_engine.connect() as conn:
         versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
     assert sorted(versions) == list(range(1, SCHEMA_VERSION + 1))
+
+
+def test_a_version_8_brain_gets_its_migrator_as_owner_and_an_append_only_audit_log(brain_url, raw_engine,
+                                                                                  monkeypatch):
+    with open_brain(brain_url, migrate=False) as brain:
+        assert brain.migrate(target=8) == list(range(1, 9))
+        brain.audit("promote", actor="alice", outcome="ok")  # history from before version 9
+    with raw_engine.begin() as conn:  # version-8 code could still rewrite it
+        conn.execute(update(schema.audit_log).values(reason="edited before 9"))
+    monkeypatch.setenv("LOGNAME", "carol")  # the OS user who runs the upgrade
+    with open_brain(brain_url) as brain:
+        assert brain.schema_version() == SCHEMA_VERSION == 9
+        assert [(r.user, r.role, r.granted_by) for r in brain.list_roles()] == [("carol", "owner", "carol")]
+        assert brain.role_of("alice") == "viewer"
+        (entry,) = brain.list_audit()
+        assert (entry.actor, entry.reason) == ("alice", "edited before 9")
+    with pytest.raises(Exception, match="audit_log is append-only"), raw_engine.begin() as conn:
+        conn.execute(update(schema.audit_log).values(reason="edited after 9"))

@@ -10,6 +10,7 @@ from typing import TypeVar
 from brain import open_brain
 from huracan_tui.console.app import HuracanApp
 from scheduler.config import HuracanConfig
+from tests.grants import grant_quietly
 from tests.waiting import POLL_SECONDS, timed_out
 
 T = TypeVar("T")
@@ -20,7 +21,10 @@ FROZEN_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 def make_app(brain_url: str, *, config: HuracanConfig | None = None, **kwargs) -> HuracanApp:
     config = config or HuracanConfig.model_validate({"console": {"refresh_seconds": 0.2}})
     kwargs.setdefault("identity", ("alice", None))  # the same user on every machine
-    return HuracanApp(open_brain(brain_url), brain_url, config, clock=lambda: FROZEN_NOW, **kwargs)
+    brain = open_brain(brain_url)
+    if not brain.read_only:  # the console's user is an operator unless a test lowers it
+        grant_quietly(brain, kwargs["identity"][0])
+    return HuracanApp(brain, brain_url, config, clock=lambda: FROZEN_NOW, **kwargs)
 
 
 async def wait_until(pilot, condition: Callable[[], T], *, timeout: float = 20.0,

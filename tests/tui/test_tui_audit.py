@@ -7,6 +7,7 @@ from textual.widgets import DataTable
 from brain import open_brain
 from huracan_tui.console.screens.audit import AuditScreen
 from huracan_tui.console.screens.rollbacks import RollbacksScreen
+from tests.tampering import audit_log_unlocked
 from tests.tui.helpers import make_app, wait_until
 from tests.tui.test_tui_registry import SLOT, seed_versions
 
@@ -95,7 +96,7 @@ def store_lifecycle(url: str) -> None:
                       evidence={"live_sharpe": -0.8}, now=t0 + timedelta(hours=4))
         brain.enqueue("prune", eurusd, version=2, rule="stale_challenger", reason="never promoted in 30d",
                       now=t0 + timedelta(hours=5))
-        with brain._write() as connection:  # test set-up: pin the times the audit log shows
+        with brain._write() as connection, audit_log_unlocked(connection):  # test set-up: pin the times
             for (entry_id,) in connection.execute(audit_log.select().with_only_columns(audit_log.c.id)):
                 connection.execute(update(audit_log).where(audit_log.c.id == entry_id)
                                    .values(ts=t0 + timedelta(minutes=entry_id)))

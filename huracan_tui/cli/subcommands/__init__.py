@@ -9,7 +9,7 @@ import importlib
 COMMAND_MODULES = (
     "train", "status", "show", "evaluate", "data", "models", "features", "predict", "autotune", "ab",
     "drift", "report",
-    "promote", "rollback", "history", "audit", "queue", "prune",
+    "promote", "rollback", "history", "audit", "queue", "prune", "roles",
 )
 
 

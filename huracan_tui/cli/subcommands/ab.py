@@ -28,9 +28,11 @@ def register(command) -> None:
 
 def run(args, config) -> None:
     from brain import open_brain
+    from huracan_tui.cli.subcommands.roles import require_operator_here
     from scheduler.services.comparison import ComparisonError, compare_versions
 
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
+        require_operator_here(brain, config, "ab")  # the comparison is stored
         try:
             document = compare_versions(brain, args.slot, args.champion, list(args.challenger),
                                         alpha=args.alpha, correction=args.correction,

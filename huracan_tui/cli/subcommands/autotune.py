@@ -46,6 +46,7 @@ def run(args, config) -> None:
     from engine.targets import target_name
     from engine.timeframes import infer_timeframe
     from engine.tuning import tune
+    from huracan_tui.cli.subcommands.roles import require_operator_here
 
     kinds = [name.strip() for name in args.kinds.split(",") if name.strip()]
     unknown = sorted(set(kinds) - set(MODEL_CLASSES))
@@ -64,8 +65,8 @@ def run(args, config) -> None:
     study = args.study or f"{args.symbol}:{timeframe}:{target_name(horizon)}"
 
     url = resolve_brain_url(args.brain, config)
-    with open_brain(url):  # the database answers and is a brain (migrated) before any trial runs
-        pass
+    with open_brain(url) as brain:  # the database answers and is a brain (migrated) before any trial runs
+        require_operator_here(brain, config, "auto-tune")  # the study is stored in the brain
     storage = normalise_url(url).render_as_string(hide_password=False)
     result = tune(
         frame,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.cadence import Cadence
 from huracan_tui.cli.output import CommandError, clean, emit, fmt
 from huracan_tui.cli.subcommands.data import add_text_format_options, symbol_option
 from huracan_tui.settings import resolve_brain_url
@@ -19,7 +20,7 @@ def register(command) -> None:
     train.add_argument("--horizon", type=int, help="forward-return horizon in bars")
     train.add_argument("--cost-bps", type=float, help="trading cost per unit turnover, in bps")
     train.add_argument("--folds", type=int, help="walk-forward folds")
-    train.add_argument("--cadence", choices=("full", "quick", "incremental"),
+    train.add_argument("--cadence", choices=tuple(Cadence),
                        help="full (default), quick (2 folds) or incremental (warm start from the "
                             "slot's latest version of each kind, on the bars after its data_end)")
     train.add_argument("--threshold-bps", type=float,
@@ -33,7 +34,9 @@ def run(args, config) -> None:
     from engine.data import load_ohlcv
     from engine.targets import target_name
     from engine.timeframes import infer_timeframe
+    from huracan_tui.cli.subcommands.roles import require_operator_here
     from scheduler.config import TrainingConfig
+    from scheduler.services.roles import require_writable
     from scheduler.services.training import fit_models, previous_versions, slot_for, store_result
 
     models = [name.strip() for name in args.models.split(",") if name.strip()] if args.models else None
@@ -50,6 +53,10 @@ def run(args, config) -> None:
     symbol_option(args.symbol)
     frame = load_ohlcv(args.data, symbol=args.symbol, separator=args.separator, decimal=args.decimal)
     timeframe = args.timeframe or infer_timeframe(frame)
+    # Who may train, and whether the brain takes writes at all, is known before anything is fitted.
+    with open_brain(resolve_brain_url(args.brain, config)) as brain:
+        require_operator_here(brain, config, "train")
+        require_writable(brain, "train")
     previous = {}
     if training.cadence == "incremental":
         with open_brain(resolve_brain_url(args.brain, config)) as brain:
