@@ -15,12 +15,9 @@ from sqlalchemy.engine import Connection, Row
 
 from brain.errors import BrainError
 from brain.part import BrainPart
-from brain.records import JobRecord
+from brain.records import ACTIVE_JOB_STATES, JobRecord
 from brain.rows import inserted_id
 from brain.schema import jobs
-
-JOB_STATES = ("queued", "running", "succeeded", "failed", "interrupted", "cancelled")
-ACTIVE_STATES = ("queued", "running")
 
 
 def _job_record(row: Row) -> JobRecord:
@@ -31,7 +28,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _insert_job(conn: Connection, kind: str, slot_key, params, device, message) -> int:
+def insert_job(conn: Connection, kind: str, slot_key, params, device, message) -> int:
+    """A queued job, inside the caller's transaction (a queue decision creates its job with it)."""
     return inserted_id(conn.execute(
         insert(jobs).values(
             kind=kind,
@@ -74,7 +72,7 @@ class JobsMixin(BrainPart):
         device: str = "cpu",
     ) -> JobRecord:
         with self._write() as conn:
-            job_id = _insert_job(conn, kind, slot_key, params, device, "queued")
+            job_id = insert_job(conn, kind, slot_key, params, device, "queued")
             return _fetch_job(conn, job_id)
 
     def claim_job(self, job_id: int, *, worker: str, pid: int) -> bool:
@@ -150,7 +148,7 @@ class JobsMixin(BrainPart):
             return _transition(
                 conn,
                 job_id,
-                ACTIVE_STATES,
+                ACTIVE_JOB_STATES,
                 state="failed",
                 message="failed",
                 error=error,
@@ -206,9 +204,9 @@ class JobsMixin(BrainPart):
         """
         with self._write() as conn:
             old = _fetch_job(conn, job_id)
-            if old.state in ACTIVE_STATES:
+            if old.state in ACTIVE_JOB_STATES:
                 raise BrainError(f"job {job_id} is {old.state}; only a finished job can be requeued")
-            new_id = _insert_job(
+            new_id = insert_job(
                 conn, old.kind, old.slot_key, old.params, old.device, f"requeue of job {job_id}"
             )
             return _fetch_job(conn, new_id)
@@ -219,7 +217,7 @@ class JobsMixin(BrainPart):
             return _transition(
                 conn,
                 job_id,
-                ACTIVE_STATES,
+                ACTIVE_JOB_STATES,
                 state="cancelled",
                 message="cancelled",
                 finished_at=_now(),

@@ -1,5 +1,8 @@
 """The retrain and prune queues: policies put items in (with the rule and the evidence), operators
-approve or reject them, the leader carries approved ones out and marks them done.
+approve or reject them. Approving an item and carrying it out (the train job queued, the version
+pruned) is one transaction: a refusal (the slot is already training, the version is the
+champion) changes nothing, and the item stays pending, to approve later or reject. An item left
+'approved' with nothing carried out (by an older Huracan) can still be decided.
 
 A rule's cooldown is enforced here, in the same transaction as the insert, so one bad hour
 cannot put a slot in the queue ten times whichever process evaluates the policy.
@@ -14,9 +17,11 @@ from sqlalchemy import func, insert, select, update
 
 from brain.audit import insert_audit
 from brain.errors import BrainError
+from brain.jobs import insert_job
 from brain.part import BrainPart
-from brain.records import QueueItemRecord
-from brain.schema import model_versions, queue_items, slots
+from brain.records import ACTIVE_JOB_STATES, QueueItemRecord
+from brain.rows import inserted_id
+from brain.schema import jobs, model_versions, queue_items, slots
 from brain.versions import champion_row, select_versions
 
 QUEUES = ("retrain", "prune")
@@ -38,6 +43,68 @@ def _item(conn, item_id: int) -> QueueItemRecord:
     if row is None:
         raise BrainError(f"no queue item {item_id}")
     return QueueItemRecord(**row._mapping)
+
+
+def _decidable(conn, item_id: int, queue: str | None = None) -> QueueItemRecord:
+    """The item, if an operator can still decide it: pending, or approved with nothing carried
+    out (no job), which an older Huracan left behind when carrying it out was refused."""
+    item = _item(conn, item_id)
+    if queue is not None and item.queue != queue:
+        raise BrainError(f"queue item {item_id} is a {item.queue} item, not a {queue} item")
+    if not (item.state == "pending" or (item.state == "approved" and item.job_id is None)):
+        raise BrainError(f"queue item {item_id} is {item.state}, not pending")
+    return item
+
+
+def _decision_reason(reason: str) -> str:
+    if not reason or not reason.strip():
+        raise BrainError("approving or rejecting a queue item needs a reason (it goes to the audit log)")
+    return reason.strip()
+
+
+def _decide(conn, item: QueueItemRecord, *, state: str, actor: str, reason: str, origin: str | None,
+            job_id: int | None = None) -> None:
+    """Close (or approve) an item as it was read, audited alongside; a concurrent decision wins."""
+    changed = conn.execute(
+        update(queue_items).where(queue_items.c.id == item.id, queue_items.c.state == item.state)
+        .values(state=state, decided_at=datetime.now(UTC), decided_by=actor, decision_reason=reason,
+                job_id=job_id)
+    ).rowcount
+    if not changed:
+        raise BrainError(f"queue item {item.id} was decided meanwhile; it is no longer {item.state}")
+    what = f"{item.slot_key}" + (f" v{item.version}" if item.version is not None else "")
+    insert_audit(conn, f"queue.{'reject' if state == 'rejected' else 'approve'}", actor=actor, origin=origin,
+                 target=f"{item.queue} #{item.id} {what}", reason=reason, outcome="ok",
+                 details={"rule": item.rule, "item_reason": item.reason})
+
+
+def _training_job(conn, slot_key: str) -> int | None:
+    """The train job queued or running for a slot, if any (the slot row locked, on PostgreSQL, so
+    two approvals for one slot cannot both find none)."""
+    conn.execute(select(slots.c.key).where(slots.c.key == slot_key).with_for_update())
+    return conn.execute(
+        select(jobs.c.id).where(jobs.c.slot_key == slot_key, jobs.c.kind == "train",
+                                jobs.c.state.in_(ACTIVE_JOB_STATES))
+        .order_by(jobs.c.id).limit(1)
+    ).scalar()
+
+
+def _prune(conn, slot_key: str, number: int, *, actor: str, reason: str, origin: str | None,
+           item_id: int | None) -> None:
+    row = conn.execute(select_versions().where(
+        slots.c.key == slot_key, model_versions.c.number == int(number))).one_or_none()
+    if row is None:
+        raise BrainError(f"{slot_key} has no version {number}")
+    champion = champion_row(conn, slot_key, None)
+    if champion is not None and champion.version_id == row.id:
+        raise BrainError(f"{slot_key} v{number} is the champion; roll back or promote another first")
+    if row.status == "pruned":
+        raise BrainError(f"{slot_key} v{number} is already pruned")
+    conn.execute(update(model_versions).where(model_versions.c.id == row.id).values(status="pruned"))
+    if item_id is not None:
+        conn.execute(update(queue_items).where(queue_items.c.id == item_id).values(state="done"))
+    insert_audit(conn, "prune", actor=actor, origin=origin, target=f"{slot_key} v{number}",
+                 reason=reason, outcome="ok", details={"queue_item": item_id})
 
 
 class QueuesMixin(BrainPart):
@@ -79,10 +146,10 @@ class QueuesMixin(BrainPart):
                 recent = same.where(queue_items.c.rule == rule, queue_items.c.created_at > now - cooldown)
                 if conn.execute(recent.limit(1)).first() is not None:
                     return None
-            item_id = conn.execute(insert(queue_items).values(
+            item_id = inserted_id(conn.execute(insert(queue_items).values(
                 queue=queue, slot_key=slot_key, version_id=version_id, rule=rule, reason=reason,
                 evidence=evidence, state="pending", created_at=now,
-            )).inserted_primary_key[0]
+            )))
             return _item(conn, item_id)
 
     def list_queue(
@@ -108,23 +175,51 @@ class QueuesMixin(BrainPart):
     def decide_queue_item(
         self, item_id: int, *, approve: bool, actor: str, reason: str, origin: str | None = None,
     ) -> QueueItemRecord:
-        """Approve or reject a pending item; audited in the same transaction."""
-        if not reason or not reason.strip():
-            raise BrainError("approving or rejecting a queue item needs a reason (it goes to the audit log)")
-        state = "approved" if approve else "rejected"
-        now = datetime.now(UTC)
+        """Approve or reject an item; audited in the same transaction. An approval made here leaves
+        the item 'approved' for the caller to carry out (`finish_queue_item`); operators approve
+        through approve_retrain_item / approve_prune_item, which carry it out in the same transaction."""
+        reason = _decision_reason(reason)
         with self._write() as conn:
-            item = _item(conn, item_id)
-            changed = conn.execute(
-                update(queue_items).where(queue_items.c.id == item_id, queue_items.c.state == "pending")
-                .values(state=state, decided_at=now, decided_by=actor, decision_reason=reason.strip())
-            ).rowcount
-            if not changed:
+            item = _decidable(conn, item_id)
+            if approve and item.state != "pending":
                 raise BrainError(f"queue item {item_id} is {item.state}, not pending")
-            what = f"{item.slot_key}" + (f" v{item.version}" if item.version is not None else "")
-            insert_audit(conn, f"queue.{'approve' if approve else 'reject'}", actor=actor, origin=origin,
-                         target=f"{item.queue} #{item_id} {what}", reason=reason.strip(), outcome="ok",
-                         details={"rule": item.rule, "item_reason": item.reason})
+            _decide(conn, item, state="approved" if approve else "rejected", actor=actor, reason=reason,
+                    origin=origin)
+            return _item(conn, item_id)
+
+    def approve_retrain_item(
+        self, item_id: int, *, params: dict[str, Any], device: str, actor: str, reason: str,
+        origin: str | None = None, details: dict[str, Any] | None = None,
+    ) -> QueueItemRecord:
+        """Approve a retrain item, queue its train job and mark the item done, in one transaction
+        (audited as the approval and the retrain). Refused, changing nothing, while the slot already
+        has a train job queued or running: the item stays pending."""
+        reason = _decision_reason(reason)
+        with self._write() as conn:
+            item = _decidable(conn, item_id, "retrain")
+            busy = _training_job(conn, item.slot_key)
+            if busy is not None:
+                raise BrainError(f"{item.slot_key} is already being trained by job {busy}; "
+                                 f"queue item {item_id} stays pending")
+            job_id = insert_job(conn, "train", item.slot_key, params, device, "queued")
+            _decide(conn, item, state="done", actor=actor, reason=reason, origin=origin, job_id=job_id)
+            insert_audit(conn, "retrain", actor=actor, origin=origin, target=item.slot_key, reason=reason,
+                         outcome="ok", details={"job": job_id, **(details or {})})
+            return _item(conn, item_id)
+
+    def approve_prune_item(
+        self, item_id: int, *, actor: str, reason: str, origin: str | None = None,
+    ) -> QueueItemRecord:
+        """Approve a prune item, prune its version and mark the item done, in one transaction.
+        Refused, changing nothing, when the version is the champion or already pruned."""
+        reason = _decision_reason(reason)
+        with self._write() as conn:
+            item = _decidable(conn, item_id, "prune")
+            if item.version is None:  # a prune item always names its version
+                raise BrainError(f"queue item {item_id} names no version to prune")
+            _decide(conn, item, state="done", actor=actor, reason=reason, origin=origin)
+            _prune(conn, item.slot_key, item.version, actor=actor, reason=reason, origin=origin,
+                   item_id=item_id)
             return _item(conn, item_id)
 
     def finish_queue_item(self, item_id: int, *, job_id: int | None = None) -> bool:
@@ -144,21 +239,7 @@ class QueuesMixin(BrainPart):
         if not reason or not reason.strip():
             raise BrainError("pruning needs a reason (it goes to the audit log)")
         with self._write() as conn:
-            row = conn.execute(select_versions().where(
-                slots.c.key == slot_key, model_versions.c.number == int(number))).one_or_none()
-            if row is None:
-                raise BrainError(f"{slot_key} has no version {number}")
-            champion = champion_row(conn, slot_key, None)
-            if champion is not None and champion.version_id == row.id:
-                raise BrainError(f"{slot_key} v{number} is the champion; roll back or promote another first")
-            if row.status == "pruned":
-                raise BrainError(f"{slot_key} v{number} is already pruned")
-            conn.execute(update(model_versions).where(model_versions.c.id == row.id).values(status="pruned"))
-            if item_id is not None:
-                conn.execute(update(queue_items).where(queue_items.c.id == item_id)
-                             .values(state="done"))
-            insert_audit(conn, "prune", actor=actor, origin=origin, target=f"{slot_key} v{number}",
-                         reason=reason.strip(), outcome="ok", details={"queue_item": item_id})
+            _prune(conn, slot_key, number, actor=actor, reason=reason.strip(), origin=origin, item_id=item_id)
 
     def open_queue_counts(self) -> dict[str, dict[str, int]]:
         """Per slot, how many items wait in each queue (pending or approved)."""

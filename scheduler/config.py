@@ -11,8 +11,17 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from engine.cadence import Cadence
 from engine.symbols import check_symbol
 
 MODEL_CHOICES = ("linear", "lightgbm")
@@ -58,7 +67,7 @@ class TrainingConfig(_Strict):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # full: walk-forward + refit; quick: at most 2 folds + refit; incremental: warm start from
     # the slot's latest version of the kind on the bars after its data_end.
-    cadence: Literal["full", "quick", "incremental"] = "full"
+    cadence: Cadence = Cadence.FULL
     # Classifier kinds learn direction_{horizon}: up / down at 0, buy / hold / sell above it.
     threshold_bps: float = Field(default=0.0, ge=0)
 
@@ -91,7 +100,7 @@ def _check_model_kind(kind: str, *, available: bool = True) -> None:
 class RetrainCadenceConfig(_Strict):
     """One retrain rhythm, e.g. nightly incremental, weekly quick, monthly full."""
 
-    cadence: Literal["full", "quick", "incremental"]
+    cadence: Cadence
     every: float
 
     @field_validator("every", mode="before")
@@ -109,11 +118,14 @@ class ScheduleConfig(_Strict):
     dispatch_every: float = 2.0
     drift_every: float = 15 * 60.0  # drift checks of every slot's latest version
     live_every: float = 5.0  # new bars from the live feeds -> forecasts, outcomes, policies
-    commands_every: float = 1.0  # console commands carried out by the leader
+    # Operator requests (consoles, the CLI) carried out by the leader. `commands_every` is its
+    # old name, still read (deprecated).
+    requests_every: float = Field(
+        default=1.0, validation_alias=AliasChoices("requests_every", "commands_every"))
     record_every: float = 60.0  # frames of what the console shows, for replay
     misfire_grace: float = 300.0
 
-    @field_validator("retrain_every", "dispatch_every", "drift_every", "live_every", "commands_every",
+    @field_validator("retrain_every", "dispatch_every", "drift_every", "live_every", "requests_every",
                      "record_every", "misfire_grace", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
@@ -131,7 +143,10 @@ class ConsoleConfig(_Strict):
 
 
 class RolesConfig(_Strict):
-    """Who may act. Operators act; viewers only look. `--read-only` makes anyone a viewer."""
+    """A config's say on who may act, which can only LOWER the role the brain grants (its owner
+    grants them: `huracan roles grant`): a user the brain makes an operator and this names a
+    viewer is a viewer; nothing here makes a viewer an operator. `--read-only` lowers anyone to
+    viewer. See scheduler.services.roles.effective_role."""
 
     default: Literal["operator", "viewer"] = "operator"
     users: dict[str, Literal["operator", "viewer"]] = Field(default_factory=dict)

@@ -6,7 +6,8 @@ over within seconds of the leader dying (kill -9 included). On taking the lead i
 jobs a dead leader's (or worker's) processes left 'running': they are marked interrupted and
 queued again, so no work is lost. Then the schedule entries run: `retrain` queues a train job per slot,
 `drift` checks every slot's latest version, `dispatch` hands queued jobs to worker processes,
-`reap` catches workers that died since.
+`reap` catches workers that died since, and operator requests whose handler (a CLI, a console)
+died before finishing them: those are failed, never run twice.
 
 SIGTERM / Ctrl-C stops cleanly: workers are told to stop, every job they were running is marked
 interrupted (and queued again for the next leader), and the lease is given up at once.
@@ -30,7 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from brain import Brain, BrainError, open_brain
 from brain.identity import current_actor
 from brain.lease import pid_alive
-from brain.records import JobRecord
+from brain.records import ACTIVE_JOB_STATES, JobRecord
 from scheduler.config import HuracanConfig
 from scheduler.daemon import pause_points
 from scheduler.daemon.executor import Executor, make_executor
@@ -38,11 +39,10 @@ from scheduler.daemon.lease import HEARTBEAT_SECONDS, LeaderLease
 from scheduler.daemon.recorder import record_console_frames
 from scheduler.services.feeds import feeds_from_config
 from scheduler.services.job_params import train_job_params
-from scheduler.services.requests import RequestContext, carry_out_pending
+from scheduler.services.requests import RequestContext, carry_out_pending, reap_abandoned_requests
 
 log = logging.getLogger("huracan.headless")
 
-ACTIVE_STATES = ["queued", "running"]
 # A job of another machine whose worker has not reported for this long belongs to a process
 # that died (one of this machine is checked directly: is its pid alive?).
 STALE_AFTER_SECONDS = 120.0
@@ -88,13 +88,20 @@ class Leader:
                 if self.feeds else [])
         return [
             *retrains,
-            ScheduleEntry("requests", self.carry_out_requests, schedule.commands_every, at_start=True),
+            ScheduleEntry("requests", self.carry_out_requests, schedule.requests_every, at_start=True),
             *live,
             ScheduleEntry("drift", self.check_drift, schedule.drift_every),
             ScheduleEntry("record", self.record_frames, schedule.record_every, at_start=True),
             ScheduleEntry("dispatch", self.dispatch, schedule.dispatch_every, at_start=True),
-            ScheduleEntry("reap", self.reap_dead_jobs, REAP_EVERY_SECONDS),
+            ScheduleEntry("reap", self.reap, REAP_EVERY_SECONDS),
         ]
+
+    def reap(self) -> list[int]:
+        """What dead processes left running: jobs (queued again; their new ids are returned) and
+        operator requests (failed with why)."""
+        requeued = self.reap_dead_jobs()
+        reap_abandoned_requests(self.brain, reaped_by=self.holder)
+        return requeued
 
     def carry_out_requests(self) -> int:
         """What operators asked for (consoles, the CLI), checked again (role, state) and carried out."""
@@ -114,7 +121,7 @@ class Leader:
 
     def queue_retrains(self, cadence: str | None = None) -> list[int]:
         """One train job per slot, unless the slot already has one queued or running."""
-        busy = {job.slot_key for job in self.brain.list_jobs(limit=500, states=ACTIVE_STATES)}
+        busy = {job.slot_key for job in self.brain.list_jobs(limit=500, states=list(ACTIVE_JOB_STATES))}
         queued = []
         for slot in self.brain.list_slots():
             if slot.key in busy:
@@ -322,7 +329,7 @@ def run_headless(
 
 def _take_lead(brain: Brain, leader: Leader, lease: LeaderLease, scheduler: BackgroundScheduler,
                actor: str, origin: str | None) -> None:
-    requeued = leader.reap_dead_jobs()
+    requeued = leader.reap()
     brain.audit("headless.leader", actor=actor, origin=origin, outcome="ok", target=lease.holder_id,
                 details={"requeued_jobs": requeued})
     log.info("leader of %s (%s); %d job(s) left by dead workers queued again",

@@ -5,38 +5,77 @@ headless leader, or the asking process itself when no leader is alive) claims th
 role again against its own config (a viewer's request is refused, whatever the asker let
 through), runs the handler, and records the outcome in the row and in the audit log. The asker
 reports the row's outcome, whoever claimed it.
+
+A claim names its handler's process ("cli host:pid"). A handler killed before it finished leaves
+the row running; the leader's reaper (`reap_abandoned_requests`) fails it once that process is
+gone, or once the claim is older than CLAIM_BOUND_SECONDS. It is never run again: the effect
+(a promotion, a job) commits in its own transaction before the row is finished, so a request
+killed in between may have taken effect.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from brain import Brain, BrainError
+from brain.lease import pid_alive
 from brain.records import RequestRecord
 from brain.requests import FINAL_STATES
 from scheduler.config import HuracanConfig
+from scheduler.services.roles import effective_role
 
 log = logging.getLogger("huracan.requests")
 
 # How long an asker waits for the outcome of a request that a leader (or another process) took.
 REQUEST_WAIT_SECONDS = 60.0
 _POLL_SECONDS = 0.2
+# Requests take seconds; a claim this old belongs to a handler that hung or died on another
+# machine (one of this machine is checked directly: is its pid alive?).
+CLAIM_BOUND_SECONDS = 120.0
 
 
 class RequestRefused(Exception):
     """The request cannot be carried out as asked (bad arguments, wrong state): one line why."""
 
 
+class HandlerProcess(NamedTuple):
+    host: str
+    pid: int
+
+
+def handler_process(handled_by: str | None) -> HandlerProcess | None:
+    """The process a claim names: its last word, "host:pid" ("cli host:pid", "leader host:pid",
+    "console alice host:pid"); None for a claim that names none."""
+    host, _, pid = (handled_by or "").rsplit(" ", 1)[-1].rpartition(":")
+    return HandlerProcess(host, int(pid)) if host and pid.isdigit() else None
+
+
+def with_process(handler: str) -> str:
+    """A handler's name with this process's host:pid, unless it names a process already."""
+    if handler_process(handler) is not None:
+        return handler
+    return f"{handler} {socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass
 class RequestContext:
     brain: Brain
     config: HuracanConfig
-    handler: str  # who carries it out: "leader host:pid", "console user" or "cli host:pid"
+    # Who carries it out, ending in its process, e.g. "leader host:pid", "cli host:pid"; one
+    # that names no process ("console alice") gets this process's host:pid appended.
+    handler: str
     # Starts a worker for a queued job; None where a dispatch loop picks queued jobs up anyway.
     start_job: Callable[[int], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.handler = with_process(self.handler)  # the reaper judges a claim by its process
 
 
 Outcome = tuple[str, dict]  # a one-line outcome for the operator, and a small result record
@@ -67,7 +106,9 @@ def submit_request(
     it stands (pending, running) when `wait_seconds` pass first."""
     request = brain.submit_request(action, args, actor=actor, origin=origin, role=role)
     if brain.current_leader() is None:
-        request = carry_out_request(RequestContext(brain, config, handler, start_job), request)
+        ctx = RequestContext(brain, config, handler, start_job)
+        reap_abandoned_requests(brain, reaped_by=ctx.handler)  # no leader to do it
+        request = carry_out_request(ctx, request)
     return await_outcome(brain, request, wait_seconds)
 
 
@@ -96,9 +137,10 @@ def _reason(request: RequestRecord) -> str:
     return reason
 
 
-def role_of(config: HuracanConfig, request: RequestRecord) -> str:
-    """The executor's own view of the actor's role; a console that ran read-only stays a viewer."""
-    return "viewer" if request.role == "viewer" else config.roles.role_of(request.actor)
+def role_of(brain: Brain, config: HuracanConfig, request: RequestRecord) -> str:
+    """The executor's own view of the actor's role: the brain's, lowered by its own config; a
+    console that ran read-only stays a viewer (what the asker claimed can only lower it)."""
+    return effective_role(brain, config, request.actor, read_only=request.role == "viewer")
 
 
 def carry_out_request(ctx: RequestContext, request: RequestRecord) -> RequestRecord:
@@ -111,7 +153,7 @@ def carry_out_request(ctx: RequestContext, request: RequestRecord) -> RequestRec
     handler = HANDLERS.get(request.action)
     if handler is None:
         state, outcome, result = "failed", f"unknown request {request.action!r}", None
-    elif role_of(ctx.config, request) != "operator":
+    elif role_of(brain, ctx.config, request) != "operator":
         state, outcome, result = "refused", f"{request.actor} is a viewer: {request.action} not allowed", None
     else:
         try:
@@ -135,6 +177,35 @@ def carry_out_pending(ctx: RequestContext) -> int:
     for request in pending:
         carry_out_request(ctx, request)
     return len(pending)
+
+
+def why_abandoned(request: RequestRecord, *, now: datetime | None = None) -> str | None:
+    """Why a running request's handler will never finish it, or None while it may."""
+    process = handler_process(request.handled_by)
+    if process is not None and process.host == socket.gethostname() and not pid_alive(process.pid):
+        return f"its handler (pid {process.pid}) is gone"
+    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=CLAIM_BOUND_SECONDS)
+    if request.handled_at is None or request.handled_at < cutoff:
+        return f"its handler ({request.handled_by}) has not finished it in {CLAIM_BOUND_SECONDS:g}s"
+    return None
+
+
+def reap_abandoned_requests(brain: Brain, *, reaped_by: str, now: datetime | None = None) -> list[int]:
+    """Running requests whose handler is gone: failed, audited, and not run again (see the module
+    docstring); their askers see that outcome. Returns their ids."""
+    reaped = []
+    for request in brain.running_requests():
+        why = why_abandoned(request, now=now)
+        if why is None:
+            continue
+        outcome = f"interrupted: {why}; not run again, as it may have taken effect (see the audit log)"
+        if brain.interrupt_request(
+            request.id, outcome=outcome, audit_action=AUDITED_AS.get(request.action, request.action),
+            target=request.args.get("target") or request.args.get("slot"), details={"reaped_by": reaped_by},
+        ):
+            reaped.append(request.id)
+            log.warning("request %s %s by %s: %s", request.id, request.action, request.actor, outcome)
+    return reaped
 
 
 # ---- the handlers --------------------------------------------------------------------------------
@@ -163,20 +234,26 @@ def _rollback(ctx: RequestContext, request: RequestRecord) -> Outcome:
 @handles("queue.approve")
 @handles("queue.reject")
 def _decide(ctx: RequestContext, request: RequestRecord) -> Outcome:
-    item_id = _arg(request, "item", int)
-    approve = request.action == "queue.approve"
-    item = ctx.brain.decide_queue_item(item_id, approve=approve, actor=request.actor, origin=request.origin,
-                                       reason=_reason(request))
-    result = {"item": item.id, "state": item.state}
-    if approve and item.queue == "prune":
-        ctx.brain.prune_version(item.slot_key, item.version, actor=request.actor, origin=request.origin,
-                                reason=_reason(request), item_id=item.id)
-        return f"{item.slot_key} v{item.version} pruned", {**result, "state": "done"}
-    if approve and item.queue == "retrain":
-        job_id = _queue_train_job(ctx, request, item.slot_key, {})
-        ctx.brain.finish_queue_item(item.id, job_id=job_id)
-        return f"{item.slot_key}: retrain queued as job {job_id}", {**result, "state": "done", "job": job_id}
-    return f"queue item {item.id} {item.state}", result
+    """A rejection closes the item; an approval carries it out in the same transaction (brain.queues),
+    so a refusal leaves the item pending, never approved with nothing done."""
+    item_id, reason = _arg(request, "item", int), _reason(request)
+    actor, origin = request.actor, request.origin
+    if request.action == "queue.reject":
+        item = ctx.brain.decide_queue_item(item_id, approve=False, actor=actor, origin=origin, reason=reason)
+        return f"queue item {item.id} {item.state}", {"item": item.id, "state": item.state}
+    item = ctx.brain.get_queue_item(item_id)
+    if item.queue == "prune":
+        item = ctx.brain.approve_prune_item(item_id, actor=actor, origin=origin, reason=reason)
+        return f"{item.slot_key} v{item.version} pruned", {"item": item.id, "state": item.state}
+    params = _train_job_params(ctx, item.slot_key, {})
+    item = ctx.brain.approve_retrain_item(
+        item_id, params=params, device=params.get("device") or "auto", actor=actor, origin=origin,
+        reason=reason, details={"kinds": None, "device": params.get("device"), "cadence": None},
+    )
+    if ctx.start_job is not None and item.job_id is not None:
+        ctx.start_job(item.job_id)
+    return (f"{item.slot_key}: retrain queued as job {item.job_id}",
+            {"item": item.id, "state": item.state, "job": item.job_id})
 
 
 @handles("prune")
@@ -249,22 +326,29 @@ def _demo(ctx: RequestContext, request: RequestRecord) -> Outcome:
     return f"Demo started as job {job.id}: importing data and training in a worker.", {"job": job.id}
 
 
-def _queue_train_job(ctx: RequestContext, request: RequestRecord, slot_key: str, choices: dict) -> int:
+def _train_job_params(ctx: RequestContext, slot_key: str, choices: dict) -> dict:
+    """A train job's params for a slot, with the operator's choices; refused if either is wrong."""
     from scheduler.services.job_params import train_job_params
 
     slot = ctx.brain.get_slot(slot_key)
     if slot is None:
         raise RequestRefused(f"no slot {slot_key}")
+    training = ctx.config.training.model_copy(update={"horizon": slot.horizon})
+    try:
+        return train_job_params(slot.symbol, slot.timeframe, training, kinds=choices.get("kinds"),
+                                cadence=choices.get("cadence"), device=choices.get("device"))
+    except ValueError as error:
+        raise RequestRefused(str(error).splitlines()[0]) from None
+
+
+def _queue_train_job(ctx: RequestContext, request: RequestRecord, slot_key: str, choices: dict) -> int:
+    if ctx.brain.get_slot(slot_key) is None:
+        raise RequestRefused(f"no slot {slot_key}")
     busy = [job.id for job in ctx.brain.list_jobs(limit=500, states=["queued", "running"])
             if job.slot_key == slot_key and job.kind == "train"]
     if busy:
         raise RequestRefused(f"{slot_key} is already being trained by job {busy[0]}")
-    training = ctx.config.training.model_copy(update={"horizon": slot.horizon})
-    try:
-        params = train_job_params(slot.symbol, slot.timeframe, training, kinds=choices.get("kinds"),
-                                  cadence=choices.get("cadence"), device=choices.get("device"))
-    except ValueError as error:
-        raise RequestRefused(str(error).splitlines()[0]) from None
+    params = _train_job_params(ctx, slot_key, choices)
     job = ctx.brain.create_job("train", slot_key=slot_key, params=params,
                                device=params.get("device") or "auto")
     ctx.brain.audit("retrain", actor=request.actor, origin=request.origin, target=slot_key,

@@ -15,6 +15,7 @@ from huracan_tui.cli.lifecycle import carry_out
 from scheduler.config import HuracanConfig
 from tests.cli.test_cli import run
 from tests.conftest import write_config
+from tests.grants import grant_quietly
 from tests.scheduler.test_sched_requests import ClaimRace
 
 SLOT = "GOOG:1d:fwd_ret_1"
@@ -32,6 +33,7 @@ def seed_versions(url: str, count: int = 3) -> None:
                 metrics=[{"name": "sharpe", "value": float(number)}],
                 data_start=None, data_end=None,
             )
+        grant_quietly(brain, "alice", "bob")  # the owner (who made the brain) made them operators
 
 
 def huracan(url: str, config, *args: str, env: dict | None = None):

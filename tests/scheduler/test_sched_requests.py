@@ -1,22 +1,36 @@
 """Operator requests carried out by the executor: roles checked again, outcomes and audit recorded;
 and the asker's one flow (`submit_request`): carried out here with no leader, else waited for, and
-whoever claims the row, its outcome is what the asker reports."""
+whoever claims the row, its outcome is what the asker reports. A request whose handler died
+before finishing it is failed by the leader's reaper, and its asker sees that."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from brain import open_brain
-from scheduler.config import HuracanConfig, RolesConfig
+from scheduler.config import HuracanConfig, RolesConfig, ScheduleConfig
+from scheduler.daemon.executor import LocalExecutor
+from scheduler.daemon.headless import Leader
 from scheduler.services import requests
 from scheduler.services.requests import (
+    CLAIM_BOUND_SECONDS,
     RequestContext,
+    await_outcome,
     carry_out_pending,
     carry_out_request,
+    reap_abandoned_requests,
     submit_request,
 )
+from tests.grants import grant_quietly
 
 SLOT = "GOOG:1d:fwd_ret_1"
 
@@ -28,6 +42,7 @@ def brain(any_brain_url):
         for number in (1, 2):
             brain.add_version(SLOT, model_kind="linear", manifest={}, artifact=f"m{number}".encode(),
                               artifact_format="skops", metrics=[], data_start=None, data_end=None)
+        grant_quietly(brain, "alice", "bob")  # operators by the brain's say; configs may lower it
         yield brain
 
 
@@ -121,6 +136,54 @@ def test_queue_approval_of_a_prune_item_prunes_the_version(brain):
         "queue.approve", {"item": item.id, "reason": "agreed"}, actor="alice", role="operator"))
     assert done.state == "done" and brain.get_version(SLOT, 2).status == "pruned"
     assert brain.get_queue_item(item.id).state == "done"
+
+
+def test_approving_a_retrain_item_while_its_slot_trains_leaves_it_pending(brain):
+    """Soak: the approval committed, then queueing the job was refused; the item stayed
+    'approved' for good (it could not be rejected) and every later item for the slot was
+    dropped as a duplicate of it."""
+    training = brain.create_job("train", slot_key=SLOT, params={})
+    item = brain.enqueue("retrain", SLOT, rule="live_sharpe", reason="Sharpe -0.8")
+
+    def decide(action: str, reason: str):
+        return carry_out_request(context(brain), brain.submit_request(
+            action, {"item": item.id, "reason": reason}, actor="alice", role="operator"))
+
+    refused = decide("queue.approve", "go")
+    assert refused.state == "failed" and f"already being trained by job {training.id}" in refused.outcome
+    assert brain.get_queue_item(item.id).state == "pending"
+    assert [job.id for job in brain.list_jobs()] == [training.id]
+    assert [e.action for e in brain.list_audit(limit=20)].count("queue.approve") == 1  # the failure's
+    brain.cancel_job(training.id)
+    started = []
+    ctx = context(brain)
+    ctx.start_job = started.append
+    done = carry_out_request(ctx, brain.submit_request(
+        "queue.approve", {"item": item.id, "reason": "now"}, actor="alice", role="operator"))
+    assert done.state == "done", done.outcome
+    job = brain.get_job(done.result["job"])
+    assert (job.kind, job.slot_key, job.state) == ("train", SLOT, "queued") and started == [job.id]
+    assert done.result == {"item": item.id, "state": "done", "job": job.id}
+    assert brain.get_queue_item(item.id).job_id == job.id
+    assert brain.enqueue("retrain", SLOT, rule="live_sharpe", reason="again") is not None
+
+
+def test_a_retrain_item_refused_while_its_slot_trains_can_be_rejected(brain):
+    brain.create_job("train", slot_key=SLOT, params={})
+    item = brain.enqueue("retrain", SLOT, rule="live_sharpe", reason="x")
+    for action in ("queue.approve", "queue.reject"):
+        carry_out_request(context(brain), brain.submit_request(
+            action, {"item": item.id, "reason": "r"}, actor="alice", role="operator"))
+    assert brain.get_queue_item(item.id).state == "rejected"
+
+
+def test_approving_a_prune_item_of_the_champion_leaves_it_pending(brain):
+    brain.promote_version(SLOT, 2, actor="alice", reason="first", force=True)
+    item = brain.enqueue("prune", SLOT, version=2, rule="worse_than_champion", reason="x")
+    refused = carry_out_request(context(brain), brain.submit_request(
+        "queue.approve", {"item": item.id, "reason": "ok"}, actor="alice", role="operator"))
+    assert refused.state == "failed" and "is the champion" in refused.outcome
+    assert brain.get_queue_item(item.id).state == "pending" and brain.get_version(SLOT, 2).status != "pruned"
 
 
 # ---- the asker's flow ----------------------------------------------------------------------------
@@ -239,3 +302,86 @@ def test_the_demo_is_a_request_refused_while_one_runs_and_for_viewers(brain):
     audit = [(e.action, e.outcome.split(":")[0], e.target) for e in brain.list_audit(limit=3)]
     assert audit == [("demo.start", "refused", None), ("demo.start", "failed", None),
                      ("demo.start", "ok", f"job {job.id}")]
+
+
+# ---- requests whose handler died ------------------------------------------------------------------
+
+# A CLI-like asker (no leader alive: it carries its request out itself) that is killed mid-way:
+# its handler says which request it holds, then hangs until the test SIGKILLs the process.
+CLAIM_AND_HANG = """
+import os, socket, sys, threading
+from brain import open_brain
+from scheduler.config import HuracanConfig
+from scheduler.services import requests
+
+def hang(ctx, request):
+    print(request.id, flush=True)
+    threading.Event().wait()
+
+requests.HANDLERS["promote"] = hang
+with open_brain(sys.argv[1]) as brain:
+    requests.submit_request(brain, HuracanConfig(), "promote", {"slot": sys.argv[2], "version": 1,
+                            "reason": "first"}, actor="alice", origin=None, role="operator",
+                            handler=f"cli {socket.gethostname()}:{os.getpid()}")
+"""
+
+
+def test_a_request_whose_cli_was_killed_mid_way_is_failed_by_the_leaders_reap(brain, any_brain_url):
+    repo = Path(__file__).resolve().parents[2]
+    path = os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    cli = subprocess.Popen([sys.executable, "-c", CLAIM_AND_HANG, any_brain_url, SLOT], cwd=repo, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = cli.stdout.readline()
+        assert line.strip().isdigit(), cli.stderr.read() if cli.poll() is not None else line
+        request = brain.get_request(int(line))
+        assert (request.state, request.handled_by) == ("running", f"cli {socket.gethostname()}:{cli.pid}")
+        seen = []  # another asker waiting on the same row (a console that handed it over)
+        waiter = threading.Thread(target=lambda: seen.append(await_outcome(brain, request, 30)))
+        waiter.start()
+    finally:
+        os.kill(cli.pid, signal.SIGKILL)
+        cli.wait(10)
+        cli.stdout.close()
+        cli.stderr.close()
+    leader = Leader(brain, HuracanConfig(), LocalExecutor(any_brain_url), feeds=[])
+    assert leader.reap() == []  # no job was requeued; the request was failed
+    waiter.join(30)
+    (final,) = seen
+    assert final.state == "failed"
+    assert final.outcome.startswith(f"interrupted: its handler (pid {cli.pid}) is gone; not run again")
+    entry = brain.list_audit(limit=1)[0]
+    assert (entry.action, entry.actor, entry.target) == ("promote", "alice", SLOT)
+    assert entry.outcome == f"failed: {final.outcome}"
+    assert entry.details["reaped_by"] == leader.holder and entry.details["request"] == request.id
+    assert brain.champion(SLOT) is None and brain.running_requests() == []
+    assert leader.reap() == [] and brain.get_request(request.id).outcome == final.outcome  # once
+
+
+def test_a_claim_of_another_machine_is_reaped_only_once_older_than_the_bound(brain):
+    request = brain.submit_request("promote", PROMOTE_FIRST, actor="alice", role="operator")
+    brain.claim_request(request.id, handler="leader elsewhere:4242")
+    claimed_at = brain.get_request(request.id).handled_at
+    soon = claimed_at + timedelta(seconds=CLAIM_BOUND_SECONDS - 1)
+    assert reap_abandoned_requests(brain, reaped_by="leader test:1", now=soon) == []
+    later = claimed_at + timedelta(seconds=CLAIM_BOUND_SECONDS + 1)
+    assert reap_abandoned_requests(brain, reaped_by="leader test:1", now=later) == [request.id]
+    reaped = brain.get_request(request.id)
+    assert reaped.state == "failed"
+    assert "its handler (leader elsewhere:4242) has not finished it in 120s" in reaped.outcome
+
+
+def test_a_live_handler_of_this_machine_is_not_reaped(brain):
+    request = brain.submit_request("promote", PROMOTE_FIRST, actor="alice", role="operator")
+    ctx = RequestContext(brain, HuracanConfig(), handler="console alice")
+    assert ctx.handler == f"console alice {socket.gethostname()}:{os.getpid()}"  # the claim names its pid
+    brain.claim_request(request.id, handler=ctx.handler)
+    assert reap_abandoned_requests(brain, reaped_by="leader test:1", now=datetime.now(UTC)) == []
+    assert brain.get_request(request.id).state == "running"
+
+
+def test_the_requests_entry_is_configured_as_requests_every_or_its_old_name():
+    assert ScheduleConfig.model_validate({"requests_every": "3s"}).requests_every == 3.0
+    assert ScheduleConfig.model_validate({"commands_every": "2s"}).requests_every == 2.0  # deprecated
+    assert ScheduleConfig().requests_every == 1.0

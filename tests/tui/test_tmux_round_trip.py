@@ -1,7 +1,7 @@
 """A full operator round trip in a real terminal, and the same session as a viewer.
 
 The console starts its own leader beside it (no --no-leader), so every action travels as a row
-of the `commands` table to the leader, which checks and carries it out — the compare job runs in
+of the `operator_requests` table to the leader, which checks and carries it out — the compare job runs in
 a worker process the leader dispatches."""
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_operator_filters_opens_compares_promotes_and_rolls_back(seeded_brain_ur
         assert history[0].reason == "live numbers disappoint"
         assert brain.champion(GOOG).number == 1
         assert len(brain.list_comparisons(GOOG, challenger_version=2)) >= 4
-        handled = [c for c in brain.list_commands() if c.action in ("compare", "promote", "rollback")]
+        handled = [c for c in brain.list_requests() if c.action in ("compare", "promote", "rollback")]
         assert len(handled) == 4 and all(c.state == "done" for c in handled)
         assert all(c.handled_by.startswith("leader ") for c in handled)  # the leader carried them out
         actions = [e.action for e in brain.list_audit(limit=50)]
@@ -110,6 +110,6 @@ def test_the_same_session_as_a_viewer_looks_but_cannot_act(seeded_brain_url, ter
         term.close()
     with open_brain(seeded_brain_url) as brain:
         assert brain.champion(GOOG).number == 1 and len(brain.promotion_history(GOOG)) == 1
-        assert brain.list_commands() == [] and brain.list_jobs() == []
+        assert brain.list_requests() == [] and brain.list_jobs() == []
         denied = {e.action for e in brain.list_audit() if e.outcome == "denied"}
         assert {"promote", "rollback"} <= denied and any("compare" in action for action in denied)

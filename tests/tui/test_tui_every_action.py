@@ -114,9 +114,11 @@ async def test_a_viewer_is_refused_every_changing_action_by_key_palette_and_comm
             assert newest_toast == f"{expected[-1]}: not allowed for a viewer", action.id
             assert app.screen is screen, f"{action.id}: the key opened {app.screen!r}"
             # By the command palette.
+            audited = len(expected)
             app.run_registered_action(action)
-            await pilot.pause()
-            assert denials(app)[0] == action.audit_name and len(denials(app)) == len(expected) + 1, action.id
+            await wait_until(pilot, lambda n=audited: len(denials(app)) == n + 1,  # written in a thread
+                             what=f"{action.id} refused by the palette and audited")
+            assert denials(app)[0] == action.audit_name, action.id
             expected.append(action.audit_name)
             assert app.screen is screen, f"{action.id}: the palette opened {app.screen!r}"
             # By `:` wherever a command maps to it.
@@ -131,8 +133,8 @@ async def test_a_viewer_is_refused_every_changing_action_by_key_palette_and_comm
                     assert app.screen is screen, f":{name} opened {app.screen!r}"
         assert sorted(denials(app)) == sorted(expected)
         assert {"demo.start", "retrain", "promote", "job.cancel", "queue.approve"} <= set(expected)
-        # Nothing changed: no command was recorded, no job started.
-        assert app.brain.list_commands(limit=100) == []
+        # Nothing changed: no operator request was recorded, no job started.
+        assert app.brain.list_requests(limit=100) == []
         assert len(app.brain.list_jobs(limit=1000)) == jobs_before
 
 
@@ -170,7 +172,7 @@ async def test_an_operator_opens_every_view_and_every_dialog(seeded_brain_url):
                              what=action.id)
             await pilot.press("escape")
             await wait_until(pilot, lambda screen=screen: app.screen is screen, what=f"{action.id} cancelled")
-        assert app.brain.list_commands(limit=100) == []
+        assert app.brain.list_requests(limit=100) == []
         assert not [e for e in app.brain.list_audit(limit=5000) if e.outcome == "denied"]
 
 

@@ -1,5 +1,5 @@
 """The Queues view: retrain and prune items with rule, reason and state; operators approve or
-reject with a reason through the commands table; viewers are refused, and the refusal audited."""
+reject with a reason as operator requests; viewers are refused, and the refusal audited."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ async def test_an_operator_approves_a_prune_and_rejects_a_retrain(any_brain_url)
         audit = [(e.action, e.reason, e.outcome) for e in brain.list_audit(limit=3)]
         assert audit == [("queue.reject", "one bad day", "ok"), ("prune", "agreed, v2 is stale", "ok"),
                          ("queue.approve", "agreed, v2 is stale", "ok")]
-        assert [c.action for c in brain.list_commands()] == ["queue.reject", "queue.approve"]
+        assert [c.action for c in brain.list_requests()] == ["queue.reject", "queue.approve"]
 
 
 async def test_a_viewer_cannot_approve_or_reject_and_each_refusal_is_audited(seeded_brain_url):
@@ -86,6 +86,6 @@ async def test_a_viewer_cannot_approve_or_reject_and_each_refusal_is_audited(see
         await pilot.press("a", "x")
         assert isinstance(app.screen, QueuesScreen)  # no confirmation opened
     with open_brain(seeded_brain_url) as brain:
-        assert brain.get_queue_item(item.id).state == "pending" and brain.list_commands() == []
+        assert brain.get_queue_item(item.id).state == "pending" and brain.list_requests() == []
         denied = sorted(e.action for e in brain.list_audit() if e.outcome == "denied")
         assert denied == ["queue.approve", "queue.reject"]

@@ -1,6 +1,6 @@
 """The Registry view: versions with their status and the promotion timeline; operators promote
 (with the A/B verdict shown, force offered explicitly when it does not pass), roll back and
-prune with a reason, through the commands table; viewers are refused, and the refusal audited."""
+prune with a reason, as operator requests; viewers are refused, and the refusal audited."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ async def test_registry_shows_statuses_and_the_timeline_and_an_operator_promotes
         entry = brain.list_audit(limit=1)[0]
         assert (entry.action, entry.target, entry.actor, entry.origin, entry.reason, entry.outcome) == (
             "promote", f"{SLOT} v2", "alice", "10.0.0.7", "beats v1 on every test", "ok")
-        (command,) = brain.list_commands()
+        (command,) = brain.list_requests()
         assert (command.action, command.state, command.role) == ("promote", "done", "operator")
 
 
@@ -114,7 +114,7 @@ async def test_promotion_without_a_passing_verdict_is_refused_unless_forced(any_
         assert "champion_better: it does NOT pass" in verdict and "unless you force it" in verdict
         assert dialog.query_one("#promote-force", Checkbox).value is False  # offered, never on by itself
         await confirm(pilot, dialog, "looks better to me")
-        await wait_until(pilot, lambda: [c.state for c in app.brain.list_commands()] == ["failed"],
+        await wait_until(pilot, lambda: [c.state for c in app.brain.list_requests()] == ["failed"],
                          what="the refused promotion")
         assert champion(app) == 1
         dialog = await open_promote(pilot, app, 0)
@@ -126,7 +126,7 @@ async def test_promotion_without_a_passing_verdict_is_refused_unless_forced(any_
         dialog = await open_promote(pilot, app, 1)
         assert "No A/B comparison of v2 against champion v3" in verdict_shown(dialog)
         await confirm(pilot, dialog, "x")
-        await wait_until(pilot, lambda: len(app.brain.list_commands()) == 3, what="the third command")
+        await wait_until(pilot, lambda: len(app.brain.list_requests()) == 3, what="the third command")
     with open_brain(any_brain_url) as brain:
         audit = [(e.action, e.outcome.split(":")[0], e.reason) for e in brain.list_audit(limit=3)]
         assert audit == [("promote", "failed", "x"),
@@ -184,7 +184,7 @@ async def test_a_viewer_is_refused_promote_rollback_and_prune_and_each_is_audite
                    for i in range(options.option_count))
         await pilot.press("escape")
     with open_brain(seeded_brain_url) as brain:
-        assert brain.champion(SLOT).number == 1 and brain.list_commands() == []
+        assert brain.champion(SLOT).number == 1 and brain.list_requests() == []
         denied = [(e.action, e.actor, e.outcome) for e in brain.list_audit() if e.outcome == "denied"]
         assert sorted(denied) == [("promote", "alice", "denied"), ("prune", "alice", "denied"),
                                   ("rollback", "alice", "denied")]

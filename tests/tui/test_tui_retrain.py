@@ -79,7 +79,7 @@ async def test_the_detail_view_and_the_command_line_open_the_dialog_and_escape_q
         await pilot.press("escape")
         await pilot.pause()
     with open_brain(seeded_brain_url) as brain:
-        assert brain.list_jobs() == [] and brain.list_commands() == []
+        assert brain.list_jobs() == [] and brain.list_requests() == []
 
 
 async def test_viewers_cannot_retrain_by_key_or_command(seeded_brain_url):
