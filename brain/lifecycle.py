@@ -167,6 +167,13 @@ class LifecycleMixin(BrainPart):
         with self._read() as conn:
             return [_promotion_record(row) for row in conn.execute(query)]
 
+    def get_promotion(self, promotion_id: int) -> PromotionRecord:
+        with self._read() as conn:
+            row = conn.execute(_promotion_query().where(promotions.c.id == promotion_id)).one_or_none()
+        if row is None:
+            raise BrainError(f"no promotion {promotion_id}")
+        return _promotion_record(row)
+
     def list_rollbacks(self, slot_key: str | None = None, *, limit: int = 200) -> list[RollbackRecord]:
         """Newest first, of one slot or all."""
         query = _rollback_query().order_by(rollback_logs.c.ts.desc(), rollback_logs.c.id.desc()).limit(limit)

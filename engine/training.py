@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from engine.cadence import Cadence
 from engine.data import CANONICAL_COLUMNS, data_fingerprint
 from engine.features import add_features, feature_columns
 from engine.manifest import FoldRecord, Manifest
@@ -40,7 +41,7 @@ from engine.validation import Fold, walk_forward_folds
 MIN_TRAIN_ROWS = 30
 MIN_TEST_ROWS_PER_FOLD = 5
 MIN_TRAIN_FRACTION = 0.5
-CADENCES = ("full", "quick", "incremental")
+CADENCES = tuple(Cadence)
 QUICK_FOLDS = 2
 # Early stopping (opt-in) and the incremental cadence hold out the last 15% of the rows they
 # train on, in time order and purged by the horizon, as validation data.
@@ -226,6 +227,7 @@ def train_model(
         threshold_bps=float(threshold_bps) if classifier else None,
         early_stopping=early_stopping,
         warm_start_from=warm_from,
+        determinism=final_model.determinism(),
     )
     result = TrainingResult(
         manifest=manifest,

@@ -79,7 +79,13 @@ class LiveState:
             from engine.models import load_model
 
             data = brain.load_artifact(version.artifact_sha256)
-            self.models[version.id] = load_model(version.model_kind, data, sha256=version.artifact_sha256)
+            self.models[version.id] = load_model(
+                version.model_kind,
+                data,
+                sha256=version.artifact_sha256,
+                # The format the version declares; a missing one is refused like a wrong one.
+                artifact_format=version.manifest.get("artifact_format", ""),
+            )
         return self.models[version.id]
 
 
@@ -318,5 +324,5 @@ def demo_feeds(speed: int = 1) -> list:
     start before the demo is accepted (or with it declined) without replaying anything on its own."""
     from scheduler.services.feeds import ReplayFeed
 
-    return [ReplayFeed(feed.path, feed.symbol, feed.timeframe, feed.speed, follow_only=True)
+    return [ReplayFeed(str(feed.path), feed.symbol, feed.timeframe, feed.speed, follow_only=True)
             for feed in demo_live_config(speed).feeds]

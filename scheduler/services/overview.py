@@ -141,7 +141,7 @@ class BrainSnapshot:
     taken_at: datetime
     leader: LeaderRecord | None = None  # the live headless leader, if any
     newest_rollback: RollbackRecord | None = None  # so a console can tell of each new one
-    marks: ChangeMarks | tuple[()] = ()  # brain.change_marks() when `slots` was read
+    marks: ChangeMarks | None = None  # brain.change_marks() when `slots` was read
     read_whole_at: float = field(default_factory=time.monotonic)  # when every slot was last read
 
     @property
@@ -156,12 +156,12 @@ def read_snapshot(brain: Brain, clock: Clock = utc_now,
     `previous`, only the slots that changed when the marks can name them (the others keep their
     records of `previous`)."""
     marks = brain.change_marks()
-    whole = (previous is None or previous.marks == ()
-             or time.monotonic() - previous.read_whole_at >= WHOLE_READ_SECONDS)
-    if whole:
+    if (previous is None or previous.marks is None
+            or time.monotonic() - previous.read_whole_at >= WHOLE_READ_SECONDS):
         slots, read_whole_at = slot_overviews(brain), time.monotonic()
     else:
-        slots, read_whole_at = updated_slots(brain, previous, marks), previous.read_whole_at
+        slots = updated_slots(brain, previous.slots, previous.marks, marks)
+        read_whole_at = previous.read_whole_at
     newest = brain.list_rollbacks(limit=1)
     return BrainSnapshot(slots=slots, jobs=brain.list_jobs(limit=JOBS_SHOWN), taken_at=clock(),
                          leader=brain.current_leader(), newest_rollback=newest[0] if newest else None,
@@ -185,20 +185,21 @@ def side_parts(brain: Brain) -> tuple[dict, dict]:
     return brain.drift_flags(), brain.open_queue_counts()
 
 
-def updated_slots(brain: Brain, previous: BrainSnapshot, marks: ChangeMarks) -> tuple[SlotOverview, ...]:
-    """`previous.slots` brought up to date: the slots overview_changes names are read again,
-    drift flags and queue counts are read (once) when their marks moved. A slot nothing changed
-    keeps its very record."""
-    if marks == previous.marks:
-        return previous.slots
-    changed = brain.overview_changes(previous.marks)
+def updated_slots(brain: Brain, before: tuple[SlotOverview, ...], before_marks: ChangeMarks,
+                  marks: ChangeMarks) -> tuple[SlotOverview, ...]:
+    """`before` (read at `before_marks`) brought up to date: the slots overview_changes names are
+    read again, drift flags and queue counts are read (once) when their marks moved. A slot nothing
+    changed keeps its very record."""
+    if marks == before_marks:
+        return before
+    changed = brain.overview_changes(before_marks)
     if changed is None:
         return slot_overviews(brain)
-    side_marks_moved = marks.side_parts != previous.marks.side_parts  # drift checks, queue items
+    side_marks_moved = marks.side_parts != before_marks.side_parts  # drift checks, queue items
     side = side_parts(brain) if side_marks_moved else None
     fresh = {slot.slot: slot for slot in slot_overviews(brain, changed, side)} if changed else {}
     slots = []
-    for slot in previous.slots:
+    for slot in before:
         slot = fresh.get(slot.slot, slot)
         if side is not None:
             drift, queue = drift_flag(side[0].get(slot.slot)), queue_counts(side[1].get(slot.slot))

@@ -16,6 +16,7 @@ import polars as pl
 
 from brain import Brain
 from brain.records import SlotRecord, VersionRecord
+from engine.cadence import Cadence
 from engine.manifest import Manifest
 from engine.models import model_tags
 from engine.targets import target_name
@@ -86,8 +87,8 @@ def fit_models(
                 _forward(progress, (position + fraction) / len(kinds), f"{label}{kind}: {message}", values)
 
         cadence, warm = config.cadence, previous.get(kind)
-        if cadence == "incremental" and (warm is None or not model_tags(kind).supports_warm_start):
-            cadence = "full"
+        if cadence == Cadence.INCREMENTAL and (warm is None or not model_tags(kind).supports_warm_start):
+            cadence = Cadence.FULL
         results.append(
             train_model(
                 frame,
@@ -149,7 +150,10 @@ def previous_versions(brain: Brain, slot_key: str, kinds: list[str]) -> dict[str
         kind: PreviousVersion(
             number=version.number,
             model=load_model(
-                kind, brain.load_artifact(version.artifact_sha256), sha256=version.artifact_sha256
+                kind,
+                brain.load_artifact(version.artifact_sha256),
+                sha256=version.artifact_sha256,
+                artifact_format=version.manifest.get("artifact_format", ""),
             ),
             data_end=version.data_end or Manifest.from_json(version.manifest).data_end,
         )

@@ -35,5 +35,5 @@ def start_worker(brain_url: str, job_id: int, *, log_path: Path | None = None) -
             env=env,
         )
     finally:
-        if log is not subprocess.DEVNULL:
+        if not isinstance(log, int):  # the child has its own copy of the descriptor now
             log.close()

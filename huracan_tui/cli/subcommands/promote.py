@@ -32,7 +32,8 @@ def run(args, config) -> None:
         require_version(brain, args.slot, args.version)
         arguments = {"slot": args.slot, "version": args.version, "reason": reason, "force": args.force}
         finished = carry_out(brain, url, config, "promote", arguments)
-        promotion = brain.promotion_history(args.slot, limit=1)[0]
+        # This request's own promotion: another operator may have changed the champion since.
+        promotion = brain.get_promotion(int(finished.result["promotion"]))
         document = {**request_document(finished), "promotion": asdict(promotion)}
 
     emit(document, args.json, lambda doc: doc["outcome"])
