@@ -31,7 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from brain import Brain, BrainError, open_brain
 from brain.identity import current_actor
 from brain.lease import pid_alive
-from brain.records import ACTIVE_JOB_STATES, JobRecord
+from brain.records import ACTIVE_JOB_STATES, JobRecord, JobState
 from scheduler.config import HuracanConfig
 from scheduler.daemon import pause_points
 from scheduler.daemon.executor import Executor, make_executor
@@ -175,7 +175,7 @@ class Leader:
                 pause_points.pause_if_asked("dispatch")  # test hook; a no-op unless asked
 
     def _next_queued(self):
-        queued = self.brain.list_jobs(limit=500, states=["queued"])
+        queued = self.brain.list_jobs(limit=500, states=[JobState.QUEUED])
         waiting = [job for job in queued if job.id not in self.launched]
         return min(waiting, key=lambda job: job.id) if waiting else None
 
@@ -186,7 +186,7 @@ class Leader:
         running: those are left to finish) and then on a cadence. Returns the new jobs' ids."""
         with self._lock:
             requeued = []
-            for job in self.brain.list_jobs(limit=500, states=["running"]):
+            for job in self.brain.list_jobs(limit=500, states=[JobState.RUNNING]):
                 if job.id in self.executor.running:  # ours and alive: dispatch watches it
                     continue
                 why = self._why_dead(job)

@@ -146,7 +146,7 @@ class BrainSnapshot:
 
     @property
     def active_jobs(self) -> list[JobRecord]:
-        return [job for job in self.jobs if job.state in ("queued", "running")]
+        return [job for job in self.jobs if job.is_active]
 
 
 def read_snapshot(brain: Brain, clock: Clock = utc_now,

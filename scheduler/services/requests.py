@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from brain import Brain, BrainError
 from brain.lease import pid_alive
-from brain.records import RequestRecord
+from brain.records import ACTIVE_JOB_STATES, RequestRecord
 from brain.requests import FINAL_STATES
 from scheduler.config import HuracanConfig
 from scheduler.services.roles import effective_role
@@ -294,7 +294,7 @@ def _compare(ctx: RequestContext, request: RequestRecord) -> Outcome:
         raise RequestRefused("compare needs challengers: a list of version numbers")
     if ctx.brain.get_slot(slot) is None:
         raise RequestRefused(f"no slot {slot}")
-    busy = [job.id for job in ctx.brain.list_jobs(limit=500, states=["queued", "running"])
+    busy = [job.id for job in ctx.brain.list_jobs(limit=500, states=list(ACTIVE_JOB_STATES))
             if job.slot_key == slot and job.kind == "compare"]
     if busy:
         raise RequestRefused(f"a comparison of {slot} is already running as job {busy[0]}")
@@ -314,7 +314,7 @@ def _demo(ctx: RequestContext, request: RequestRecord) -> Outcome:
     """The bundled data imported and the demo models trained, as a job (a worker, never the asker)."""
     from scheduler.services.job_params import demo_job_params
 
-    busy = [job.id for job in ctx.brain.list_jobs(limit=500, states=["queued", "running"])
+    busy = [job.id for job in ctx.brain.list_jobs(limit=500, states=list(ACTIVE_JOB_STATES))
             if job.kind == "demo"]
     if busy:
         raise RequestRefused(f"The demo is already running as job {busy[0]}.")
@@ -344,7 +344,7 @@ def _train_job_params(ctx: RequestContext, slot_key: str, choices: dict) -> dict
 def _queue_train_job(ctx: RequestContext, request: RequestRecord, slot_key: str, choices: dict) -> int:
     if ctx.brain.get_slot(slot_key) is None:
         raise RequestRefused(f"no slot {slot_key}")
-    busy = [job.id for job in ctx.brain.list_jobs(limit=500, states=["queued", "running"])
+    busy = [job.id for job in ctx.brain.list_jobs(limit=500, states=list(ACTIVE_JOB_STATES))
             if job.slot_key == slot_key and job.kind == "train"]
     if busy:
         raise RequestRefused(f"{slot_key} is already being trained by job {busy[0]}")

@@ -95,7 +95,7 @@ def result_details(row: dict) -> str:
 def job_line(job: JobRecord | None) -> str:
     if job is None:
         return ""
-    if job.state in ("queued", "running"):
+    if job.is_active:
         return (f"Comparison job {job.id} {job.state} {100 * (job.progress or 0):.0f}%: "
                 f"{job.message or 'waiting for a worker'}")
     if job.state == "succeeded":
@@ -149,7 +149,7 @@ class CompareScreen(FilteredScreen):
     def _watch_while_running(self) -> None:
         """Poll again only while a comparison job is under way; one poll at a time."""
         job = self.state.job if self.state else None
-        if job is not None and job.state in ("queued", "running"):
+        if job is not None and job.is_active:
             self._timer = self.set_timer(max(MIN_POLL_SECONDS, self.app.refresh_seconds), self.load_state)
 
     @on(CompareLoaded)
@@ -237,7 +237,7 @@ class CompareScreen(FilteredScreen):
             self.notify("This slot has no challenger: train another version first.", severity="warning")
             return
         job = self.state.job
-        if job is not None and job.state in ("queued", "running"):
+        if job is not None and job.is_active:
             self.notify(f"A comparison of {self.slot_key} is already running as job {job.id}.")
             return
         app.submit_request("compare", {"slot": self.slot_key, "challengers": [number],

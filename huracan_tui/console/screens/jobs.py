@@ -203,7 +203,7 @@ class JobsScreen(FilteredScreen):
         job = self.jobs.get(str(job_id))
         if job is None:
             return
-        if job.state not in ("queued", "running"):
+        if not job.is_active:
             self.notify(f"Job {job_id} is {job.state}: nothing to cancel.", severity="warning")
             return
 
