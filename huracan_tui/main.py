@@ -87,7 +87,8 @@ def run(argv: list[str] | None = None) -> int:
                 return 1
         brain = open_brain(brain_url)
         leader = None
-        if not (args.read_only or args.no_leader or not config.console.embedded_leader):
+        # A brain this user cannot write (read-only file or login) is for viewing: no leader beside it.
+        if not (args.read_only or brain.read_only or args.no_leader or not config.console.embedded_leader):
             # An empty brain is offered the demo: its leader is ready to replay it.
             demo = args.demo or not brain.list_slots()
             leader = LeaderProcess(brain, brain_url, args.config, demo=demo)

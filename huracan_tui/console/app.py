@@ -7,7 +7,8 @@ Every action is in the registry (huracan_tui.console.actions) and every one pass
 
 from __future__ import annotations
 
-import time
+import asyncio
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from textual.app import App
 from textual.message import Message
 from textual.timer import Timer
 
-from brain import Brain, BrainError, CommandRecord
+from brain import Brain, BrainError, RequestRecord
 from brain.identity import current_actor
 from huracan_tui.console.actions import AUDIT_NAMES, CHANGES_THINGS, Action, action_name, bindings
 from huracan_tui.console.export import export_table
@@ -36,9 +37,9 @@ from huracan_tui.console.screens.slot_view import push_slot_view
 from huracan_tui.console.widgets.disconnected import DisconnectedBanner, retry_seconds
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.config import HuracanConfig
-from scheduler.services.job_params import demo_job_params
 from scheduler.services.overview import BrainSnapshot, Clock, read_snapshot, utc_now
-from scheduler.services.requests import CommandContext, execute_command
+from scheduler.services.requests import submit_request
+from scheduler.services.roles import effective_role
 from scheduler.services.worker_process import start_worker
 from themes import STYLESHEET, THEME_NAMES, THEMES
 
@@ -66,17 +67,17 @@ class PollFailed(Message):
         self.error = error
 
 
-class CommandFinished(Message):
-    """A command this console asked for was carried out, failed or was refused."""
+class RequestFinished(Message):
+    """An operator request this console made was carried out, failed or was refused."""
 
-    def __init__(self, command: CommandRecord, on_done: Callable[[CommandRecord], None] | None) -> None:
+    def __init__(self, request: RequestRecord, on_done: Callable[[RequestRecord], None] | None) -> None:
         super().__init__()
-        self.command = command
+        self.request = request
         self.on_done = on_done
 
 
-# How long the console watches a command handed to a leader before it stops waiting for news.
-COMMAND_WATCH_SECONDS = 60.0
+# The title of a done request's toast where it is not "<action>: done".
+DONE_TITLES = {"demo": "Demo"}
 
 
 class HuracanApp(App):
@@ -106,7 +107,7 @@ class HuracanApp(App):
         self.clock = clock
         self.worker_log = worker_log
         self.user, self.origin = identity or current_actor()
-        self.role = "viewer" if read_only else config.roles.role_of(self.user)
+        self.role = effective_role(brain, config, self.user, read_only=read_only)
         # Read before the app starts (huracan-tui does), the first frame already shows the slots:
         # no empty frame first, and the read does not compete with Textual's start for the GIL.
         self.snapshot: BrainSnapshot | None = snapshot
@@ -119,6 +120,7 @@ class HuracanApp(App):
         self._timer: Timer | None = None
         self.unreachable_since = None  # when polls started failing; None while they succeed
         self._failed_polls = 0
+        self._denials_unwritten: set[threading.Event] = set()  # refusals whose audit row is on its way
         for theme in THEMES:
             self.register_theme(theme)
         # Set before mounting: the theme is applied with the first styling pass instead of
@@ -278,29 +280,43 @@ class HuracanApp(App):
 
     def deny(self, what: str) -> None:
         what = AUDIT_NAMES.get(what, what)
-        self.brain.audit(what, actor=self.user, origin=self.origin, outcome="denied",
-                         details={"role": self.role})
         self.notify(f"{what}: not allowed for a viewer", severity="warning", title="Read-only")
+        written = threading.Event()
+        self._denials_unwritten = {event for event in self._denials_unwritten if not event.is_set()}
+        self._denials_unwritten.add(written)
+        self._audit_denial(what, written)
+
+    @work(thread=True, group="audit")
+    def _audit_denial(self, what: str, written: threading.Event) -> None:
+        """The refusal's audit row, written off the UI thread (the brain may be slow or away)."""
+        try:
+            self.brain.audit(what, actor=self.user, origin=self.origin, outcome="denied",
+                             details={"role": self.role})
+        except BrainError as error:
+            self.call_from_thread(self.notify, str(error), title=f"{what}: not audited", severity="error")
+        finally:
+            written.set()
+
+    async def on_unmount(self) -> None:
+        # A refusal just before quitting still lands in the audit log: its thread outlives the
+        # worker, which Textual has cancelled by now, so wait for the rows themselves.
+        unwritten = list(self._denials_unwritten)
+        await asyncio.to_thread(lambda: [event.wait(10) for event in unwritten])
 
     # --- actions ------------------------------------------------------------------------------
 
     def start_demo(self) -> None:
+        """An operator request like any other (the leader checks the role again); the demo job
+        it creates trains in a worker process."""
         if not self.allows("demo"):
             self.deny("demo.start")
             return
         running = [job for job in (self.snapshot.active_jobs if self.snapshot else [])
                    if job.kind == "demo"]
-        if running:
+        if running:  # the handler refuses it too; the console knows already, from its snapshot
             self.notify(f"The demo is already running as job {running[0].id}.")
             return
-        job = self.brain.create_job("demo", params=demo_job_params(self.config.training))
-        if self.brain.current_leader() is None:  # else the leader's dispatch runs it
-            start_worker(self.brain_url, job.id, log_path=self.worker_log)
-        self.brain.audit("demo.start", actor=self.user, origin=self.origin, outcome="ok",
-                         target=f"job {job.id}")
-        self.notify(f"Demo started as job {job.id}: importing data and training in a worker.",
-                    title="Demo")
-        self.refresh_now()
+        self.submit_request("demo", {})
 
     def open_slot(self, slot_key: str) -> None:
         self.push_screen(ModelDetailScreen(slot_key))
@@ -388,58 +404,46 @@ class HuracanApp(App):
     def action_show_replay(self, hours: str = "") -> None:
         open_replay(self, hours)
 
-    def submit_command(self, action: str, args: dict, *,
-                       on_done: Callable[[CommandRecord], None] | None = None) -> None:
-        """Ask for an action that changes things. It is recorded as a command; a live headless
-        leader carries it out, else this console does, in a thread (the same code, the same checks).
+    def submit_request(self, action: str, args: dict, *,
+                       on_done: Callable[[RequestRecord], None] | None = None) -> None:
+        """Ask for an action that changes things: an operator request. A live headless leader
+        carries it out, else this console does, in a thread (the same code, the same checks).
         The outcome comes back as a toast and to `on_done`."""
-        if self.role != "operator":  # every command changes something
+        if self.role != "operator":  # every request changes something
             self.deny(action)
             return
         self._carry_out(action, args, on_done)
 
-    @work(thread=True, group="commands")
+    @work(thread=True, group="requests")
     def _carry_out(self, action: str, args: dict, on_done) -> None:
         try:
-            command = self.brain.submit_command(action, args, actor=self.user, origin=self.origin,
-                                                role=self.role)
-            if self.brain.current_leader() is None:
-                context = CommandContext(self.brain, self.config, handler=f"console {self.user}",
-                                         start_job=self._start_worker)
-                command = execute_command(context, command)
-            else:
-                command = self._await_leader(command.id)
+            request = submit_request(self.brain, self.config, action, args, actor=self.user,
+                                     origin=self.origin, role=self.role, handler=f"console {self.user}",
+                                     start_job=self._start_worker)
         except BrainError as error:
             self.call_from_thread(self.notify, str(error), title=action, severity="error")
             return
-        self.post_message(CommandFinished(command, on_done))
-
-    def _await_leader(self, command_id: int) -> CommandRecord:
-        deadline = time.monotonic() + COMMAND_WATCH_SECONDS
-        command = self.brain.get_command(command_id)
-        while command.state in ("pending", "running") and time.monotonic() < deadline:
-            time.sleep(0.2)  # a worker thread watching the brain, not a test waiting
-            command = self.brain.get_command(command_id)
-        return command
+        self.post_message(RequestFinished(request, on_done))
 
     def _start_worker(self, job_id: int) -> None:
         start_worker(self.brain_url, job_id, log_path=self.worker_log)
 
-    @on(CommandFinished)
-    def _command_finished(self, message: CommandFinished) -> None:
-        command = message.command
-        severity = {"done": "information", "refused": "warning"}.get(command.state, "error")
-        if command.state in ("pending", "running"):
-            outcome = f"handed to the leader; still {command.state}"
+    @on(RequestFinished)
+    def _request_finished(self, message: RequestFinished) -> None:
+        request = message.request
+        severity = {"done": "information", "refused": "warning"}.get(request.state, "error")
+        if request.state in ("pending", "running"):
+            outcome = f"handed to the leader; still {request.state}"
         else:
-            outcome = command.outcome or command.state
-        self.notify(outcome, title=f"{command.action}: {command.state}", severity=severity)
+            outcome = request.outcome or request.state
+        title = DONE_TITLES.get(request.action) if request.state == "done" else None
+        self.notify(outcome, title=title or f"{request.action}: {request.state}", severity=severity)
         if message.on_done is not None:
-            message.on_done(command)
+            message.on_done(request)
         self.refresh_now()
 
     def cancel_job(self, job_id: int, reason: str) -> None:
-        self.submit_command("cancel_job", {"job": job_id, "reason": reason, "target": f"job {job_id}"})
+        self.submit_request("cancel_job", {"job": job_id, "reason": reason, "target": f"job {job_id}"})
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -452,7 +456,7 @@ class HuracanApp(App):
     def run_prompt(self, text: str | None) -> None:
         if not text:
             return
-        slots = [slot["slot"] for slot in self.snapshot.slots] if self.snapshot else []
+        slots = [slot.slot for slot in self.snapshot.slots] if self.snapshot else []
         try:
             command = parse_prompt(text, slots)
         except PromptError as error:
