@@ -241,7 +241,7 @@ def time_status(backend: str, slots: int, rows: int, repeats: int, try_index: bo
             counted.close()
             print(f"  {backend}: built {slots} slots, {total:,} metric rows in {build_seconds:.1f} s")
             summaries = brain.status()  # a check of what it returns
-            assert len(summaries) == slots and all(len(s["metrics"]) == 5 for s in summaries)
+            assert len(summaries) == slots and all(len(s.metrics) == 5 for s in summaries)
             live = brain.live_summaries()
             assert len(live) == slots and all(row[name] is not None for row in live.values()
                                               for name in LIVE_METRICS)

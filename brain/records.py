@@ -50,6 +50,26 @@ class MetricRecord:
     scope: str  # 'oos' (walk-forward, out of sample) or 'live'
 
 
+@dataclass(frozen=True)
+class SlotStatus:
+    """One slot as brain.status() reads it: its latest version and its champion, each with its
+    overall out-of-sample metrics (name -> value; None where undefined)."""
+
+    slot: str
+    symbol: str
+    timeframe: str
+    target: str
+    horizon: int
+    versions: int
+    latest_version: int | None
+    model_kind: str | None
+    trained_at: datetime | None  # when the latest version was stored
+    metrics: dict[str, float | None]
+    champion: int | None
+    champion_kind: str | None
+    champion_metrics: dict[str, float | None]
+
+
 class JobState(StrEnum):
     """A job's life: queued -> running -> succeeded | failed | interrupted | cancelled."""
 

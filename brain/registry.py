@@ -15,7 +15,7 @@ from brain.audit import insert_audit
 from brain.column_types import nan_to_null
 from brain.errors import BrainError
 from brain.part import BrainPart
-from brain.records import ChangeMarks, MetricRecord, SlotRecord, VersionRecord
+from brain.records import ChangeMarks, MetricRecord, SlotRecord, SlotStatus, VersionRecord
 from brain.rows import inserted_id
 from brain.schema import (
     artifacts,
@@ -286,7 +286,7 @@ class RegistryMixin(BrainPart):
 
     # ---- overview ----------------------------------------------------------------------
 
-    def status(self, slot_keys: Collection[str] | None = None) -> list[dict[str, Any]]:
+    def status(self, slot_keys: Collection[str] | None = None) -> list[SlotStatus]:
         """One summary per slot (latest version, champion, their overall out-of-sample metrics),
         ordered by key, in four queries whatever the slot count; with `slot_keys`, those slots'
         only (what a console re-reads after overview_changes named them)."""
@@ -304,23 +304,18 @@ class RegistryMixin(BrainPart):
         for slot in slot_rows:
             version = latest_by_slot.get(slot.id)
             champion = champion_by_slot.get(slot.key)
-            summaries.append(
-                {
-                    "slot": slot.key,
-                    "symbol": slot.symbol,
-                    "timeframe": slot.timeframe,
-                    "target": slot.target,
-                    "horizon": slot.horizon,
-                    "versions": version.versions if version else 0,
-                    "latest_version": version.number if version else None,
-                    "model_kind": version.model_kind if version else None,
-                    "trained_at": version.created_at.isoformat() if version else None,
-                    "metrics": metrics_by_version.get(version.id, {}) if version else {},
-                    "champion": champion.number if champion else None,
-                    "champion_kind": champion.model_kind if champion else None,
-                    "champion_metrics": metrics_by_version.get(champion.version_id, {}) if champion else {},
-                }
-            )
+            summaries.append(SlotStatus(
+                slot=slot.key, symbol=slot.symbol, timeframe=slot.timeframe, target=slot.target,
+                horizon=slot.horizon,
+                versions=version.versions if version else 0,
+                latest_version=version.number if version else None,
+                model_kind=version.model_kind if version else None,
+                trained_at=version.created_at if version else None,
+                metrics=metrics_by_version.get(version.id, {}) if version else {},
+                champion=champion.number if champion else None,
+                champion_kind=champion.model_kind if champion else None,
+                champion_metrics=metrics_by_version.get(champion.version_id, {}) if champion else {},
+            ))
         return summaries
 
     def overview_changes(self, since: ChangeMarks | tuple[()]) -> set[str] | None:

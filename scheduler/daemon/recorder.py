@@ -45,16 +45,16 @@ def metrics_frame(brain: Brain) -> dict[str, Any]:
     live = brain.live_summaries()
     slots = {}
     for summary in brain.status():
-        key = summary["slot"]
+        key = summary.slot
         champion = champions.get(key)
-        model, oos = summary["model_kind"], summary["metrics"]
-        if champion is not None and champion != summary["latest_version"]:
+        model, oos = summary.model_kind, summary.metrics
+        if champion is not None and champion != summary.latest_version:
             version = brain.get_version(key, champion)
             model = version.model_kind
             oos = {m.name: m.value for m in brain.version_metrics(version.id, scope="oos") if m.fold is None}
         row = {
             "champion": champion,
-            "latest": summary["latest_version"],
+            "latest": summary.latest_version,
             "model": model,
             "oos": {name: compact(oos.get(name)) for name in OOS_METRICS if name in oos},
         }

@@ -12,7 +12,7 @@ from typing import Any
 
 from brain import Brain
 from brain.lease import LeaderRecord
-from brain.records import ChangeMarks, JobRecord, RollbackRecord
+from brain.records import ChangeMarks, JobRecord, RollbackRecord, SlotStatus
 
 Clock = Callable[[], datetime]
 
@@ -108,19 +108,18 @@ class SlotOverview:
         return dict(self.queue).get(queue, 0)
 
 
-def slot_overview(status: Mapping[str, Any], live: Mapping[str, Any] | None,
+def slot_overview(status: SlotStatus, live: Mapping[str, Any] | None,
                   trend: list[float | None] | None, drift: Mapping[str, Any] | None,
                   queue: Mapping[str, int] | None) -> SlotOverview:
     """The one place a slot's overview is made from what the brain returns."""
-    trained = status.get("trained_at")
     return SlotOverview(
-        slot=status["slot"], symbol=status["symbol"], timeframe=status["timeframe"],
-        target=status["target"], horizon=status["horizon"], versions=status.get("versions") or 0,
-        latest_version=status.get("latest_version"), model_kind=status.get("model_kind"),
-        trained_at=datetime.fromisoformat(trained) if isinstance(trained, str) else trained,
-        metrics=OosMetrics.of(status.get("metrics")), champion=status.get("champion"),
-        champion_kind=status.get("champion_kind"),
-        champion_metrics=OosMetrics.of(status.get("champion_metrics")),
+        slot=status.slot, symbol=status.symbol, timeframe=status.timeframe,
+        target=status.target, horizon=status.horizon, versions=status.versions,
+        latest_version=status.latest_version, model_kind=status.model_kind,
+        trained_at=status.trained_at,
+        metrics=OosMetrics.of(status.metrics), champion=status.champion,
+        champion_kind=status.champion_kind,
+        champion_metrics=OosMetrics.of(status.champion_metrics),
         live=LiveSummary(**live) if live else None, live_trend=tuple(trend or ()),
         drift=drift_flag(drift), queue=queue_counts(queue),
     )
@@ -175,8 +174,8 @@ def slot_overviews(brain: Brain, slot_keys: Collection[str] | None = None,
     live = brain.live_summaries(slot_keys)
     trend = brain.live_history("sharpe", points=TREND_POINTS, slot_keys=slot_keys)
     drift, queues = side or side_parts(brain)
-    return tuple(slot_overview(status, live.get(status["slot"]), trend.get(status["slot"]),
-                               drift.get(status["slot"]), queues.get(status["slot"]))
+    return tuple(slot_overview(status, live.get(status.slot), trend.get(status.slot),
+                               drift.get(status.slot), queues.get(status.slot))
                  for status in brain.status(slot_keys))
 
 

@@ -158,13 +158,13 @@ def test_operator_requests_are_claimed_once_and_finished_with_an_outcome(brain):
 def test_status_shows_each_slots_champion_beside_its_latest_version(brain):
     _versions(brain)
     brain.ensure_slot("EURUSD", "1h", "fwd_ret_1", 1)
-    assert [(s["champion"], s["latest_version"]) for s in brain.status()] == [(None, None), (None, 3)]
+    assert [(s.champion, s.latest_version) for s in brain.status()] == [(None, None), (None, 3)]
     brain.promote_version(SLOT, 1, actor="alice", reason="first")
     brain.promote_version(SLOT, 2, actor="alice", reason="override", force=True)
     brain.rollback(SLOT, actor="alice", reason="worse live")
     (_, goog) = brain.status()
-    assert (goog["champion"], goog["champion_kind"], goog["latest_version"]) == (1, "linear", 3)
-    assert goog["champion_metrics"] == {"sharpe": 1.0} and goog["metrics"] == {"sharpe": 3.0}
+    assert (goog.champion, goog.champion_kind, goog.latest_version) == (1, "linear", 3)
+    assert goog.champion_metrics == {"sharpe": 1.0} and goog.metrics == {"sharpe": 3.0}
 
 
 def test_open_queue_counts_and_drift_flags_summarise_each_slot(brain):

@@ -57,11 +57,11 @@ def test_reads_restricted_to_slots_equal_the_whole_read_restricted(brain):
     versions = three_slots(brain)
     live(brain, versions["AAA"], 0.9, 7)
     for chosen in ({key("AAA")}, {key("BBB"), key("CCC")}, set(SYMBOLS), set()):
-        whole = [row for row in brain.status() if row["slot"] in chosen]
+        whole = [row for row in brain.status() if row.slot in chosen]
         assert brain.status(chosen) == whole
         assert brain.live_summaries(chosen) == {
             slot: summary for slot, summary in brain.live_summaries().items() if slot in chosen}
         assert brain.live_history(points=3, slot_keys=chosen) == {
             slot: values for slot, values in brain.live_history(points=3).items() if slot in chosen}
     assert brain.live_history(points=3, slot_keys={key("AAA")}) == {key("AAA"): [0.5, 0.9]}
-    assert brain.status({key("CCC")})[0]["champion"] is None
+    assert brain.status({key("CCC")})[0].champion is None

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from brain import BrainError, open_brain, schema
+from brain.records import SlotStatus
 
 SLOT = "GOOG:1d:fwd_ret_1"
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -178,36 +179,36 @@ def test_status_summarises_every_slot(brain):
         ],
     )
     assert brain.status() == [
-        {
-            "slot": "AAPL:1d:fwd_ret_5",
-            "symbol": "AAPL",
-            "timeframe": "1d",
-            "target": "fwd_ret_5",
-            "horizon": 5,
-            "versions": 0,
-            "latest_version": None,
-            "model_kind": None,
-            "trained_at": None,
-            "metrics": {},
-            "champion": None,
-            "champion_kind": None,
-            "champion_metrics": {},
-        },
-        {
-            "slot": SLOT,
-            "symbol": "GOOG",
-            "timeframe": "1d",
-            "target": "fwd_ret_1",
-            "horizon": 1,
-            "versions": 2,
-            "latest_version": 2,
-            "model_kind": "lightgbm",
-            "trained_at": latest.created_at.isoformat(),
-            "metrics": {"sharpe": 1.5, "max_drawdown": None},
-            "champion": None,
-            "champion_kind": None,
-            "champion_metrics": {},
-        },
+        SlotStatus(
+            slot="AAPL:1d:fwd_ret_5",
+            symbol="AAPL",
+            timeframe="1d",
+            target="fwd_ret_5",
+            horizon=5,
+            versions=0,
+            latest_version=None,
+            model_kind=None,
+            trained_at=None,
+            metrics={},
+            champion=None,
+            champion_kind=None,
+            champion_metrics={},
+        ),
+        SlotStatus(
+            slot=SLOT,
+            symbol="GOOG",
+            timeframe="1d",
+            target="fwd_ret_1",
+            horizon=1,
+            versions=2,
+            latest_version=2,
+            model_kind="lightgbm",
+            trained_at=latest.created_at,
+            metrics={"sharpe": 1.5, "max_drawdown": None},
+            champion=None,
+            champion_kind=None,
+            champion_metrics={},
+        ),
     ]
 
 

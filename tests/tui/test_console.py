@@ -34,8 +34,8 @@ async def test_opens_on_models_view_with_trained_slots(seeded_brain_url):
         assert str(table.get_cell(GOOG, "model")) == "lightgbm"
         # Metrics are the brain's numbers, formatted.
         with open_brain(seeded_brain_url) as brain:
-            status = {row["slot"]: row for row in brain.status()}
-        sharpe = status[GOOG]["metrics"]["sharpe"]
+            status = {row.slot: row for row in brain.status()}
+        sharpe = status[GOOG].metrics["sharpe"]
         assert str(table.get_cell(GOOG, "sharpe")) == f"{sharpe:+.2f}"
         assert not app.screen.query_one("#empty-hint").display
 
@@ -137,10 +137,10 @@ async def test_demo_trains_in_a_worker_process_and_the_view_fills(empty_brain_ur
         (job,) = brain.list_jobs()
         assert job.kind == "demo" and job.state == "succeeded" and job.progress == 1.0
         assert job.pid is not None and job.pid != __import__("os").getpid()  # a separate process
-        slots = {row["slot"]: row for row in brain.status()}
+        slots = {row.slot: row for row in brain.status()}
         assert set(slots) == {"GOOG:1d:fwd_ret_1", "EURUSD:1h:fwd_ret_1", "BTCUSD:1mo:fwd_ret_1"}
-        assert all(row["versions"] == 2 for row in slots.values())
-        assert all(isinstance(row["trained_at"], str | datetime) for row in slots.values())
+        assert all(row.versions == 2 for row in slots.values())
+        assert all(isinstance(row.trained_at, datetime) for row in slots.values())
 
 
 async def test_console_on_a_postgresql_brain(postgres_schema_url, fast_training):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from huracan_tui.cli.output import clean, emit, fmt
 from huracan_tui.settings import resolve_brain_url
 
@@ -14,7 +16,7 @@ def run(args, config) -> None:
     from brain import open_brain
 
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
-        slots = clean(brain.status())
+        slots = clean([asdict(status) for status in brain.status()])
         document = {"brain": brain.url, "slots": slots}
 
     def render(doc) -> str:
