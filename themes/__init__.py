@@ -3,13 +3,14 @@
 Four themes: dark (default) and light for true-colour terminals, high contrast for projectors
 and tired eyes, and ANSI, which uses only the terminal's own 16 colours (old terminals, some SSH
 clients, tmux without RGB). NO_COLOR is honoured by Textual itself (monochrome output).
+Textual's built-in themes are offered beside them (THEME_NAMES lists all).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from textual.theme import Theme
+from textual.theme import BUILTIN_THEMES, Theme
 
 STYLESHEET = Path(__file__).with_name("huracan.tcss")
 
@@ -92,5 +93,8 @@ HURACAN_ANSI = Theme(
 )
 
 THEMES = (HURACAN_DARK, HURACAN_LIGHT, HURACAN_HIGH_CONTRAST, HURACAN_ANSI)
-THEME_NAMES = tuple(theme.name for theme in THEMES)
+# The one list of themes (the palette's theme picker, `:theme`, the config check, the help): ours,
+# then those Textual registers on every app itself, which its palette offers anyway.
+THEME_NAMES = (*(theme.name for theme in THEMES),
+               *(name for name in BUILTIN_THEMES if name not in {theme.name for theme in THEMES}))
 DEFAULT_THEME = HURACAN_DARK.name

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -34,6 +35,13 @@ from huracan_tui.console.screens.models import ModelsScreen
 from huracan_tui.console.screens.prompt import PromptScreen
 from huracan_tui.console.screens.replay import open_replay
 from huracan_tui.console.screens.slot_view import push_slot_view
+from huracan_tui.console.state_file import (
+    RememberedState,
+    StateFileError,
+    default_state_path,
+    read_state,
+    write_state,
+)
 from huracan_tui.console.widgets.disconnected import DisconnectedBanner, retry_seconds
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.config import HuracanConfig
@@ -45,6 +53,10 @@ from themes import STYLESHEET, THEME_NAMES, THEMES
 
 MIN_REFRESH_SECONDS = 0.25
 MAX_REFRESH_SECONDS = 300.0
+
+
+def clamp_refresh(seconds: float) -> float:
+    return min(MAX_REFRESH_SECONDS, max(MIN_REFRESH_SECONDS, seconds))
 
 
 def brain_label(url: str) -> str:
@@ -78,6 +90,9 @@ class RequestFinished(Message):
 
 # The title of a done request's toast where it is not "<action>: done".
 DONE_TITLES = {"demo": "Demo"}
+# Done requests whose effect the next poll announces (a champion changed, a rollback, a job
+# ended), whoever asked: a toast of their own would tell the same event twice.
+ANNOUNCED_BY_POLL = frozenset({"promote", "rollback", "cancel_job"})
 
 
 class HuracanApp(App):
@@ -99,6 +114,7 @@ class HuracanApp(App):
         identity: tuple[str, str | None] | None = None,
         snapshot: BrainSnapshot | None = None,
         after_first_paint: Callable[[], None] | None = None,
+        state_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.brain = brain
@@ -111,7 +127,15 @@ class HuracanApp(App):
         # Read before the app starts (huracan-tui does), the first frame already shows the slots:
         # no empty frame first, and the read does not compete with Textual's start for the GIL.
         self.snapshot: BrainSnapshot | None = snapshot
-        self.refresh_seconds = config.console.refresh_seconds
+        # Theme, sort and refresh interval as this user left them (over the config's defaults).
+        self.state_path = state_path or default_state_path()
+        self._state_warning: str | None = None
+        try:
+            self.remembered = read_state(self.state_path)
+        except StateFileError as error:
+            self.remembered, self._state_warning = RememberedState(), str(error)
+        self.refresh_seconds = (clamp_refresh(self.remembered.refresh_seconds)
+                                if self.remembered.refresh_seconds else config.console.refresh_seconds)
         self.paused = False
         self._start_demo = demo
         self._after_first_paint = after_first_paint  # huracan-tui starts its leader here
@@ -121,22 +145,30 @@ class HuracanApp(App):
         self.unreachable_since = None  # when polls started failing; None while they succeed
         self._failed_polls = 0
         self._denials_unwritten: set[threading.Event] = set()  # refusals whose audit row is on its way
+        self._queued_jobs: set[int] = set()  # jobs this console's requests queued, no poll has seen yet
         for theme in THEMES:
             self.register_theme(theme)
         # Set before mounting: the theme is applied with the first styling pass instead of
         # restyling every widget again once they are up.
-        self.theme = config.console.theme
+        remembered_theme = self.remembered.theme
+        self.theme = remembered_theme if remembered_theme in THEME_NAMES else config.console.theme
 
     # --- lifecycle and polling ----------------------------------------------------------------
 
     def get_default_screen(self) -> ModelsScreen:
         # The Models view is the app's first screen itself, not pushed over an empty one: one
         # screen to compose and style before the first frame.
-        return ModelsScreen()
+        return ModelsScreen(sort_column=self.remembered.sort_column or "slot",
+                            sort_reverse=self.remembered.sort_reverse)
 
     def on_mount(self) -> None:
         if self.config.console.keymap:
             self.set_keymap(self.config.console.keymap)
+        if self._state_warning:
+            self.notify(f"{self._state_warning}; starting with the defaults", title="Remembered settings",
+                        severity="warning")
+        # Whichever way the theme changed (`:theme`, the palette's theme picker), it is remembered.
+        self.theme_changed_signal.subscribe(self, lambda theme: self.remember(theme=theme.name))
         if self.snapshot is None:
             self.refresh_now()
         else:
@@ -185,9 +217,24 @@ class HuracanApp(App):
 
     def _announce(self, before: BrainSnapshot, after: BrainSnapshot) -> None:
         """A toast for each event since the last poll, whoever caused it (this console, a leader,
-        another operator): jobs ended, drift found, champions changed, rollbacks, queue items."""
-        for event in events_between(before, after):
+        another operator): jobs ended, drift flags turned on or off, champions changed, rollbacks,
+        queue items. Changes of state only, so a quiet brain stays quiet."""
+        for event in events_between(before, after, queued_since=self._queued_jobs):
             self.notify(event.message, title=event.title, severity=event.severity)
+        # Seen now: active ones are in the next `before`, ended ones were just told.
+        self._queued_jobs -= {job.id for job in after.jobs}
+
+    def remember(self, **changes) -> None:
+        """Keep a changed setting for this user's next start (fields of RememberedState)."""
+        state = replace(self.remembered, **changes)
+        if state == self.remembered:
+            return
+        self.remembered = state
+        try:
+            write_state(self.state_path, state)
+        except OSError as error:  # the console goes on; only the next start forgets
+            self.notify(f"{self.state_path}: not written ({error})", title="Remembered settings",
+                        severity="warning")
 
     def _show(self, snapshot: BrainSnapshot) -> None:
         for screen in self.screen_stack:
@@ -338,7 +385,8 @@ class HuracanApp(App):
             self._show(self.snapshot)
 
     def set_refresh_seconds(self, seconds: float) -> None:
-        self.refresh_seconds = min(MAX_REFRESH_SECONDS, max(MIN_REFRESH_SECONDS, seconds))
+        self.refresh_seconds = clamp_refresh(seconds)
+        self.remember(refresh_seconds=self.refresh_seconds)
         self.notify(f"Refreshing every {self.refresh_seconds:g}s")
         if not self.paused:
             self.refresh_now()
@@ -436,8 +484,15 @@ class HuracanApp(App):
             outcome = f"handed to the leader; still {request.state}"
         else:
             outcome = request.outcome or request.state
-        title = DONE_TITLES.get(request.action) if request.state == "done" else None
-        self.notify(outcome, title=title or f"{request.action}: {request.state}", severity=severity)
+        done = request.state == "done"
+        job = (request.result or {}).get("job") if done and request.action != "cancel_job" else None
+        if job is not None:  # the job's end is its own toast ("Job N ... finished")
+            self._queued_jobs.add(int(job))
+            title = DONE_TITLES.get(request.action) or f"{request.action}: queued as job {job}"
+            self.notify(outcome, title=title, severity=severity)
+        elif not (done and request.action in ANNOUNCED_BY_POLL):
+            title = DONE_TITLES.get(request.action) if done else None
+            self.notify(outcome, title=title or f"{request.action}: {request.state}", severity=severity)
         if message.on_done is not None:
             message.on_done(request)
         self.refresh_now()
@@ -473,11 +528,13 @@ class HuracanApp(App):
         elif command.action == "interval":
             self.set_refresh_seconds(float(command.argument))
         elif command.action == "theme":
-            if command.argument not in THEME_NAMES:
+            if not command.argument:
+                self.notify(", ".join(THEME_NAMES), title=f"Themes (now {self.theme})")
+            elif command.argument not in THEME_NAMES:
                 self.notify(f"unknown theme {command.argument!r}; themes: {', '.join(THEME_NAMES)}",
                             severity="warning")
-                return
-            self.theme = command.argument
+            else:
+                self.theme = command.argument
         elif command.argument:  # `:drift EURUSD` -> show_drift('EURUSD:1h:fwd_ret_1')
             self.call_later(self.run_action, f"{command.action}({command.argument!r})")
         else:

@@ -1,9 +1,11 @@
-"""What happened between two polls, worded for a toast: jobs that ended, drift found by a new
-check, champions changed, rollbacks (automatic ones say so) and new queue items. Plain Python on
-two snapshots, so it is tested without a terminal."""
+"""What happened between two polls, worded for a toast: jobs that ended, a slot's drift flag
+turning on or off, champions changed, rollbacks (automatic ones say so) and new queue items.
+Changes of state only: a new drift check with the same verdict, or a poll that finds things as
+they were, says nothing. Plain Python on two snapshots, so it is tested without a terminal."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from scheduler.services.overview import BrainSnapshot
@@ -16,27 +18,41 @@ class Event:
     severity: str = "information"  # information, warning, error (Textual's toast severities)
 
 
-def events_between(before: BrainSnapshot, after: BrainSnapshot) -> list[Event]:
+def events_between(before: BrainSnapshot, after: BrainSnapshot, *,
+                   queued_since: Collection[int] = ()) -> list[Event]:
+    """`queued_since`: ids of jobs queued after `before` was read (by this console): their end is
+    told even where no poll saw them active."""
     rollbacks = _rollbacks(before, after)
     # A rollback's own toast says how the champion changed; the slot's change adds nothing.
     rolled_back = after.newest_rollback.slot_key if rollbacks else None
-    return [*_finished_jobs(before, after), *rollbacks, *_slot_changes(before, after, rolled_back)]
+    return [*_finished_jobs(before, after, queued_since), *rollbacks,
+            *_slot_changes(before, after, rolled_back)]
 
 
-def _finished_jobs(before: BrainSnapshot, after: BrainSnapshot) -> list[Event]:
-    was_active = {job.id for job in before.active_jobs}
+def _finished_jobs(before: BrainSnapshot, after: BrainSnapshot, queued_since: Collection[int]) -> list[Event]:
+    was_active = {job.id for job in before.active_jobs} | set(queued_since)
     events = []
     for job in after.jobs:
         if job.id not in was_active or job.state in ("queued", "running"):
             continue
         what = f"{job.kind} {job.slot_key or ''}".strip()
         if job.state == "succeeded":
-            events.append(Event("Job finished", f"Job {job.id} ({what}) finished."))
+            summary = _job_summary(job)
+            events.append(Event("Job finished", f"Job {job.id} ({what}) finished" +
+                                (f": {summary}" if summary else ".")))
         else:
             severity = "error" if job.state == "failed" else "warning"
             events.append(Event(f"Job {job.state}", f"Job {job.id} ({what}) {job.state}: "
                                                     f"{job.error or job.message or ''}", severity))
     return events
+
+
+def _job_summary(job) -> str:
+    """What a finished job left, in a few words."""
+    versions = (job.result or {}).get("versions")
+    if versions:
+        return f"stored {len(versions)} version{'s' if len(versions) != 1 else ''}"
+    return job.message or ""
 
 
 def _rollbacks(before: BrainSnapshot, after: BrainSnapshot) -> list[Event]:
@@ -58,11 +74,19 @@ def _slot_changes(before: BrainSnapshot, after: BrainSnapshot, rolled_back: str 
         if slot.champion != old.champion and slot.champion and key != rolled_back:
             previous = f"v{old.champion} → " if old.champion else ""
             events.append(Event("Champion", f"{key}: {previous}v{slot.champion}"))
-        drift, old_drift = slot.drift, old.drift
-        if drift and drift.drifted and (old_drift is None or drift.ts != old_drift.ts):
+        drift, drifted = slot.drift, _drifted(slot.drift)
+        if drifted and not _drifted(old.drift):
             events.append(Event("Drift detected", f"{key}: {drift.drifted} of {drift.features} "
                                                   f"features drifted ({drift.method.upper()})", "warning"))
+        elif not drifted and _drifted(old.drift) and drift is not None:
+            events.append(Event("Drift cleared", f"{key}: no feature drifted at the newest check "
+                                                 f"({drift.method.upper()})"))
         for queue, count in slot.queue:
             if count > old.queued(queue):
                 events.append(Event("Queue", f"{key} is in the {queue} queue (Q to review)"))
     return events
+
+
+def _drifted(flag) -> bool:
+    """The slot's drift flag: on while its newest check found a feature drifted."""
+    return bool(flag and flag.drifted)

@@ -16,7 +16,7 @@ PROMPT_WORDS: dict[str, tuple[str, str, str]] = {
     "refresh": ("refresh", "", "refresh from the brain now"),
     "pause": ("toggle_pause", "", "pause or resume the live refresh"),
     "interval": ("interval", "SECONDS", "refresh every SECONDS"),
-    "theme": ("theme", "NAME", "switch theme"),
+    "theme": ("theme", "[NAME]", "switch theme (alone: list the themes)"),
     "demo": ("demo", "", "import the bundled data and train the demo models"),
     "registry": ("show_registry", "[SLOT]", "the Registry view of a slot: versions, promotion timeline"),
     "rollbacks": ("show_rollbacks", "", "the Rollback log"),

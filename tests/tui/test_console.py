@@ -180,3 +180,33 @@ async def test_a_toast_announces_each_job_that_ends(seeded_brain_url):
         messages = [n.message for n in app._notifications]
         assert any(f"Job {done.id} (train {GOOG}) finished" in m for m in messages)
         assert any(f"Job {broken.id} (train {EURUSD}) failed: ValueError: no bars" in m for m in messages)
+
+
+def _live_sharpe(brain, slot: str, version: int, sharpe: float, ts) -> None:
+    brain.record_metrics(brain.get_version(slot, version).id, [
+        {"name": f"live_{name}", "value": value, "scope": "live", "ts": ts}
+        for name, value in (("sharpe", sharpe), ("win_rate", 0.5), ("n", 50.0))])
+
+
+async def test_the_sort_order_holds_after_refreshes_that_change_the_sorted_column(seeded_brain_url):
+    from datetime import UTC, timedelta
+
+    checked = datetime(2026, 1, 6, 8, tzinfo=UTC)
+    with open_brain(seeded_brain_url) as brain:
+        for slot, sharpe in ((GOOG, 1.66), (EURUSD, -0.50)):
+            brain.promote_version(slot, 1, actor="scheduler", reason="first champion", at=checked)
+            _live_sharpe(brain, slot, 1, sharpe, checked)
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: models_table(app).row_count == 2, what="slot rows")
+        await pilot.press(*"ssss", "S")  # Champ, Latest, Model, Live Sharpe; then high to low
+        title = app.screen.query_one("#models-title", Static)
+        await wait_until(pilot, lambda: "sorted by Live Sharpe ↓" in str(title.render()), what="the sort")
+        table = models_table(app)
+        assert [row.key.value for row in table.ordered_rows] == [GOOG, EURUSD]
+        with open_brain(seeded_brain_url) as brain:  # a leader lands new live numbers
+            _live_sharpe(brain, EURUSD, 1, 2.10, checked + timedelta(hours=1))
+        await wait_until(pilot, lambda: str(table.get_cell(EURUSD, "live_sharpe")) == "+2.10",
+                         what="EURUSD's new live Sharpe")
+        shown = [str(table.get_cell(row.key, "live_sharpe")) for row in table.ordered_rows]
+        assert shown == ["+2.10", "+1.66"]

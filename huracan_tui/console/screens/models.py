@@ -68,10 +68,11 @@ class ModelsScreen(FilteredScreen):
     AUTO_FOCUS = "#models"
     FILTER_TABLE = "models"
 
-    def __init__(self) -> None:
+    def __init__(self, *, sort_column: str = "slot", sort_reverse: bool = False) -> None:
         super().__init__()
-        self.sort_column = "slot"
-        self.sort_reverse = False
+        # A remembered column this version no longer has falls back to the default order.
+        self.sort_column = sort_column if sort_column in dict(MODEL_COLUMNS) else "slot"
+        self.sort_reverse = sort_reverse
         self._heading = ""
 
     def compose(self) -> ComposeResult:
@@ -161,6 +162,7 @@ class ModelsScreen(FilteredScreen):
         self._resort()
 
     def _resort(self) -> None:
+        self.app.remember(sort_column=self.sort_column, sort_reverse=self.sort_reverse)
         if self.app.snapshot is not None:
             self.show_snapshot(self.app.snapshot, resort=True)
 

@@ -2,7 +2,8 @@
 one cache of the refresh path is {slot key: (overview, cells)}: overviews are frozen records that
 compare by value, so a slot whose overview equals the one its cells were made from is neither
 formatted nor visited again, and a changed one has only its changed cells updated (LiveTable
-repaints just that row)."""
+repaints just that row). The rows are sorted again only where the order may have changed: a row
+added, or a changed cell in the sorted column."""
 
 from __future__ import annotations
 
@@ -96,9 +97,12 @@ class SlotTable(FilteredTable):
         for slot in slots:
             made_from, cells = self._cells.get(slot.slot, (None, None))
             if made_from is not slot and made_from != slot:
-                cells = slot_cells(slot)
+                old_cells, cells = cells, slot_cells(slot)
                 self._cells[slot.slot] = (slot, cells)
                 changed.add(slot.slot)
+                # Compared as shown (the sort key reads the text): a moved row is re-sorted.
+                if old_cells is not None and str(old_cells[sort_by]) != str(cells[sort_by]):
+                    resort = True
             rows[slot.slot] = cells
         if len(self._cells) > len(rows):
             self._cells = {key: made for key, made in self._cells.items() if key in rows}
