@@ -60,15 +60,21 @@ class BarsMixin(BrainPart):
             conn.execute(statement, rows)  # a list of rows: one executemany
         return len(rows)
 
-    def load_bars(self, symbol: str, timeframe: str) -> pl.DataFrame:
-        """Columns ts (UTC), symbol, open, high, low, close, volume, sorted by ts."""
+    def load_bars(self, symbol: str, timeframe: str, *, last: int | None = None) -> pl.DataFrame:
+        """Columns ts (UTC), symbol, open, high, low, close, volume, sorted by ts; with `last`,
+        only the newest `last` bars (the live loop's tail window)."""
         query = (
             select(bars.c.ts, *(bars.c[c] for c in PRICE_COLUMNS))
             .where(bars.c.symbol == symbol, bars.c.timeframe == timeframe)
-            .order_by(bars.c.ts)
         )
+        if last is not None:
+            query = query.order_by(bars.c.ts.desc()).limit(max(int(last), 0))
+        else:
+            query = query.order_by(bars.c.ts)
         with self._read() as conn:
-            rows = conn.execute(query).all()
+            rows = list(conn.execute(query).all())
+        if last is not None:
+            rows.reverse()
         columns: list[tuple] = list(zip(*rows, strict=True)) if rows else [() for _ in range(6)]
         data = {"ts": columns[0], "symbol": [symbol] * len(rows)}
         data.update({name: columns[i + 1] for i, name in enumerate(PRICE_COLUMNS)})

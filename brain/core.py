@@ -28,13 +28,14 @@ from brain.queues import QueuesMixin
 from brain.registry import RegistryMixin
 from brain.requests import RequestsMixin
 from brain.roles import RolesMixin
+from brain.serve_gaps import ServeGapsMixin
 from brain.urls import default_brain_url, normalise_url, safe_url
 
 
 class Brain(
     RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, ImportanceMixin,
     ComparisonsMixin, DriftMixin, LifecycleMixin, QueuesMixin, RequestsMixin, JobEventsMixin,
-    LeaseMixin, LiveMixin, HistoryMixin, RolesMixin,
+    LeaseMixin, LiveMixin, HistoryMixin, RolesMixin, ServeGapsMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 

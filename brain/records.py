@@ -241,3 +241,15 @@ class RoleRecord:
     role: str  # viewer, operator, owner
     granted_by: str
     granted_at: datetime
+
+
+@dataclass(frozen=True)
+class ServeGapRecord:
+    """A bar a version could not forecast: its named state and what was missing."""
+
+    slot_key: str
+    version_id: int
+    ts: datetime
+    state: str  # alt_missing | alt_stale | features_not_ready
+    detail: str
+    recorded_at: datetime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -152,12 +152,27 @@ class RegistryMixin(BrainPart):
         data_start: datetime | None,
         data_end: datetime | None,
         actor: str = "system",
+        companions: Sequence[tuple[bytes, str]] = (),
     ) -> VersionRecord:
-        """Register a trained model: artifact, version row, metrics and audit, all or nothing."""
+        """Register a trained model: artifact, version row, metrics and audit, all or nothing.
+        `companions` are (bytes, format) of further artifacts the version needs (its fitted
+        preprocessing), stored by address in the same transaction; the manifest names them."""
         sha256 = hashlib.sha256(artifact).hexdigest()
         stored_manifest = {**manifest, "artifact_sha256": sha256}
         now = datetime.now(UTC)
         with self._write() as conn:
+            for data, data_format in companions:
+                conn.execute(
+                    insert_on_conflict(conn, artifacts)
+                    .values(
+                        sha256=hashlib.sha256(data).hexdigest(),
+                        format=data_format,
+                        size=len(data),
+                        data=data,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["sha256"])
+                )
             # FOR UPDATE serialises concurrent writers of one slot on PostgreSQL so they can't
             # both pick the same next number; on SQLite BEGIN IMMEDIATE already did that.
             slot_id = conn.execute(

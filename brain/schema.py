@@ -362,3 +362,18 @@ user_roles = Table(  # added by migration 9
     Column("granted_by", Text, nullable=False),
     Column("granted_at", UTCDateTime, nullable=False),
 )
+
+# Bars a version could not forecast, and why (alt_missing, alt_stale, features_not_ready).
+serve_gaps = Table(  # added by migration 10
+    "serve_gaps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slot_key", Text, nullable=False),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    UniqueConstraint("slot_key", "version_id", "ts", "state", name="uq_serve_gaps_bar"),
+    Index("ix_serve_gaps_slot_ts", "slot_key", "ts"),
+)

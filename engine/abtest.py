@@ -25,6 +25,7 @@ else no_difference.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -333,7 +334,7 @@ def best_model(scores: Mapping[str, dict]) -> str:
 
 
 def replay_returns(
-    frame, manifest: Manifest | Mapping, folds: Sequence[FoldRecord | Mapping]
+    frame, manifest: Manifest | Mapping, folds: Sequence[FoldRecord | Mapping], alt: Mapping | None = None
 ) -> tuple[list, np.ndarray]:
     """(timestamps, strategy returns after the manifest's cost_bps) of the model described by
     `manifest` (kind, params, features, horizon, threshold) on the test periods of `folds`.
@@ -343,16 +344,23 @@ def replay_returns(
     (train_start_ts..train_end_ts) and predicts its test period (test_start_ts..test_end_ts),
     exactly as engine.training's walk-forward does; the stored final artifact has seen every
     row, so predicting the folds' periods with it would be in-sample. Each fold's returns start
-    flat, as in training's per-fold metrics. ValueError when the bars do not cover a period or
+    flat, as in training's per-fold metrics. Each version is replayed on its own spec (recipe,
+    preprocessing fitted per fold, target, alternative data `alt`), so versions with different
+    recipes are compared on the same test bars. ValueError when the bars do not cover a period or
     the features differ from the manifest's."""
     from engine.metrics import strategy_returns
-    from engine.training import checked_single_symbol, fit_and_predict, prepare_data
+    from engine.pipeline import spec_of_manifest
+    from engine.training import checked_single_symbol, fit_and_predict, fold_inputs, prepare_data
 
     if not isinstance(manifest, Manifest):
         manifest = Manifest.from_json(manifest)
     folds = [fold if isinstance(fold, FoldRecord) else FoldRecord.from_json(fold) for fold in folds]
     kind, horizon = manifest.model_kind, manifest.horizon
-    data = prepare_data(checked_single_symbol(frame), horizon, manifest.threshold_bps or 0.0)
+    spec = spec_of_manifest(manifest.to_json())
+    data = prepare_data(
+        checked_single_symbol(frame), horizon, manifest.threshold_bps or 0.0, spec=spec, alt=alt,
+        cost_bps=float(manifest.cost_bps),
+    )
     if list(manifest.features) != data.features:
         raise ValueError(f"{kind}: the manifest's features are not the ones this engine computes")
     position = {ts: index for index, ts in enumerate(data.timestamps)}
@@ -365,11 +373,17 @@ def replay_returns(
 
     stamps: list = []
     pieces = []
+    def first_row_from(stamp) -> int:
+        # A version whose recipe warms up longer has no usable row at another's first training
+        # bar: it trains from its own first usable one (its test bars are the same).
+        return bisect.bisect_left(data.timestamps, stamp)
+
     for fold in folds:
-        train = range(row(fold.train_start_ts, "train start"), row(fold.train_end_ts, "train end") + 1)
+        train = range(first_row_from(fold.train_start_ts), row(fold.train_end_ts, "train end") + 1)
         test = range(row(fold.test_start_ts, "test start"), row(fold.test_end_ts, "test end") + 1)
+        fold_data, _steps = fold_inputs(data, spec.preprocessing, train, kind, spec.model.seed)
         _model, prediction, _proba = fit_and_predict(
-            kind, dict(manifest.params), data, train, test, horizon,
+            kind, dict(manifest.params), fold_data, train, test, horizon,
             early_stopping=manifest.early_stopping,
         )
         next_ret = data.next_ret[test.start : test.stop]

@@ -178,3 +178,40 @@ def importance_for(
         return method, correlation(X, y, features)
     return method, variance(X, features)
 
+
+
+# ---- the methods training stores per version -------------------------------------------------
+
+
+def shap_importance(model, X, features: Sequence[str]) -> dict[str, float] | None:
+    """Mean |TreeSHAP contribution| per feature from the booster's own pred_contrib (tree_shap),
+    or None for a model without an xgboost / lightgbm booster."""
+    if not supports_tree_shap(model):
+        return None
+    return tree_shap(model, X, features)
+
+
+def permutation_oos(blocks, features: Sequence[str], *, seed: int, n_repeats: int = 3) -> dict[str, float]:
+    """Permutation importance on out-of-sample rows: `blocks` are the walk-forward folds' (predict,
+    X_test, y_test), predict being that fold's own fitted preprocessing and model. A feature's
+    value is the rise of the out-of-sample mean squared error when its column is shuffled within
+    a fold's test rows (mean of `n_repeats` shuffles), averaged over the folds weighted by their
+    rows: about 0 for a feature the model does not use, negative where shuffling happened to help."""
+    rng = np.random.default_rng(seed)
+    rises = np.zeros(len(features))
+    rows = 0
+    for predict, X, y in blocks:
+        X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+        if X.shape[0] == 0:
+            continue
+        base = float(np.mean((predict(X) - y) ** 2))
+        for column in range(X.shape[1]):
+            losses = []
+            for _ in range(n_repeats):
+                shuffled = X.copy()
+                shuffled[:, column] = rng.permutation(shuffled[:, column])
+                losses.append(float(np.mean((predict(shuffled) - y) ** 2)))
+            rises[column] += (np.mean(losses) - base) * X.shape[0]
+        rows += X.shape[0]
+    values = rises / rows if rows else rises
+    return dict(zip(_names(features, len(features)), values.tolist(), strict=True))

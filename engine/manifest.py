@@ -104,6 +104,12 @@ class Manifest:
     warm_start_from: datetime | None = None  # incremental: the previous version's data_end
     # Whether the same training gives the same artifact bytes (unrecorded in older manifests).
     determinism: Determinism = Determinism.UNRECORDED
+    # The version's spec (engine.spec.VersionSpec.to_json()) and its sha256; None in manifests
+    # written before specs existed (engine.pipeline.spec_of_manifest says what they were).
+    spec: dict[str, Any] | None = None
+    spec_sha256: str | None = None
+    # The fitted preprocessing artifact: {"sha256", "format", "outputs"}; None without steps.
+    preprocessor: dict[str, Any] | None = None
     slot: str | None = None  # set when stored (scheduler.services.training)
     artifact_sha256: str | None = None  # set by the brain when stored
 
@@ -136,6 +142,11 @@ class Manifest:
             "warm_start_from": None if self.warm_start_from is None else self.warm_start_from.isoformat(),
             "determinism": str(self.determinism),
         }
+        if self.spec is not None:
+            document["spec"] = self.spec
+            document["spec_sha256"] = self.spec_sha256
+        if self.preprocessor is not None:
+            document["preprocessor"] = dict(self.preprocessor)
         if self.slot is not None:
             document["slot"] = self.slot
         if self.artifact_sha256 is not None:
@@ -170,6 +181,9 @@ class Manifest:
             early_stopping=bool(document.get("early_stopping", False)),
             warm_start_from=None if warm is None else _time(warm),
             determinism=Determinism(document.get("determinism", Determinism.UNRECORDED)),
+            spec=document.get("spec"),
+            spec_sha256=document.get("spec_sha256"),
+            preprocessor=document.get("preprocessor"),
             slot=document.get("slot"),
             artifact_sha256=document.get("artifact_sha256"),
         )

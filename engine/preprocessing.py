@@ -232,3 +232,187 @@ def _winsorize_bounds(X: np.ndarray, lower: float, upper: float) -> tuple[np.nda
         lows[column] = values[int(lower * n)]
         highs[column] = values[n - int(upper * n) - 1]
     return lows, highs
+
+
+# ---- a spec's ordered steps (engine.spec), fitted inside each fold ---------------------------
+
+# Trees ranking the columns for "select by importance": enough to rank, few enough to be cheap.
+SELECTION_TREES = 100
+
+
+class ColumnSelector(TransformerMixin, BaseEstimator):
+    """Keep the columns `indices` (learned by fit_steps from the rows of a fold's training period)."""
+
+    def __init__(self, indices: tuple[int, ...] = ()):
+        self.indices = indices
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=float, ensure_all_finite="allow-nan", reset=True)
+        self.indices_ = np.asarray(self.indices, dtype=np.int64)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, ["indices_"])
+        X = validate_data(self, X, dtype=float, ensure_all_finite="allow-nan", reset=False)
+        return X[:, self.indices_]
+
+
+TRUSTED_TYPES = TRUSTED_TYPES | {"engine.preprocessing.ColumnSelector"}
+
+
+class FittedSteps:
+    """A spec's preprocessing fitted on one period's rows: a scikit-learn Pipeline (None without
+    steps), the training rows outlier removal kept, and the names of the columns in and out."""
+
+    def __init__(self, steps, pipeline: Pipeline | None, kept: np.ndarray, input_names, output_names):
+        self.steps = tuple(steps)
+        self.pipeline = pipeline
+        self.kept = kept
+        self.input_names = tuple(input_names)
+        self.output_names = tuple(output_names)
+
+    def transform(self, X):
+        """The model's inputs for raw rows X: X itself without steps (the same object, so its
+        bits cannot move), else the fitted pipeline's output."""
+        return X if self.pipeline is None else self.pipeline.transform(X)
+
+    def to_bytes(self) -> bytes | None:
+        return None if self.pipeline is None else preprocessor_to_bytes(self.pipeline)
+
+
+def fit_steps(steps, X, y, names, *, task: str, seed: int) -> FittedSteps:
+    """Fit `steps` (engine.spec preprocessing steps, in order) on training rows X (and their
+    target y, which selection ranks against). Outlier removal judges the raw rows and drops
+    those that break its rule before anything else is fitted (`kept`); every other step is fitted
+    on the output of the steps before it. ValueError for missing values without an impute step,
+    or a selection of more columns than reach it."""
+    from engine.spec import ImputeStep, OutlierStep, PcaStep, SelectStep
+
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    names = input_names = list(names)
+    if not steps:
+        return FittedSteps((), None, np.ones(X.shape[0], dtype=bool), names, names)
+    if np.isnan(X).any() and not any(isinstance(step, ImputeStep) for step in steps):
+        raise ValueError(
+            "preprocessing: the inputs have missing values (alternative data); add an impute step"
+        )
+    kept = np.ones(X.shape[0], dtype=bool)
+    for step in steps:
+        if isinstance(step, OutlierStep) and step.method == "remove":
+            rule = PreprocessingConfig(
+                outliers="remove", removal_rule=step.rule, z_threshold=step.z_threshold,
+                iqr_multiplier=step.iqr_multiplier,
+            )
+            kept = training_rows_kept(X, rule)
+            if not kept.any():
+                raise ValueError("preprocessing: outlier removal dropped every training row")
+    current, target = X[kept], y[kept]
+    fitted: list[tuple[str, object]] = []
+    for index, step in enumerate(steps):
+        if isinstance(step, OutlierStep) and step.method == "remove":
+            continue
+        if isinstance(step, SelectStep):
+            chosen = _selected(step, current, target, task, seed, len(names), index)
+            estimator = ColumnSelector(tuple(chosen)).fit(current)
+            names = [names[i] for i in chosen]
+        else:
+            estimator = _estimator(step, seed)
+            estimator.fit(current)
+            if isinstance(step, PcaStep):
+                names = [f"pc_{i + 1}" for i in range(int(estimator.n_components_))]
+        current = estimator.transform(current)
+        fitted.append((f"{index}_{step.step}", estimator))
+    return FittedSteps(steps, Pipeline(fitted), kept, input_names, names)
+
+
+def load_steps(data: bytes, steps, input_names) -> FittedSteps:
+    """The steps a version's training fitted, from their skops bytes (types outside TRUSTED_TYPES
+    refused); the output names follow from the fitted steps."""
+    pipeline = preprocessor_from_bytes(data)
+    names = list(input_names)
+    for _name, estimator in pipeline.steps:
+        if isinstance(estimator, ColumnSelector):
+            names = [names[i] for i in estimator.indices_]
+        elif hasattr(estimator, "n_components_"):
+            names = [f"pc_{i + 1}" for i in range(int(estimator.n_components_))]
+    return FittedSteps(steps, pipeline, np.ones(0, dtype=bool), input_names, names)
+
+
+def steps_from_config(config: PreprocessingConfig) -> tuple:
+    """The seeds' flat preprocessing config (ml_framework.yaml) as ordered spec steps: impute,
+    outliers, scale, pca."""
+    from engine.spec import ImputeStep, OutlierStep, PcaStep, ScaleStep
+
+    steps: list = [ImputeStep(step="impute", strategy=config.imputation, fill_value=config.fill_value or 0.0)]
+    if config.outliers == "clip":
+        steps.append(OutlierStep(step="outliers", method="clip", lower=config.clip_quantiles[0],
+                                 upper=config.clip_quantiles[1]))
+    elif config.outliers == "winsorize":
+        steps.append(OutlierStep(step="outliers", method="winsorize", lower=config.winsorize_limits[0],
+                                 upper=config.winsorize_limits[1]))
+    elif config.outliers == "remove":
+        steps.append(OutlierStep(step="outliers", method="remove", rule=config.removal_rule,
+                                 z_threshold=config.z_threshold, iqr_multiplier=config.iqr_multiplier))
+    if config.scaling != "none":
+        steps.append(ScaleStep(step="scale", method=config.scaling))
+    if config.pca is not None:
+        steps.append(PcaStep(step="pca", variance=config.pca))
+    return tuple(steps)
+
+
+def _estimator(step, seed: int):
+    from sklearn.decomposition import PCA
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+
+    from engine.spec import ImputeStep, OutlierStep, PcaStep, ScaleStep
+
+    if isinstance(step, ImputeStep):
+        fill = step.fill_value if step.strategy == "constant" else None
+        return SimpleImputer(strategy=step.strategy, fill_value=fill, keep_empty_features=True)
+    if isinstance(step, OutlierStep):
+        if step.method == "clip":
+            return QuantileClipper(_or(step.lower, 0.01), _or(step.upper, 0.99), method="quantile")
+        return QuantileClipper(_or(step.lower, 0.01), _or(step.upper, 0.01), method="winsorize")
+    if isinstance(step, ScaleStep):
+        return {"standard": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler}[step.method]()
+    if isinstance(step, PcaStep):
+        return PCA(n_components=None if step.variance >= 1 else step.variance, svd_solver="full")
+    raise TypeError(f"not a preprocessing step: {step!r}")
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _selected(step, X: np.ndarray, y: np.ndarray, task: str, seed: int, width: int, index: int) -> list[int]:
+    """The columns a select step keeps, in their order, ranked on these rows only."""
+    if step.top_k is not None and step.top_k > width:
+        raise ValueError(
+            f"preprocessing[{index}].top_k: selects {step.top_k} features but only {width} reach it"
+        )
+    scores = _selection_scores(step.by, X, y, task, seed)
+    order = np.argsort(-scores, kind="stable")  # ties: the earlier column first
+    if step.top_k is not None:
+        chosen = order[: step.top_k]
+    else:
+        total = scores.sum()
+        share = scores / total if total > 0 else np.full(scores.size, 1 / scores.size)
+        chosen = [i for i in order if share[i] >= step.threshold] or order[:1]
+    return sorted(int(i) for i in chosen)
+
+
+def _selection_scores(by: str, X: np.ndarray, y: np.ndarray, task: str, seed: int) -> np.ndarray:
+    classify = task == "classification"
+    if by == "mutual_info":
+        from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
+
+        measure = mutual_info_classif if classify else mutual_info_regression
+        return np.asarray(measure(X, y, random_state=seed), dtype=float)
+    from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
+
+    trees = (ExtraTreesClassifier if classify else ExtraTreesRegressor)(
+        n_estimators=SELECTION_TREES, random_state=seed, n_jobs=1, min_samples_leaf=5
+    )
+    return np.asarray(trees.fit(X, y).feature_importances_, dtype=float)

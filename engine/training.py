@@ -20,8 +20,8 @@ same with at most QUICK_FOLDS folds: fewer fits, a coarser out-of-sample estimat
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,11 +30,19 @@ import polars as pl
 
 from engine.cadence import Cadence
 from engine.data import CANONICAL_COLUMNS, data_fingerprint
-from engine.features import add_features, feature_columns
 from engine.manifest import FoldRecord, Manifest
 from engine.metrics import accuracy, evaluate_predictions, f1, log_loss, mae, periods_per_year, rmse
 from engine.models import MODEL_CLASSES, FitProgress, load_model, make_model, model_class, model_tags
-from engine.targets import add_direction, add_forward_return, direction_name, target_name
+from engine.pipeline import input_columns, make_spec, usable_feature_rows, version_features
+from engine.spec import ImputeStep, SpecError, VersionSpec
+from engine.targets import (
+    add_direction,
+    add_forward_return,
+    add_net_edge,
+    direction_name,
+    net_edge_name,
+    target_name,
+)
 from engine.validation import Fold, walk_forward_folds
 
 # Below these a fold's numbers are noise; the bundled monthly BTC (135 usable rows) clears both.
@@ -63,6 +71,12 @@ class TrainingResult:
     # feature -> the learner's own importance share (gain, impurity, |coef| on scaled inputs);
     # None for kinds without one (KNN, SVM, neural)
     feature_importances: dict[str, float] | None = None
+    # method (native, permutation, shap) -> feature -> value, for the methods asked for that
+    # apply to the kind
+    importances: dict[str, dict[str, float]] | None = None
+    # The fitted preprocessing (skops bytes), None for a spec without steps; its sha256 is in the
+    # manifest, and serving loads it only when the bytes still hash to it.
+    preprocessor: bytes | None = None
 
 
 @dataclass
@@ -76,10 +90,19 @@ class PreparedData:
     next_ret: np.ndarray
     timestamps: list[datetime]
     threshold_bps: float
+    # What regression kinds learn and are scored against: fwd (the forward return) or the net
+    # edge after costs; None means fwd.
+    learned: np.ndarray | None = None
+    # Rows a fold's outlier removal dropped from learning (never from predicting); None: none.
+    excluded: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
         return self.X.shape[0]
+
+    @property
+    def regression_target(self) -> np.ndarray:
+        return self.fwd if self.learned is None else self.learned
 
     def rows(self, start: int, stop: int) -> PreparedData:
         """Rows [start, stop) only: whoever holds the result cannot reach the others."""
@@ -91,7 +114,13 @@ class PreparedData:
             next_ret=self.next_ret[start:stop],
             timestamps=self.timestamps[start:stop],
             threshold_bps=self.threshold_bps,
+            learned=None if self.learned is None else self.learned[start:stop],
+            excluded=None if self.excluded is None else self.excluded[start:stop],
         )
+
+    def with_inputs(self, X: np.ndarray, features: list[str], excluded: np.ndarray | None) -> PreparedData:
+        """The same rows and targets with the inputs a fold's fitted preprocessing made."""
+        return replace(self, X=X, features=features, excluded=excluded)
 
 
 def is_classifier(kind: str) -> bool:
@@ -114,8 +143,20 @@ def train_model(
     previous_data_end: str | datetime | None = None,
     threshold_bps: float = 0.0,
     early_stopping: bool = False,
+    spec: VersionSpec | None = None,
+    alt: Mapping[str, pl.DataFrame] | None = None,
+    importance: Sequence[str] = ("native",),
 ) -> TrainingResult:
     """Walk-forward evaluate `model_kind` on a canonical OHLCV frame of one symbol, then refit.
+
+    `spec` (engine.spec) says everything chosen about the version: recipe, preprocessing, target,
+    alternative data, kind, params and seed; when given it is authoritative (horizon,
+    threshold_bps, params and seed come from it). Without one, the spec is built from the other
+    arguments: the core recipe, no preprocessing, the kind's own target. `alt` maps each alt-data
+    kind of the spec to its frame (as the brain stores it). Preprocessing steps are fitted inside
+    each fold on that fold's training rows only, and on every row for the final refit; the fitted
+    steps travel as `TrainingResult.preprocessor`. `importance` names the methods computed
+    (native, permutation on the out-of-sample folds, shap for tree kinds).
 
     Each fold's model sees only its training rows (purged by `horizon`); metrics are out of
     sample, Sharpe annualised by `timeframe` and net of `cost_bps` per unit of turnover.
@@ -136,6 +177,17 @@ def train_model(
     model_class(model_kind)  # unknown kinds: ValueError naming the known ones
     if cadence not in CADENCES:
         raise ValueError(f"unknown cadence {cadence!r}; known: {', '.join(CADENCES)}")
+    if spec is None:
+        spec = make_spec(model_kind, horizon=horizon, threshold_bps=threshold_bps, params=params, seed=seed)
+    elif spec.model.kind != model_kind:
+        raise SpecError(f"model.kind: the spec is for {spec.model.kind}, not {model_kind}")
+    horizon, threshold_bps, seed = spec.target.horizon, spec.target.threshold_bps, spec.model.seed
+    params = spec.model.params
+    if cadence == "incremental" and spec.preprocessing:
+        raise SpecError(
+            "cadence: an incremental retrain continues the previous model on its inputs; a spec with "
+            "preprocessing steps refits them, so train it in full"
+        )
     model_params = dict(params or {})
     if "seed" in model_params:
         raise ValueError("pass the seed as train_model(seed=...), not inside params")
@@ -146,8 +198,9 @@ def train_model(
     make_model(model_kind, **model_params)  # bad parameters fail before any work
     bars_per_year = periods_per_year(timeframe)
     frame = checked_single_symbol(frame)
-    data = prepare_data(frame, horizon, threshold_bps)
+    data = prepare_data(frame, horizon, threshold_bps, spec=spec, alt=alt, cost_bps=cost_bps)
     classifier = is_classifier(model_kind)
+    steps = spec.preprocessing
 
     if cadence == "incremental":
         previous_model = _previous_model(model_kind, previous)
@@ -158,13 +211,14 @@ def train_model(
         folds = folds_or_explain(data.n_rows, frame.height, folds_wanted, horizon)
     n_steps = len(folds)
 
-    fold_records, pieces = [], []
+    fold_records, pieces, fitted_folds = [], [], []
     for fold in folds:
         train, test = range(fold.train_start, fold.train_end), range(fold.test_start, fold.test_end)
-        _model, predictions, proba = fit_and_predict(
+        fold_data, fold_steps = fold_inputs(data, steps, train, model_kind, seed)
+        fold_model, predictions, proba = fit_and_predict(
             model_kind,
             model_params,
-            data,
+            fold_data,
             train,
             test,
             horizon,
@@ -172,6 +226,7 @@ def train_model(
             init_model=previous_model,
             fit_progress=_epoch_reporter(progress, model_kind, fold.index, fold.index, n_steps),
         )
+        fitted_folds.append((fold_model, fold_steps, test))
         fold_records.append(
             FoldRecord(
                 **fold.to_dict(),
@@ -186,10 +241,11 @@ def train_model(
         if progress:
             progress((fold.index + 1) / (n_steps + 1), f"fold {fold.index + 1}/{n_steps} done")
 
+    final_data, final_steps = fold_inputs(data, steps, range(0, data.n_rows), model_kind, seed)
     final_model = fit_final(
         model_kind,
         model_params,
-        data,
+        final_data,
         horizon,
         early_stopping=early_stopping,
         init_model=previous_model,
@@ -209,7 +265,7 @@ def train_model(
         model_kind=model_kind,
         params=final_model.get_params(),
         features=tuple(data.features),
-        target=direction_name(horizon) if classifier else target_name(horizon),
+        target=spec.target.column,
         horizon=horizon,
         timeframe=timeframe,
         cost_bps=float(cost_bps),
@@ -228,11 +284,19 @@ def train_model(
         early_stopping=early_stopping,
         warm_start_from=warm_from,
         determinism=final_model.determinism(),
+        spec=spec.to_json(),
+        spec_sha256=spec.digest(),
+        preprocessor=None if final_steps is None else preprocessor_record(final_steps),
     )
+    native = _importances(final_model, final_data.features)
     result = TrainingResult(
         manifest=manifest,
         artifact=final_model.to_bytes(),
-        feature_importances=_importances(final_model, data.features),
+        feature_importances=native,
+        importances=_importance_methods(
+            importance, native, final_model, final_data, data, fitted_folds, model_kind, seed
+        ),
+        preprocessor=None if final_steps is None else final_steps.to_bytes(),
     )
     if progress:
         progress(1.0, "done")
@@ -250,10 +314,23 @@ def model_defaults(kind: str, params: dict, horizon: int, seed: int) -> dict:
     return merged
 
 
-def prepare_data(frame: pl.DataFrame, horizon: int, threshold_bps: float = 0.0) -> PreparedData:
-    """Features, both targets and next-bar returns of the usable rows of a checked frame."""
-    features = feature_columns()
-    usable = _usable_rows(frame, features, horizon, threshold_bps)
+def prepare_data(
+    frame: pl.DataFrame,
+    horizon: int,
+    threshold_bps: float = 0.0,
+    *,
+    spec: VersionSpec | None = None,
+    alt: Mapping[str, pl.DataFrame] | None = None,
+    cost_bps: float = 1.0,
+) -> PreparedData:
+    """The spec's inputs (engine.pipeline.version_features), the targets and next-bar returns of
+    the usable rows of a checked frame (no spec: the core recipe and the forward return)."""
+    spec = spec if spec is not None else make_spec("linear", horizon=horizon, threshold_bps=threshold_bps)
+    features = input_columns(spec)
+    usable = _usable_rows(frame, spec, alt, features, horizon, threshold_bps, cost_bps)
+    learned = None
+    if spec.target.kind == "net_edge":
+        learned = usable[net_edge_name(horizon)].to_numpy().astype(float)
     return PreparedData(
         features=features,
         X=usable.select(features).to_numpy().astype(float),
@@ -262,7 +339,47 @@ def prepare_data(frame: pl.DataFrame, horizon: int, threshold_bps: float = 0.0) 
         next_ret=usable["next_ret"].to_numpy().astype(float),
         timestamps=usable["ts"].to_list(),
         threshold_bps=float(threshold_bps),
+        learned=learned,
     )
+
+
+def fold_inputs(data: PreparedData, steps: Sequence, rows: range, kind: str, seed: int):
+    """(the data as the fold's model sees it, the fitted steps): the spec's preprocessing fitted
+    on rows `rows` only (a fold's training rows, or every row for the final refit), then applied
+    to every row, which is row by row and so leaks nothing from the rows it was not fitted on.
+    No steps: the data itself, untouched, and None."""
+    if not steps:
+        return data, None
+    from engine.preprocessing import fit_steps
+
+    target = data.direction if is_classifier(kind) else data.regression_target
+    fitted = fit_steps(
+        steps,
+        data.X[rows.start : rows.stop],
+        target[rows.start : rows.stop],
+        data.features,
+        task=model_class(kind).task,
+        seed=seed,
+    )
+    excluded = None
+    if not fitted.kept.all():
+        excluded = np.zeros(data.n_rows, dtype=bool)
+        excluded[rows.start : rows.stop] = ~fitted.kept
+    inputs = np.asarray(fitted.transform(data.X), dtype=float)
+    return data.with_inputs(inputs, list(fitted.output_names), excluded), fitted
+
+
+def preprocessor_record(fitted) -> dict[str, Any]:
+    """What the manifest says of the fitted preprocessing artifact: its address and format, and the
+    names of the columns it hands the model."""
+    import hashlib
+
+    data = fitted.to_bytes()
+    return {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "format": "skops",
+        "outputs": list(fitted.output_names),
+    }
 
 
 def fit_and_predict(
@@ -315,7 +432,9 @@ def predict_rows(model, X: np.ndarray, rows: range):
 def score(kind, data: PreparedData, rows, prediction, proba, cost_bps: float, bars_per_year: float) -> dict:
     """Out-of-sample metrics of `prediction` on `rows` (see the module docstring)."""
     rows = np.asarray(list(rows) if isinstance(rows, range) else rows)
-    metrics = evaluate_predictions(data.fwd[rows], prediction, data.next_ret[rows], cost_bps, bars_per_year)
+    metrics = evaluate_predictions(
+        data.regression_target[rows], prediction, data.next_ret[rows], cost_bps, bars_per_year
+    )
     if proba is None:
         return metrics
     labels = data.direction[rows]
@@ -342,7 +461,7 @@ def score(kind, data: PreparedData, rows, prediction, proba, cost_bps: float, ba
 def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping, init_model,
          fit_progress=None):
     model = make_model(kind, **params)
-    target = data.direction if is_classifier(kind) else data.fwd
+    target = data.direction if is_classifier(kind) else data.regression_target
     fit_rows, val_rows = rows, None
     if early_stopping:
         fit_rows, val_rows = _validation_split(rows, horizon)
@@ -385,10 +504,15 @@ def _trainable(kind: str, data: PreparedData, rows: range) -> slice | np.ndarray
     """The rows of `rows` a model learns from: a slice where that is all of them, because a
     slice is a view and a copied block can shift BLAS results in the last bits (and the
     regression kinds' stored numbers must not move)."""
+    keep = None
     if is_classifier(kind) and data.threshold_bps == 0:
-        index = np.arange(rows.start, rows.stop)
-        return index[data.direction[index] != 0]  # no move, no direction to learn
-    return slice(rows.start, rows.stop)
+        keep = data.direction[rows.start : rows.stop] != 0  # no move, no direction to learn
+    if data.excluded is not None:
+        kept = ~data.excluded[rows.start : rows.stop]  # the fold's outlier removal
+        keep = kept if keep is None else keep & kept
+    if keep is None:
+        return slice(rows.start, rows.stop)
+    return np.arange(rows.start, rows.stop)[keep]
 
 
 def _validation_split(rows: range, horizon: int) -> tuple[range, range]:
@@ -417,6 +541,51 @@ def _aligned_proba(raw: np.ndarray, classes: np.ndarray) -> np.ndarray:
 
 def _stack_proba(blocks: list) -> np.ndarray:
     return np.concatenate(blocks, axis=0)
+
+
+# Rows the shap method explains: the newest training rows, enough for stable means at any size.
+SHAP_ROWS = 5000
+
+
+def _importance_methods(methods, native, final_model, final_data, data, fitted_folds, kind, seed):
+    """{method: {feature: value}} for each asked-for method that applies to the kind: native (the
+    learner's own, on the model's inputs), shap (tree kinds: mean |TreeSHAP| over the newest
+    training rows, on the model's inputs), permutation (on the raw inputs, over each fold's
+    out-of-sample rows with that fold's own preprocessing and model)."""
+    found: dict[str, dict[str, float]] = {}
+    if "native" in methods and native is not None:
+        found["native"] = native
+    if "shap" in methods:
+        from engine.importance import shap_importance
+
+        values = shap_importance(final_model, final_data.X[-SHAP_ROWS:], final_data.features)
+        if values:
+            found["shap"] = values
+    if "permutation" in methods and fitted_folds:
+        from engine.importance import permutation_oos
+
+        target = data.direction if is_classifier(kind) else data.regression_target
+        blocks = [
+            (_raw_predictor(model, steps, data, t), data.X[t.start : t.stop], target[t.start : t.stop])
+            for model, steps, t in fitted_folds
+        ]
+        found["permutation"] = permutation_oos(blocks, data.features, seed=seed)
+    return found or None
+
+
+def _raw_predictor(model, steps, data: PreparedData, test: range):
+    """Raw inputs of a fold's test rows -> that fold's predictions: its own fitted preprocessing,
+    then its model, with the rows before as context for sequence models."""
+    start = max(test.start - model.context_rows, 0)
+    context = data.X[start : test.start]
+
+    def predict(X_test: np.ndarray) -> np.ndarray:
+        raw = np.vstack([context, X_test]) if len(context) else X_test
+        inputs = raw if steps is None else np.asarray(steps.transform(raw), dtype=float)
+        prediction, _proba = predict_rows(model, inputs, range(len(context), inputs.shape[0]))
+        return prediction
+
+    return predict
 
 
 def _importances(model, features: list[str]) -> dict[str, float] | None:
@@ -478,13 +647,26 @@ def checked_single_symbol(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _usable_rows(
-    frame: pl.DataFrame, features: list[str], horizon: int, threshold_bps: float
+    frame: pl.DataFrame,
+    spec: VersionSpec,
+    alt: Mapping[str, pl.DataFrame] | None,
+    features: list[str],
+    horizon: int,
+    threshold_bps: float,
+    cost_bps: float,
 ) -> pl.DataFrame:
-    """Rows whose features are warmed up and whose target is already known."""
-    target = target_name(horizon)
-    prepared = add_direction(add_forward_return(add_features(frame), horizon), horizon, threshold_bps)
-    needed = [*features, target, "next_ret"]
-    return prepared.drop_nulls(needed).filter(pl.all_horizontal(pl.col(needed).is_finite()))
+    """Rows whose features are warmed up and whose target is already known. A missing alt-data
+    value drops its row, unless the spec imputes (then the impute step, fitted per fold, fills it)."""
+    prepared = add_direction(
+        add_forward_return(version_features(frame, spec, alt), horizon), horizon, threshold_bps
+    )
+    targets = [target_name(horizon), "next_ret"]
+    if spec.target.kind == "net_edge":
+        prepared = add_net_edge(prepared, horizon, cost_bps)
+        targets.append(net_edge_name(horizon))
+    imputes = any(isinstance(step, ImputeStep) for step in spec.preprocessing)
+    inputs = usable_feature_rows(prepared, features, allow_missing=spec.alt_columns if imputes else ())
+    return prepared.filter(inputs & usable_feature_rows(prepared, targets))
 
 
 def folds_or_explain(n_usable: int, n_input: int, n_folds: int, horizon: int):
@@ -508,26 +690,3 @@ def folds_or_explain(n_usable: int, n_input: int, n_folds: int, horizon: int):
     if first_train_rows < MIN_TRAIN_ROWS or smallest_test < MIN_TEST_ROWS_PER_FOLD:
         raise ValueError(explanation)
     return folds
-
-
-def predict_frame(frame: pl.DataFrame, model, features: list[str]) -> pl.DataFrame:
-    """(ts, prediction) for every bar of a one-symbol OHLCV frame whose `features` (a version's
-    manifest list, in its order) are warmed up; classifiers give the expected direction.
-    ValueError when the frame's features are not the ones the model was trained on."""
-    frame = checked_single_symbol(frame)
-    features = list(features)  # a Manifest's tuple or a stored manifest's list
-    computed = add_features(frame)
-    missing = [name for name in features if name not in computed.columns]
-    if missing:
-        raise ValueError(
-            f"the file's features do not match the model's manifest: missing {', '.join(missing)} "
-            f"(this engine computes {', '.join(feature_columns())})"
-        )
-    ready = computed.drop_nulls(features).filter(pl.all_horizontal(pl.col(features).is_finite()))
-    if ready.is_empty():
-        raise ValueError(
-            f"no bar of the file has all {len(features)} features warmed up ({frame.height} bars)"
-        )
-    X = ready.select(features).to_numpy().astype(float)
-    prediction, _proba = predict_rows(model, X, range(0, X.shape[0]))
-    return pl.DataFrame({"ts": ready["ts"], "prediction": prediction.astype(float)})

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from engine.cadence import Cadence
+from engine.spec import AltSpec, PreprocessingStep
 from engine.symbols import check_symbol
 
 MODEL_CHOICES = ("linear", "lightgbm")
@@ -55,6 +56,14 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class SelectionPolicy(_Strict):
+    """Keep the `top_k` recipe columns that ranked highest by `method` in the slot's champion
+    (else newest version) for the next retrain; the choice is recorded in the new version's spec."""
+
+    method: Literal["native", "permutation", "shap"] = "native"
+    top_k: int = Field(ge=1)
+
+
 class TrainingConfig(_Strict):
     # Any kind of the zoo that can run here (engine.models.zoo()); `huracan models` lists them.
     models: list[str] = Field(default_factory=lambda: list(MODEL_CHOICES))
@@ -70,6 +79,18 @@ class TrainingConfig(_Strict):
     cadence: Cadence = Cadence.FULL
     # Classifier kinds learn direction_{horizon}: up / down at 0, buy / hold / sell above it.
     threshold_bps: float = Field(default=0.0, ge=0)
+    # The version's spec (engine.spec): the feature recipe (core, full or a YAML file), the
+    # target (None: each kind's own, fwd_ret for regressors and direction for classifiers), the
+    # preprocessing steps in order and the alternative-data kinds joined as of each bar.
+    recipe: str = "core"
+    target: Literal["fwd_ret", "net_edge", "direction"] | None = None
+    preprocessing: tuple[PreprocessingStep, ...] = ()
+    alt: tuple[AltSpec, ...] = ()
+    # Importance methods stored per version: native (the learner's own), permutation (on the
+    # out-of-sample folds), shap (tree kinds: the boosters' own TreeSHAP).
+    importance: tuple[Literal["native", "permutation", "shap"], ...] = ("native",)
+    # Automatic feature selection for the next retrain from the previous version's ranks.
+    selection: SelectionPolicy | None = None
 
     @field_validator("models")
     @classmethod
@@ -281,6 +302,26 @@ class HuracanConfig(_Strict):
     roles: RolesConfig = Field(default_factory=RolesConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
+    # Per-slot training overrides keyed by slot id (GOOG:1d:net_edge_5): any `training:` key.
+    slots: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _slot_overrides_are_training_keys(self):
+        for key in self.slots:
+            try:
+                self.training_for(key)
+            except ValidationError as error:
+                problem = error.errors()[0]
+                where = ".".join(str(part) for part in problem["loc"])
+                raise ValueError(f"slots.{key}.{where}: {problem['msg']}") from None
+        return self
+
+    def training_for(self, slot_key: str | None) -> TrainingConfig:
+        """`training:` with the slot's overrides applied (validated as a whole)."""
+        overrides = self.slots.get(slot_key or "", {})
+        if not overrides:
+            return self.training
+        return TrainingConfig.model_validate({**self.training.model_dump(), **overrides})
 
 
 def load_config(path: str | Path | None) -> HuracanConfig:

@@ -30,6 +30,7 @@ STEPS = (
     "m0007_live_metrics_index",
     "m0008_operator_requests",
     "m0009_roles_audit_append_only",
+    "m0010_serve_gaps",
 )
 SCHEMA_VERSION = len(STEPS)
 

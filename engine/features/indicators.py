@@ -285,16 +285,19 @@ def roc(values: pl.Expr, period: int, *, row: pl.Expr | None = None) -> pl.Expr:
 
 
 def simple_return(values: pl.Expr, horizon: int, *, row: pl.Expr | None = None) -> pl.Expr:
-    """(x_t - x_{t-horizon}) / x_{t-horizon}; equals `talib.ROCP(values, timeperiod=horizon)`
-    (prices > 0). Written as TA-Lib writes it: x_t / x_{t-h} - 1 loses the last digits of a
-    tiny return to cancellation."""
-    older = lagged(values, horizon, row=row)
-    return (values - older) / older
+    """x_t / x_{t-horizon} - 1; equals `talib.ROCP(values, timeperiod=horizon)` (prices > 0).
+    TA-Lib writes (x_t - x_{t-h}) / x_{t-h}; the two differ in the last bit of the ratio, a
+    relative 1e-16 / |return| (below 1e-10 for every move in the bundled data). This form is the
+    one every stored version's `ret_*` inputs were computed with, so it stays: the core recipe
+    reproduces those inputs bit for bit."""
+    return values / lagged(values, horizon, row=row) - 1
 
 
 def log_return(values: pl.Expr, horizon: int, *, row: pl.Expr | None = None) -> pl.Expr:
-    """ln(x_t / x_{t-horizon}); equals `numpy.log(talib.ROCR(values, timeperiod=horizon))`."""
-    return (values / lagged(values, horizon, row=row)).log()
+    """ln(x_t) - ln(x_{t-horizon}); equals `numpy.log(talib.ROCR(values, timeperiod=horizon))` up
+    to rounding (the form every stored version's `log_ret_*` inputs were computed with)."""
+    logged = values.log()
+    return logged - lagged(logged, horizon, row=row)
 
 
 def momentum(values: pl.Expr, period: int, *, row: pl.Expr | None = None) -> pl.Expr:

@@ -12,6 +12,7 @@ Every problem is one RecipeError line naming the file and the key
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -21,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from engine.features.specs import INDICATORS, OHLCV, SPECS
 
 DEFAULT_RECIPE_PATH = Path(__file__).with_name("default_recipe.yaml")
+CORE_RECIPE_PATH = Path(__file__).with_name("core.yaml")
+# The bundled recipes by name: core (the default of every version) and full (every indicator).
+BUNDLED_RECIPES = {"core": CORE_RECIPE_PATH, "full": DEFAULT_RECIPE_PATH}
 
 _AnySpec = Annotated[Union[SPECS], Field(discriminator="indicator")]  # noqa: UP007 (a tuple of types)
 
@@ -80,6 +84,18 @@ def load_recipe(path: str | Path | None = None) -> FeatureRecipe:
         problem = getattr(error, "problem", None) or "invalid YAML"
         raise RecipeError(f"{path}: invalid YAML{where}: {problem}") from None
     return parse_recipe(raw, source=str(path))
+
+
+def resolve_recipe(name: str) -> tuple[str, FeatureRecipe]:
+    """(its label, the recipe) for a bundled recipe's name (core, full) or a YAML file's path."""
+    if name in BUNDLED_RECIPES:
+        return name, _bundled(name)
+    return name, load_recipe(name)
+
+
+@cache
+def _bundled(name: str) -> FeatureRecipe:
+    return load_recipe(BUNDLED_RECIPES[name])  # frozen: safe to share
 
 
 def parse_recipe(raw: Any, source: str = "recipe") -> FeatureRecipe:

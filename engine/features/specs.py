@@ -107,7 +107,8 @@ _VOLATILITY_PREFIX = {"close_to_close": "vol_cc", "parkinson": "vol_parkinson", 
 
 
 class Volatility(FeatureSpec):
-    """Rolling volatility per bar (not annualised): vol_cc_{w}, vol_parkinson_{w}, vol_gk_{w}."""
+    """Rolling volatility per bar (not annualised): vol_cc_{w}, vol_parkinson_{w}, vol_gk_{w};
+    `prefix` names the columns {prefix}_{w} instead, for one estimator (the core recipe's vol_20)."""
 
     indicator: Literal["volatility"]
     windows: _windows(2, [20])
@@ -116,9 +117,19 @@ class Volatility(FeatureSpec):
         Field(default_factory=lambda: list(_VOLATILITY_PREFIX), min_length=1),
         AfterValidator(_unique),
     ]
+    prefix: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")] | None = None
+
+    @model_validator(mode="after")
+    def _prefix_names_one_estimator(self):
+        if self.prefix is not None and len(self.estimators) != 1:
+            raise ValueError("prefix names the columns of one estimator; list exactly one")
+        return self
+
+    def _name(self, estimator: str, window: int) -> str:
+        return f"{self.prefix or _VOLATILITY_PREFIX[estimator]}_{window}"
 
     def columns(self):
-        return [f"{_VOLATILITY_PREFIX[estimator]}_{w}" for estimator in self.estimators for w in self.windows]
+        return [self._name(estimator, w) for estimator in self.estimators for w in self.windows]
 
     def steps(self, row=None):
         # The per-bar terms are shared by every window and by both range-based estimators.
@@ -142,7 +153,7 @@ class Volatility(FeatureSpec):
         return [
             {name: term for name, term in terms.items() if name in used},
             {
-                f"{_VOLATILITY_PREFIX[estimator]}_{w}": build[estimator](w)
+                self._name(estimator, w): build[estimator](w)
                 for estimator in self.estimators
                 for w in self.windows
             },
@@ -155,6 +166,48 @@ class Sma(FeatureSpec):
 
     def expressions(self, row=None):
         return {f"sma_{p}": indicators.sma(_c, p, row=row) for p in self.periods}
+
+
+class SmaRatio(FeatureSpec):
+    """sma_{p}_ratio = close / SMA(close, p) - 1 (talib.SMA), the close's distance from its mean."""
+
+    indicator: Literal["sma_ratio"]
+    periods: _windows(2, [20])
+
+    def expressions(self, row=None):
+        return {f"sma_{p}_ratio": _c / indicators.sma(_c, p, row=row) - 1 for p in self.periods}
+
+
+class HlRange(FeatureSpec):
+    """hl_range = (high - low) / close, the bar's range as a share of its close."""
+
+    indicator: Literal["hl_range"]
+
+    def expressions(self, row=None):
+        return {"hl_range": (_h - _l) / _c}
+
+
+class VolumeZscore(FeatureSpec):
+    """volume_z_{w}: the rolling z-score (sample std; a flat window gives 0) of ln(1 + volume), so
+    a volume spike reads the same at any scale of trading."""
+
+    indicator: Literal["volume_zscore"]
+    windows: _windows(2, [20])
+
+    def columns(self):
+        return [f"volume_z_{w}" for w in self.windows]
+
+    def steps(self, row=None):
+        logged = self._scratch("log_volume")
+        moments, scores = {}, {}
+        for w in self.windows:
+            mean, std = self._scratch(f"mean_{w}"), self._scratch(f"std_{w}")
+            moments[mean] = indicators.sma(pl.col(logged), w, row=row)
+            moments[std] = indicators.rolling_std(pl.col(logged), w, row=row)
+            scores[f"volume_z_{w}"] = indicators.zscore_from_moments(
+                pl.col(logged), pl.col(mean), pl.col(std)
+            )
+        return [{logged: _v.log1p()}, moments, scores]
 
 
 class Ema(FeatureSpec):
@@ -432,8 +485,8 @@ class Calendar(FeatureSpec):
 
 
 SPECS: tuple[type[FeatureSpec], ...] = (
-    Returns, LogReturns, Volatility, Sma, Ema, Rsi, Macd, Bbands, Atr, Roc, Stoch, Obv, Momentum,
-    LinregSlope, Lags, Zscore, Calendar,
+    Returns, LogReturns, Volatility, Sma, SmaRatio, Ema, Rsi, Macd, Bbands, Atr, Roc, Stoch, Obv,
+    Momentum, LinregSlope, HlRange, VolumeZscore, Lags, Zscore, Calendar,
 )  # fmt: skip
 INDICATORS: dict[str, type[FeatureSpec]] = {
     spec.model_fields["indicator"].annotation.__args__[0]: spec for spec in SPECS

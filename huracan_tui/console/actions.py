@@ -120,6 +120,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("importance-open", "enter", "open_feature", "Per version",
            "The selected feature's importance and rank in every version", "importance"),
     Action("importance-filter", "slash", "filter", "Filter", "Filter the features by name", "importance"),
+    Action("importance-method", "m", "next_method", "Method",
+           "Switch the importance method (native, permutation, shap: those the versions have)", "importance"),
     Action("importance-back", "escape", "back", "Back", "Back to the previous view", "importance"),
     Action("compare-start", "enter", "start_compare", "Compare",
            "Compare the selected challenger with the champion (runs as a job); on a result row: its details",

@@ -121,13 +121,15 @@ class Leader:
 
     def queue_retrains(self, cadence: str | None = None) -> list[int]:
         """One train job per slot, unless the slot already has one queued or running."""
+        from scheduler.services.training import slot_training  # the engine, in the leader only
+
         busy = {job.slot_key for job in self.brain.list_jobs(limit=500, states=list(ACTIVE_JOB_STATES))}
         queued = []
         for slot in self.brain.list_slots():
             if slot.key in busy:
                 log.info("retrain of %s skipped: a job for it is already queued or running", slot.key)
                 continue
-            training = self.config.training.model_copy(update={"horizon": slot.horizon})
+            training = slot_training(self.config, self.brain, slot)
             job = self.brain.create_job(
                 "train", slot_key=slot.key,
                 params=train_job_params(slot.symbol, slot.timeframe, training, cadence=cadence),

@@ -82,8 +82,9 @@ def compare_versions(
     if not folds:
         raise ComparisonError(f"{slot_key} v{champion}: its manifest has no folds to compare on")
     try:
-        base = abtest.replay_returns(frame, defender.manifest, folds)
-        replayed = {f"v{n}": abtest.replay_returns(frame, v.manifest, folds) for n, v in others.items()}
+        base = abtest.replay_returns(frame, defender.manifest, folds, _alt_of(brain, slot.symbol, defender))
+        replayed = {f"v{n}": abtest.replay_returns(frame, v.manifest, folds, _alt_of(brain, slot.symbol, v))
+                    for n, v in others.items()}
         stamps, champion_returns, aligned = abtest.align(base, replayed)
     except (ValueError, KeyError) as error:
         raise ComparisonError(f"{slot_key}: {error}") from None
@@ -131,3 +132,11 @@ def compare_versions(
         "best_model": best,
         "overall": overall,
     })
+
+
+def _alt_of(brain: Brain, symbol: str, version) -> dict:
+    """The alternative data a version's spec joins, from the brain."""
+    from engine.pipeline import spec_of_manifest
+
+    spec = spec_of_manifest(version.manifest)
+    return {item.kind: brain.load_alt_data(item.kind, symbol) for item in spec.alt}

@@ -48,8 +48,8 @@ def drift_windows(brain: Brain, slot_key: str, features: tuple[str, ...] | None 
     over `features` (else the version's own). The current window is the bars `current_between`
     bounds (what a stored check used), else the newest `current_bars`. None when the slot or the
     version is not in the brain; ValueError when the engine does not compute a feature."""
-    from engine.features import add_features
     from engine.manifest import Manifest
+    from engine.pipeline import spec_of_manifest, version_features
 
     slot = brain.get_slot(slot_key)
     version = (brain.get_version(slot_key, version_number) if version_number
@@ -58,10 +58,15 @@ def drift_windows(brain: Brain, slot_key: str, features: tuple[str, ...] | None 
         return None
     manifest = Manifest.from_json(version.manifest)
     features = tuple(manifest.features if features is None else features)
-    frame = add_features(brain.load_bars(slot.symbol, slot.timeframe))
+    # The version's own inputs, from its spec: its recipe and its alternative data.
+    spec = spec_of_manifest(version.manifest)
+    alt: dict[str, pl.DataFrame] = {
+        item.kind: brain.load_alt_data(item.kind, slot.symbol) for item in spec.alt
+    }
+    frame = version_features(brain.load_bars(slot.symbol, slot.timeframe), spec, alt)
     missing = [feature for feature in features if feature not in frame.columns]
     if missing:
-        raise ValueError(f"{slot_key}: this engine does not compute feature {missing[0]!r}")
+        raise ValueError(f"{slot_key}: version {version.number} has no feature {missing[0]!r}")
     frame = frame.select("ts", *features).drop_nulls(list(features))
     reference = frame.filter(pl.col("ts").is_between(manifest.data_start, manifest.data_end))
     if current_between is not None:

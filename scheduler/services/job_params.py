@@ -20,15 +20,24 @@ def train_job_params(
     kinds: list[str] | None = None,
     cadence: str | None = None,
     device: str | None = None,
+    recipe: str | None = None,
+    learns: str | None = None,
 ) -> dict:
-    """A train job of one series. `kinds` and `cadence` replace the configured ones (checked as
-    the config checks them); `device` (auto, cpu, cuda, cuda:N, mps) is where the neural kinds
-    train, None meaning as configured. ValueError naming the bad value otherwise."""
+    """A train job of one series. `kinds`, `cadence`, `recipe` (core, full or a recipe file) and
+    `learns` (the spec's target kind: fwd_ret, net_edge, direction) replace the configured ones
+    (checked as the config checks them, and each kind against the target); `device` (auto, cpu,
+    cuda, cuda:N, mps) is where the neural kinds train, None meaning as configured. ValueError
+    naming the bad value otherwise."""
     update: dict = {}
     if kinds is not None:
         update["models"] = list(kinds)
     if cadence is not None:
         update["cadence"] = cadence
+    if recipe is not None:
+        update["recipe"] = recipe
+    if learns is not None:
+        # None in the config means each kind's own target; fwd_ret is that for every regressor.
+        update["target"] = None if learns == "fwd_ret" else learns
     if update:
         # Validated, not model_copy'd: an unknown kind or cadence is refused here, not in a worker.
         try:
@@ -37,12 +46,26 @@ def train_job_params(
             first = error.errors()[0]
             key = ".".join(str(part) for part in first["loc"])
             raise ValueError(f"{key}: {first['msg'].removeprefix('Value error, ')}") from None
+    _check_targets(training)
     params = {"symbol": symbol, "timeframe": timeframe, "training": training.model_dump()}
     if device is not None:
         from engine.models.neural.device import check_device_name  # no torch import
 
         params["device"] = check_device_name(device)
     return params
+
+
+def _check_targets(training: TrainingConfig) -> None:
+    """Each kind can learn the target: a classifier learns a direction, a regressor a number."""
+    from engine.models import model_class  # the registry only: no learning library
+
+    for kind in training.models:
+        task = str(getattr(model_class(kind), "task", "regression"))
+        if training.target is not None and (task == "classification") != (training.target == "direction"):
+            wanted = "direction" if task == "classification" else "fwd_ret or net_edge"
+            raise ValueError(
+                f"target: {kind} is a {task} kind; it cannot learn {training.target} (use {wanted})"
+            )
 
 
 def demo_job_params(training: TrainingConfig) -> dict:

@@ -16,7 +16,15 @@ for each slot of it:
 4. the live metrics of the newest window are stored and the policies run (auto-rollback first:
    the retrain and prune policies should judge the champion that stays).
 
-Loaded artifacts (sha256 verified) and online learners live in a LiveState kept between ticks
+Every version forecasts on its own spec's features (engine.pipeline: its recipe, its alternative
+data joined as of each bar) through its own fitted preprocessing (engine.serving.Servable). A
+series' features are computed over a bounded tail window sized from the recipe's warm-up
+(engine.features.tail.TailFeatures), which gives the numbers a batch computation over the whole
+history gives; a fresh state computes the whole history once. A bar a version cannot forecast
+because an alternative-data value is missing or too old is recorded as a serve gap (named state
+and detail), never forecast on a made-up value.
+
+Loaded versions (sha256 verified) and online learners live in a LiveState kept between ticks
 (one per brain by default). A fresh state relearns its online learners from the stored outcomes,
 so a restarted leader carries on where the brain stands.
 """
@@ -70,23 +78,73 @@ class OnlineLearner:
 
 @dataclass
 class LiveState:
-    models: dict[int, Any] = field(default_factory=dict)  # version id -> loaded model
+    servables: dict[int, Any] = field(default_factory=dict)  # version id -> engine.serving.Servable
     learners: dict[str, OnlineLearner] = field(default_factory=dict)  # slot key -> learner
     caught_up: set[tuple[str, str]] = field(default_factory=set)  # series handled at least once
+    # (symbol, timeframe, features key) -> the recipe's TailFeatures for that series
+    tails: dict[tuple[str, str, str], Any] = field(default_factory=dict)
 
-    def model(self, brain: Brain, version: VersionRecord):
-        if version.id not in self.models:
-            from engine.models import load_model
+    def servable(self, brain: Brain, version: VersionRecord):
+        if version.id not in self.servables:
+            from engine.serving import load_servable
 
-            data = brain.load_artifact(version.artifact_sha256)
-            self.models[version.id] = load_model(
-                version.model_kind,
-                data,
+            self.servables[version.id] = load_servable(
+                version.manifest,
+                brain.load_artifact(version.artifact_sha256),
                 sha256=version.artifact_sha256,
-                # The format the version declares; a missing one is refused like a wrong one.
-                artifact_format=version.manifest.get("artifact_format", ""),
+                load_artifact=brain.load_artifact,
             )
-        return self.models[version.id]
+        return self.servables[version.id]
+
+
+class SeriesFeatures:
+    """One tick's features of one series, per features key (versions with the same recipe and alt
+    data share them), computed on first use over the tail window."""
+
+    def __init__(self, brain: Brain, series: tuple[str, str], new_bars: int, state: LiveState):
+        self.brain, self.series, self.new_bars, self.state = brain, series, new_bars, state
+        self._frames: dict[str, pl.DataFrame] = {}
+
+    def of(self, spec) -> pl.DataFrame:
+        from engine.pipeline import features_key
+
+        key = features_key(spec)
+        if key not in self._frames:
+            self._frames[key] = self._compute(spec, key)
+        return self._frames[key]
+
+    def _compute(self, spec, key: str) -> pl.DataFrame:
+        from engine.features.tail import TailFeatures
+        from engine.pipeline import join_alt_features, spec_recipe
+
+        symbol, timeframe = self.series
+        tail = self.state.tails.get((symbol, timeframe, key))
+        if tail is None:
+            tail = self.state.tails[(symbol, timeframe, key)] = TailFeatures(spec_recipe(spec))
+        needed = tail.bars_needed()
+        if needed is None:
+            frame = tail.compute(self.brain.load_bars(symbol, timeframe))
+        else:
+            # The warm-up, the new bars, and room for the outcomes maturing behind them.
+            window = needed + max(self.new_bars, 1) + TAIL_MARGIN
+            bars = self.brain.load_bars(symbol, timeframe, last=window)
+            frame = tail.compute(bars)
+            # The warm-up rows are not batch's numbers, unless the window reached back to the
+            # series' first bar (a history shorter than the window): then it is the batch.
+            if bars.height == window:
+                frame = frame.slice(needed)
+        alt = None
+        if spec.alt:
+            first = frame["ts"].min() if frame.height else None
+            # From the oldest value the window's first bar may still read (the stamp of a stale
+            # one too, which words its gap): a bounded read whatever the table's length.
+            alt = {
+                item.kind: self.brain.load_alt_data(
+                    item.kind, symbol, start=None if first is None else first - ALT_LOOKBACK * item.staleness
+                )
+                for item in spec.alt
+            }
+        return join_alt_features(frame, spec, alt, keep_alt_ts=bool(spec.alt))
 
 
 @dataclass
@@ -100,6 +158,12 @@ class TickReport:
 
 
 _STATES: dict[str, LiveState] = {}
+# Bars past the new ones kept in a tick's window: outcomes mature `horizon` bars behind the
+# newest bar, and the online learner reads those bars' features.
+TAIL_MARGIN = 64
+# How far back of a window's first bar (in max_staleness units) alt data is read: far enough to
+# name how old a stale value is.
+ALT_LOOKBACK = 30
 
 
 def live_tick(
@@ -120,23 +184,14 @@ def live_tick(
         if not new and feed.series in state.caught_up:
             continue
         slots = [s for s in brain.list_slots() if (s.symbol, s.timeframe) == feed.series]
-        features = None
+        features = SeriesFeatures(brain, feed.series, new, state)
         for slot in slots:
             versions = [v for v in brain.list_versions(slot.key) if v.status != "pruned"]
             if not versions:
                 continue
-            if features is None:
-                features = _ready_features(brain, slot)
             _tick_slot(brain, config, slot, versions, features, state, report, now)
         state.caught_up.add(feed.series)
     return report
-
-
-def _ready_features(brain: Brain, slot: SlotRecord) -> pl.DataFrame:
-    """Every bar of the series with its causal features (warm-up rows included, as null)."""
-    from engine.features import add_features
-
-    return add_features(brain.load_bars(slot.symbol, slot.timeframe))
 
 
 def _tick_slot(
@@ -144,7 +199,7 @@ def _tick_slot(
     config: HuracanConfig,
     slot: SlotRecord,
     versions: list[VersionRecord],
-    features: pl.DataFrame,
+    features: SeriesFeatures,
     state: LiveState,
     report: TickReport,
     now: datetime,
@@ -156,7 +211,9 @@ def _tick_slot(
     learner = state.learners.setdefault(slot.key, OnlineLearner())
     rollback_policy = AutoRollbackPolicy(config.policies.rollback)
     shadow = rollback_policy.shadow_wanted(brain, slot.key)
-    wanted = _bars_to_forecast(brain, slot, champion, features, config.live.max_backfill)
+    champion_serving = state.servable(brain, champion)
+    candidates = champion_serving.candidates(features.of)
+    wanted = _bars_to_forecast(brain, slot, champion, candidates, config.live.max_backfill)
     rows = _forecast(brain, slot, champion, features, wanted, learner, state, config.live, now)
     if shadow is not None and shadow.status != "pruned":
         rows += _forecast(brain, slot, shadow, features, wanted, learner, state, config.live, now)
@@ -164,7 +221,7 @@ def _tick_slot(
     # Forecast first, then mature: a forecast never sees an outcome learned in its own tick.
     matured = brain.mature_predictions(slot.key, slot.horizon, now=now)
     report.matured += matured
-    _learn_outcomes(brain, slot, champion, features, learner)
+    _learn_outcomes(brain, slot, champion_serving, features, learner)
 
     if not matured:
         return
@@ -202,12 +259,8 @@ def promote_first_champion(
     return best
 
 
-def _ready(features: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    return features.drop_nulls(names).filter(pl.all_horizontal(pl.col(names).is_finite()))
-
-
 def _bars_to_forecast(
-    brain: Brain, slot: SlotRecord, champion: VersionRecord, features: pl.DataFrame, max_backfill: int
+    brain: Brain, slot: SlotRecord, champion: VersionRecord, bars: list[datetime], max_backfill: int
 ) -> list[datetime]:
     """Bars after the champion's training window, its own newest forecast and the slot's newest
     forecast bar. The last: a champion promoted (or put back) after another one was live does
@@ -224,17 +277,15 @@ def _bars_to_forecast(
         )
         if ts is not None
     ]
-    candidates = features["ts"]
-    if after:
-        candidates = candidates.filter(candidates > max(after))
-    return candidates.tail(max_backfill).to_list() if max_backfill else []
+    candidates = [ts for ts in bars if ts > max(after)] if after else list(bars)
+    return candidates[-max_backfill:] if max_backfill else []
 
 
 def _forecast(
     brain: Brain,
     slot: SlotRecord,
     version: VersionRecord,
-    features: pl.DataFrame,
+    features: SeriesFeatures,
     wanted: list[datetime],
     learner: OnlineLearner,
     state: LiveState,
@@ -244,32 +295,33 @@ def _forecast(
     if not wanted:
         return []
     from engine.models.online import blend_forecasts
-    from engine.training import predict_rows
 
-    names = list(Manifest.from_json(version.manifest).features)
-    ready = _ready(features, names)
-    X = ready.select(names).to_numpy().astype(float)
-    index = {ts: i for i, ts in enumerate(ready["ts"].to_list())}
-    positions = [index[ts] for ts in wanted if ts in index]
-    if not positions:
+    forecast = state.servable(brain, version).forecast(features.of, wanted)
+    if forecast.gaps:
+        brain.record_serve_gaps([
+            {"slot_key": slot.key, "version_id": version.id, "ts": gap.ts, "state": gap.state,
+             "detail": gap.detail}
+            for gap in forecast.gaps
+        ])
+    if not forecast.ts:
         return []
-    # Sequence models read the rows before as context, so predict the contiguous block.
-    batch, _ = predict_rows(state.model(brain, version), X, range(positions[0], positions[-1] + 1))
-    batch = batch[np.asarray(positions) - positions[0]]
-    online = learner.predict(X[positions]) if _learner_fits(learner, len(names)) else None
+    batch = forecast.batch
+    # The learner has no imputer of its own: a missing alt value (allowed when the spec imputes)
+    # is 0 to it.
+    fits = _learner_fits(learner, forecast.X.shape[1])
+    online = learner.predict(np.nan_to_num(forecast.X)) if fits else None
     blended = batch if online is None else blend_forecasts(batch, online, live.blend_weight)
-    timestamps = ready["ts"].to_list()
     return [
         {
             "slot_key": slot.key,
             "version_id": version.id,
-            "ts": timestamps[p],
+            "ts": ts,
             "predicted_at": now,
             "batch": float(batch[k]),
             "online": None if online is None else float(online[k]),
             "blended": float(blended[k]),
         }
-        for k, p in enumerate(positions)
+        for k, ts in enumerate(forecast.ts)
     ]
 
 
@@ -277,14 +329,20 @@ def _learner_fits(learner: OnlineLearner, n_features: int) -> bool:
     return learner.model is not None and learner.model.n_features_in_ == n_features
 
 
-def _online_target(manifest: Manifest, realised: np.ndarray) -> np.ndarray:
-    """Regression champions forecast bps, so the learner does too; classifiers forecast the
-    expected direction (-1..1), so the learner learns the realised direction."""
-    return realised if manifest.task == "regression" else np.sign(realised)
+def _online_target(manifest: Manifest, spec, realised: np.ndarray) -> np.ndarray:
+    """Regression champions forecast bps, so the learner does too (the net edge after the
+    manifest's costs for a net-edge champion); classifiers forecast the expected direction
+    (-1..1), so the learner learns the realised direction."""
+    if manifest.task != "regression":
+        return np.sign(realised)
+    if spec.target.kind == "net_edge":
+        round_trip = 2.0 * float(manifest.cost_bps)
+        return np.sign(realised) * np.clip(np.abs(realised) - round_trip, 0.0, None) + 0.0
+    return realised
 
 
 def _learn_outcomes(
-    brain: Brain, slot: SlotRecord, champion: VersionRecord, features: pl.DataFrame, learner: OnlineLearner
+    brain: Brain, slot: SlotRecord, champion, features: SeriesFeatures, learner: OnlineLearner
 ) -> None:
     """Teach the slot's online learner every outcome realised since it last learned, once per bar."""
     outcomes = brain.list_predictions(
@@ -293,14 +351,11 @@ def _learn_outcomes(
     by_bar = {record.ts: record.realised for record in outcomes}
     if not by_bar:
         return
-    manifest = Manifest.from_json(champion.manifest)
-    names = list(manifest.features)
-    ready = _ready(features, names).filter(pl.col("ts").is_in(list(by_bar)))
-    if ready.is_empty():
+    bars, X = champion.learner_inputs(features.of, list(by_bar))
+    if not bars:
         return
-    X = ready.select(names).to_numpy().astype(float)
-    y = _online_target(manifest, np.asarray([by_bar[ts] for ts in ready["ts"].to_list()], dtype=float))
-    learner.learn(X, y)
+    realised = np.asarray([by_bar[ts] for ts in bars], dtype=float)
+    learner.learn(np.nan_to_num(X), _online_target(champion.manifest, champion.spec, realised))
     learner.learned_until = max(by_bar)
 
 

@@ -333,10 +333,13 @@ def _train_job_params(ctx: RequestContext, slot_key: str, choices: dict) -> dict
     slot = ctx.brain.get_slot(slot_key)
     if slot is None:
         raise RequestRefused(f"no slot {slot_key}")
-    training = ctx.config.training.model_copy(update={"horizon": slot.horizon})
+    from scheduler.services.training import slot_training  # the engine: where requests are carried out
+
     try:
+        training = slot_training(ctx.config, ctx.brain, slot)
         return train_job_params(slot.symbol, slot.timeframe, training, kinds=choices.get("kinds"),
-                                cadence=choices.get("cadence"), device=choices.get("device"))
+                                cadence=choices.get("cadence"), device=choices.get("device"),
+                                recipe=choices.get("recipe"), learns=choices.get("learns"))
     except ValueError as error:
         raise RequestRefused(str(error).splitlines()[0]) from None
 
@@ -354,7 +357,8 @@ def _queue_train_job(ctx: RequestContext, request: RequestRecord, slot_key: str,
     ctx.brain.audit("retrain", actor=request.actor, origin=request.origin, target=slot_key,
                     reason=request.args.get("reason"), outcome="ok",
                     details={"job": job.id, "kinds": choices.get("kinds"), "device": params.get("device"),
-                             "cadence": choices.get("cadence")})
+                             "cadence": choices.get("cadence"), "recipe": choices.get("recipe"),
+                             "learns": choices.get("learns")})
     if ctx.start_job is not None:
         ctx.start_job(job.id)
     return job.id

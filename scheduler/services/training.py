@@ -19,9 +19,10 @@ from brain.records import SlotRecord, VersionRecord
 from engine.cadence import Cadence
 from engine.manifest import Manifest
 from engine.models import model_tags
-from engine.targets import target_name
+from engine.pipeline import check_spec, input_columns, make_spec
+from engine.spec import TargetSpec, VersionSpec
 from engine.training import TrainingResult, train_model
-from scheduler.config import TrainingConfig
+from scheduler.config import HuracanConfig, TrainingConfig
 
 # progress(fraction, message) as work advances, progress(fraction, message, values) after each
 # epoch of a neural kind: values = the epoch's record with model_kind, fold and slot.
@@ -62,6 +63,51 @@ def manifest_of(result: TrainingResult, slot_key: str) -> dict:
     return result.manifest.for_slot(slot_key).to_json()
 
 
+def spec_for(config: TrainingConfig, kind: str, *, columns: tuple[str, ...] | None = None) -> VersionSpec:
+    """The spec a retrain of `kind` under `config` asks for (engine.spec); SpecError names the key.
+    `columns`: the recipe columns a selection policy kept (None: all)."""
+    return make_spec(
+        kind,
+        recipe=config.recipe,
+        target=config.target,
+        horizon=config.horizon,
+        threshold_bps=config.threshold_bps,
+        preprocessing=config.preprocessing,
+        alt=config.alt,
+        params=dict(config.params.get(kind, {})),
+        seed=config.seed,
+        columns=columns,
+    )
+
+
+def slot_training(config: HuracanConfig, brain: Brain, slot: SlotRecord) -> TrainingConfig:
+    """How a retrain of `slot` trains: the `training:` defaults, then what the slot's champion
+    (else newest version) was trained on (recipe, preprocessing, alternative data, target and its
+    threshold, from its spec), then the config's overrides for this slot id (`slots:`). The slot's
+    own horizon and target kind always hold: they are part of its id."""
+    from engine.pipeline import spec_of_manifest
+
+    training = config.training.model_dump()
+    version = brain.champion(slot.key) or brain.latest_version(slot.key)
+    if version is not None:
+        spec = spec_of_manifest(version.manifest)
+        training.update(
+            recipe=spec.features.recipe,
+            preprocessing=[step.model_dump(mode="json") for step in spec.preprocessing],
+            alt=[item.model_dump(mode="json") for item in spec.alt],
+        )
+        if spec.target.kind == "direction":
+            training["threshold_bps"] = spec.target.threshold_bps
+    training.update(config.slots.get(slot.key, {}))
+    training.update(horizon=slot.horizon, target="net_edge" if slot.target.startswith("net_edge_") else None)
+    return TrainingConfig.model_validate(training)
+
+
+def slot_target(config: TrainingConfig, kind: str) -> TargetSpec:
+    """The target a kind learns under `config` (its slot follows from it)."""
+    return spec_for(config, kind).target
+
+
 def fit_models(
     frame: pl.DataFrame,
     timeframe: str,
@@ -70,6 +116,8 @@ def fit_models(
     progress: Progress | None = None,
     label: str = "",
     previous: dict[str, PreviousVersion] | None = None,
+    alt: dict[str, pl.DataFrame] | None = None,
+    columns: tuple[str, ...] | None = None,
 ) -> list[TrainingResult]:
     """Walk-forward evaluate and fit every configured model kind; nothing is stored.
 
@@ -86,8 +134,11 @@ def fit_models(
             if progress is not None:
                 _forward(progress, (position + fraction) / len(kinds), f"{label}{kind}: {message}", values)
 
+        spec = spec_for(config, kind, columns=columns)
         cadence, warm = config.cadence, previous.get(kind)
-        if cadence == Cadence.INCREMENTAL and (warm is None or not model_tags(kind).supports_warm_start):
+        if cadence == Cadence.INCREMENTAL and (
+            warm is None or not model_tags(kind).supports_warm_start or spec.preprocessing
+        ):
             cadence = Cadence.FULL
         results.append(
             train_model(
@@ -104,6 +155,9 @@ def fit_models(
                 previous=None if warm is None or cadence != "incremental" else warm.model,
                 previous_data_end=None if warm is None or cadence != "incremental" else warm.data_end,
                 threshold_bps=config.threshold_bps,
+                spec=spec,
+                alt=alt,
+                importance=config.importance,
             )
         )
     return results
@@ -125,17 +179,22 @@ def store_result(
         data_start=manifest.data_start,
         data_end=manifest.data_end,
         actor=actor,
+        companions=[] if result.preprocessor is None else [(result.preprocessor, "skops")],
     )
-    record_native_importance(brain, version, result)
+    record_importance(brain, version, result)
     return version
 
 
-def record_native_importance(brain: Brain, version: VersionRecord, result: TrainingResult) -> None:
-    """The learner's own importance (gain or impurity shares, |coef| on scaled inputs), stored as
-    method "native"; kinds without one (KNN, SVM, neural) store nothing. Derived data, so it is
-    written after the version's transaction: losing it to a crash loses nothing the version needs."""
-    if result.feature_importances is not None:
-        brain.record_feature_importance(version.id, "native", result.feature_importances)
+def record_importance(brain: Brain, version: VersionRecord, result: TrainingResult) -> None:
+    """Each importance method the training computed (native: the learner's own; permutation: on
+    the out-of-sample folds; shap: TreeSHAP), stored with its method; kinds without one store
+    nothing for it. Derived data, so it is written after the version's transaction: losing it to
+    a crash loses nothing the version needs."""
+    found = result.importances
+    if found is None and result.feature_importances is not None:
+        found = {"native": result.feature_importances}
+    for method, values in (found or {}).items():
+        brain.record_feature_importance(version.id, method, values)
 
 
 def previous_versions(brain: Brain, slot_key: str, kinds: list[str]) -> dict[str, PreviousVersion]:
@@ -161,8 +220,20 @@ def previous_versions(brain: Brain, slot_key: str, kinds: list[str]) -> dict[str
     }
 
 
-def slot_for(brain: Brain, symbol: str, timeframe: str, horizon: int) -> SlotRecord:
-    return brain.ensure_slot(symbol, timeframe, target_name(horizon), horizon)
+def slot_for(brain: Brain, symbol: str, timeframe: str, target: TargetSpec | int) -> SlotRecord:
+    """The slot of a target (its kind and horizon are part of the slot id: GOOG:1d:net_edge_5); a
+    bare horizon is the forward return's slot."""
+    if isinstance(target, int):
+        target = TargetSpec(horizon=target)
+    return brain.ensure_slot(symbol, timeframe, target.slot_target, target.horizon)
+
+
+def alt_frames(brain: Brain, symbol: str, spec: VersionSpec) -> dict[str, pl.DataFrame]:
+    """The brain's alternative data of each kind the spec joins, for the symbol; SpecError (naming
+    the key) for a kind the brain holds no rows of for it."""
+    frames: dict[str, pl.DataFrame] = {item.kind: brain.load_alt_data(item.kind, symbol) for item in spec.alt}
+    check_spec(spec, alt_rows={kind: frame.height for kind, frame in frames.items()}, symbol=symbol)
+    return frames
 
 
 def train_slot(
@@ -179,20 +250,30 @@ def train_slot(
     frame = brain.load_bars(symbol, timeframe)
     if frame.is_empty():
         raise ValueError(f"the brain holds no {timeframe} bars for {symbol}; import data first")
-    slot = slot_for(brain, symbol, timeframe, config.horizon)
-    versions = []
     kinds = list(config.models)
-    previous = previous_versions(brain, slot.key, kinds) if config.cadence == "incremental" else {}
+    specs = {kind: spec_for(config, kind) for kind in kinds}  # bad specs fail before any work
+    alt = {kind: alt_frames(brain, symbol, spec) for kind, spec in specs.items()}
+    versions = []
     for position, kind in enumerate(kinds):
+        slot = slot_for(brain, symbol, timeframe, specs[kind].target)
+        previous = previous_versions(brain, slot.key, [kind]) if config.cadence == "incremental" else {}
+        columns = None
+        if config.selection is not None:
+            from scheduler.services.selection import selected_columns
+
+            recipe_columns = [c for c in input_columns(specs[kind]) if c not in specs[kind].alt_columns]
+            columns = selected_columns(brain, slot.key, config.selection, recipe_columns)
         one_kind = config.model_copy(update={"models": [kind]})
 
-        def report(fraction: float, message: str, values: dict | None = None, position=position) -> None:
+        def report(fraction: float, message: str, values: dict | None = None, position=position,
+                   key=slot.key) -> None:
             if progress is not None:
                 _forward(progress, (position + fraction) / len(kinds), message,
-                         None if values is None else {**values, "slot": slot.key})
+                         None if values is None else {**values, "slot": key})
 
         (result,) = fit_models(
-            frame, timeframe, one_kind, progress=report, label=f"{slot.key} ", previous=previous
+            frame, timeframe, one_kind, progress=report, label=f"{slot.key} ", previous=previous,
+            alt=alt[kind], columns=columns,
         )
         versions.append(store_result(brain, slot, result, actor=actor))
     return versions

@@ -230,10 +230,31 @@ def test_a_version_8_brain_gets_its_migrator_as_owner_and_an_append_only_audit_l
         conn.execute(update(schema.audit_log).values(reason="edited before 9"))
     monkeypatch.setenv("LOGNAME", "carol")  # the OS user who runs the upgrade
     with open_brain(brain_url) as brain:
-        assert brain.schema_version() == SCHEMA_VERSION == 9
+        assert brain.schema_version() == SCHEMA_VERSION == 10
         assert [(r.user, r.role, r.granted_by) for r in brain.list_roles()] == [("carol", "owner", "carol")]
         assert brain.role_of("alice") == "viewer"
         (entry,) = brain.list_audit()
         assert (entry.actor, entry.reason) == ("alice", "edited before 9")
     with pytest.raises(Exception, match="audit_log is append-only"), raw_engine.begin() as conn:
         conn.execute(update(schema.audit_log).values(reason="edited after 9"))
+
+
+def test_serve_gaps_keep_one_row_per_bar_and_state(brain_url):
+    from datetime import UTC, datetime
+
+    from engine.datasets import bundled_path  # noqa: F401 (the brain stores, the test seeds)
+
+    with open_brain(brain_url) as brain:
+        slot = brain.ensure_slot("GOOG", "1d", "fwd_ret_1", 1)
+        version = brain.add_version(slot.key, model_kind="linear", manifest={"features": []}, artifact=b"x",
+                                    artifact_format="skops", metrics=[], data_start=None, data_end=None)
+        bar = datetime(2026, 1, 5, tzinfo=UTC)
+        gap = {"slot_key": slot.key, "version_id": version.id, "ts": bar, "state": "alt_stale",
+               "detail": "funding_rate: last value 2026-01-01 01:00 is 4.0d old (max 1d)"}
+        assert brain.record_serve_gaps([gap]) == 1
+        assert brain.record_serve_gaps([gap]) == 0  # a tick that sees the bar again adds nothing
+        (stored,) = brain.list_serve_gaps(slot.key)
+        assert (stored.ts, stored.state, stored.version_id) == (bar, "alt_stale", version.id)
+        assert brain.serve_gap_summary(slot.key) == {"alt_stale": (1, bar)}
+        with pytest.raises(Exception, match="serve gap state"):
+            brain.record_serve_gaps([{**gap, "state": "zero_filled"}])

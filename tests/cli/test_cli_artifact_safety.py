@@ -94,11 +94,11 @@ def test_the_live_loop_and_incremental_retrains_refuse_them(forged):
     with open_brain(url) as brain:
         versions = brain.list_versions(SLOT)
         state = LiveState()
-        assert state.model(brain, versions[0]).predict  # the honest one loads
+        assert state.servable(brain, versions[0]).model.predict  # the honest one loads
         for version, (kind, _, says) in zip(versions[1:], FORGERIES, strict=True):
             with pytest.raises(ValueError, match=says) as refused:
-                state.model(brain, version)
-            assert "\n" not in str(refused.value) and version.id not in state.models
+                state.servable(brain, version)
+            assert "\n" not in str(refused.value) and version.id not in state.servables
             # An incremental retrain loads the slot's latest version of each kind it trains.
             with pytest.raises(ValueError, match=f"{kind} artifact"):
                 previous_versions(brain, SLOT, [kind])

@@ -80,7 +80,10 @@ def test_each_symbol_is_computed_on_its_own(goog, btc):
     for single in (goog, other):
         symbol = single["symbol"][0]
         alone = add_features(add_forward_return(single, 2))
-        assert_frame_equal(together.filter(pl.col("symbol") == symbol), alone, check_exact=True)
+        # Rolling sums run down the whole column and are masked at each symbol's start, so a
+        # symbol's numbers equal its own alone up to rounding (training serves one symbol at a
+        # time, where they are bit for bit the same).
+        assert_frame_equal(together.filter(pl.col("symbol") == symbol), alone, rel_tol=1e-10, abs_tol=1e-12)
 
 
 def test_rows_out_of_time_order_are_refused(goog):

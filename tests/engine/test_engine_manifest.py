@@ -18,7 +18,7 @@ STORED_KEYS = [
     "model_kind", "params", "features", "target", "horizon", "timeframe", "cost_bps", "seed", "folds",
     "metrics", "data_start", "data_end", "data_fingerprint", "n_rows", "library_versions",
     "artifact_format", "task", "cadence", "threshold_bps", "early_stopping", "warm_start_from", "determinism",
-    "slot",
+    "spec", "spec_sha256", "slot",
 ]
 FOLD_KEYS = ["index", "train_start", "train_end", "test_start", "test_end", "metrics",
              "train_start_ts", "train_end_ts", "test_start_ts", "test_end_ts"]

@@ -10,7 +10,8 @@ from engine.data import load_ohlcv
 from engine.datasets import bundled_path
 from engine.features import add_features
 from engine.models import NEURAL_MODEL_CLASSES, load_model, zoo
-from engine.training import predict_frame, train_model
+from engine.serving import servable_from_result
+from engine.training import train_model
 
 # Tiny settings: the point is that every kind goes through the pipeline, not how well it does.
 SMALL = {
@@ -59,8 +60,7 @@ def test_every_available_kind_trains_through_the_pipeline(goog, entry):
     expected = TRADING_METRICS | (CLASSIFICATION_METRICS if classifier else set())
     assert set(result.manifest.metrics) == expected
     # The stored artifact is the final model, in the library's own format, and it predicts.
-    model = load_model(kind, result.artifact)
-    predictions = predict_frame(goog, model, result.manifest.features)
+    predictions = servable_from_result(result).predict_frame(goog)
     assert predictions.height > 300 and np.isfinite(predictions["prediction"].to_numpy()).all()
     if classifier:
         assert result.manifest.threshold_bps == 0.0
@@ -74,7 +74,7 @@ def test_classifier_prediction_is_the_expected_direction(goog):
     ready = add_features(goog).drop_nulls(result.manifest.features)
     proba = model.predict_proba(ready.select(result.manifest.features).to_numpy())
     expected = proba[:, 2] - proba[:, 0]  # P(buy) - P(sell)
-    got = predict_frame(goog, model, result.manifest.features)["prediction"].to_numpy()
+    got = servable_from_result(result).predict_frame(goog)["prediction"].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
     assert result.manifest.threshold_bps == 5.0 and 0 <= result.manifest.metrics["accuracy"] <= 1
 

@@ -54,12 +54,12 @@ def test_replayed_bars_are_forecast_matured_and_measured(trained, goog):
     assert [r.ts for r in rows] == goog["ts"][TRAIN_BARS - 1 : TRAIN_BARS + 30].to_list()
 
     # The batch forecast is the stored model's own prediction on those bars.
-    from engine.models import load_model
-    from engine.training import predict_frame
+    from engine.serving import load_servable
 
     version = brain.champion(SLOT)
-    model = load_model("linear", brain.load_artifact(version.artifact_sha256))
-    direct = predict_frame(goog.head(TRAIN_BARS + 30), model, version.manifest["features"])
+    serving = load_servable(version.manifest, brain.load_artifact(version.artifact_sha256),
+                            sha256=version.artifact_sha256, load_artifact=brain.load_artifact)
+    direct = serving.predict_frame(goog.head(TRAIN_BARS + 30))
     expected = dict(zip(direct["ts"].to_list(), direct["prediction"].to_list(), strict=True))
     assert [r.batch for r in rows] == pytest.approx([expected[r.ts] for r in rows], rel=1e-9)
 

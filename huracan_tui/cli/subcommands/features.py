@@ -1,11 +1,16 @@
-"""`huracan features`: compute a feature recipe on OHLCV files and write one Parquet file.
+"""`huracan features`: compute a feature recipe, or a stored version's features, on OHLCV files
+and write one Parquet file.
 
-  huracan features --data FILE [--data FILE ...] [--recipe RECIPE.yaml] --output OUT.parquet [--json]
+  huracan features --data FILE [--data FILE ...] [--recipe core|full|RECIPE.yaml] --output OUT.parquet
+  huracan features --data FILE --version SLOT[:N] --output OUT.parquet
 
 Each --data file holds one symbol (named by --symbol, in the same order, or by the file name);
 several files make one multi-symbol output, each symbol computed on its own rows only. The
 output holds the canonical columns (ts, symbol, open, high, low, close, volume) and then every
-column of the recipe (default: engine/features/default_recipe.yaml, every indicator).
+column of the recipe (default: full, every indicator; core: the 8 columns training uses by
+default). With --version, the columns are that version's inputs, computed from its spec as
+training and the live loop compute them (engine.pipeline.version_features: its recipe, and its
+alternative data from the brain joined as of each bar).
 A bad recipe, bad data or a bad --output is refused before anything is written.
 """
 
@@ -35,8 +40,16 @@ def register(command) -> None:
         metavar="SYMBOL",
         help="symbol of each --data file, in the same order (default: from the file name)",
     )
-    features.add_argument(
-        "--recipe", type=Path, metavar="FILE", help="YAML feature recipe (default: every indicator)"
+    which = features.add_mutually_exclusive_group()
+    which.add_argument(
+        "--recipe",
+        metavar="RECIPE",
+        help="core, full (every indicator, the default) or a YAML feature recipe file",
+    )
+    which.add_argument(
+        "--version",
+        metavar="SLOT[:N]",
+        help="a stored version's features, from its spec (N: version number, default the latest)",
     )
     features.add_argument("--output", required=True, type=Path, metavar="OUT", help=".parquet file to write")
     add_text_format_options(features)
@@ -46,7 +59,8 @@ def run(args, config) -> None:
     import polars as pl
 
     from engine.data import CANONICAL_COLUMNS, load_ohlcv
-    from engine.features import DEFAULT_RECIPE_PATH, compute_features, load_recipe
+    from engine.features.recipe import resolve_recipe
+    from engine.pipeline import input_columns, make_spec, version_features
 
     # Everything that can reject the input runs before the output is opened: bad input writes nothing.
     _check_output(args.output)
@@ -58,22 +72,32 @@ def run(args, config) -> None:
         )
     for symbol in symbols:
         symbol_option(symbol)
-    recipe = load_recipe(args.recipe)
+    alt = None
+    if args.version is not None:
+        spec, alt, label, slot_symbol = _version_spec(args, config)
+        if symbols[0] is not None and symbols[0] != slot_symbol:
+            raise CommandError(f"--symbol {symbols[0]}: version {args.version} is for {slot_symbol}")
+        symbols = [slot_symbol]
+    else:
+        label, _recipe = resolve_recipe(args.recipe or "full")
+        spec = make_spec("linear", recipe=args.recipe or "full")
     frames = [
         load_ohlcv(path, symbol=symbol, separator=args.separator, decimal=args.decimal)
         for path, symbol in zip(args.data, symbols, strict=True)
     ]
     _check_symbols_distinct(frames, args.data)
     frame = pl.concat(frames)
-    out = compute_features(frame, recipe).select([*CANONICAL_COLUMNS, *recipe.columns()])
+    columns = input_columns(spec)
+    # The one feature function: the one training, predict and the live loop use.
+    out = version_features(frame, spec, alt).select([*CANONICAL_COLUMNS, *columns])
     _write_atomically(out, args.output)
 
     document = {
         "rows": out.height,
         "columns": out.columns,
-        "features": recipe.columns(),
+        "features": columns,
         "symbols": [part["symbol"][0] for part in frames],
-        "recipe": str(args.recipe or DEFAULT_RECIPE_PATH),
+        "recipe": label,
         "output": str(args.output),
     }
 
@@ -84,6 +108,31 @@ def run(args, config) -> None:
         )
 
     emit(document, args.json, render)
+
+
+def _version_spec(args, config):
+    """(the spec of --version, its alternative data from the brain, a label, the slot's symbol)."""
+    from brain import open_brain
+    from engine.pipeline import spec_of_manifest
+    from huracan_tui.settings import resolve_brain_url
+
+    if len(args.data) != 1:
+        raise CommandError("--version: a version is for one symbol; give one --data file")
+    # SLOT is SYMBOL:TIMEFRAME:TARGET; a fourth part is the version number.
+    parts = args.version.split(":")
+    slot_key, number = (":".join(parts[:3]), parts[3]) if len(parts) == 4 else (args.version, "")
+    with open_brain(resolve_brain_url(args.brain, config)) as brain:
+        slot = brain.get_slot(slot_key)
+        if slot is None:
+            raise CommandError(f"--version: no slot {slot_key!r} in the brain (see `huracan status`)")
+        if number and not number.isdigit():
+            raise CommandError(f"--version {args.version}: the version number must be a whole number")
+        version = brain.get_version(slot_key, int(number)) if number else brain.latest_version(slot_key)
+        if version is None:
+            raise CommandError(f"--version: slot {slot_key} has no version yet")
+        spec = spec_of_manifest(version.manifest)
+        frames = {item.kind: brain.load_alt_data(item.kind, slot.symbol) for item in spec.alt}
+    return spec, frames, f"{slot_key} v{version.number}", slot.symbol
 
 
 def _check_output(path) -> None:

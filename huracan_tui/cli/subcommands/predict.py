@@ -25,10 +25,8 @@ def register(command) -> None:
 def run(args, config) -> None:
     from brain import open_brain
     from engine.data import load_ohlcv
-    from engine.manifest import Manifest
-    from engine.models import load_model
+    from engine.serving import load_servable
     from engine.timeframes import infer_timeframe
-    from engine.training import predict_frame
 
     if args.output is not None and args.output.suffix.lower() not in OUTPUT_FORMATS:
         raise CommandError(f"--output {args.output}: use a .parquet or .csv file name")
@@ -43,22 +41,26 @@ def run(args, config) -> None:
         )
         if version is None:
             raise CommandError(f"slot {args.slot!r} has no version yet (see `huracan train`)")
-        # The brain checks the bytes against their address, load_model against the manifest.
-        artifact = brain.load_artifact(version.artifact_sha256)
-    manifest = Manifest.from_json(version.manifest)
-    model = load_model(
-        version.model_kind,
-        artifact,
-        sha256=manifest.artifact_sha256 or version.artifact_sha256,
-        artifact_format=manifest.artifact_format,
-    )
+        # The brain checks the bytes against their address, load_model against the manifest,
+        # load_servable the fitted preprocessing against the manifest's address for it.
+        try:
+            serving = load_servable(
+                version.manifest,
+                brain.load_artifact(version.artifact_sha256),
+                sha256=version.artifact_sha256,
+                load_artifact=brain.load_artifact,
+            )
+        except ValueError as error:
+            raise CommandError(f"{args.slot} v{version.number}: {error}") from None
+        alt = {item.kind: brain.load_alt_data(item.kind, slot.symbol) for item in serving.spec.alt}
+    manifest = serving.manifest
 
     frame = load_ohlcv(args.data, symbol=slot.symbol, separator=args.separator, decimal=args.decimal)
     timeframe = infer_timeframe(frame)
     if timeframe != slot.timeframe:
         raise CommandError(f"{args.data}: bars are {timeframe}, slot {args.slot} is {slot.timeframe}")
     try:
-        predictions = predict_frame(frame, model, list(manifest.features))
+        predictions = serving.predict_frame(frame, alt)
     except ValueError as error:
         raise CommandError(f"{args.data}: {error}") from None
     if args.output is not None:

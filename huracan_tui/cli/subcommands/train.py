@@ -1,4 +1,21 @@
-"""`huracan train`: fit every configured model kind on an OHLCV file and store the versions."""
+"""`huracan train`: fit every configured model kind on an OHLCV file and store the versions.
+
+  huracan train --data goog.csv --symbol GOOG --models lightgbm --recipe full --target net_edge \
+      --preprocess scale,pca=0.95 --alt funding_rate:3d
+
+Each version's spec (engine.spec) comes from the config's `training:` with these flags over it:
+--recipe core|full|FILE, --target fwd_ret|net_edge|direction (with --threshold-bps for
+direction), --alt KIND[:MAX_STALENESS],... (alternative data already in the brain) and
+--preprocess STEPS, a comma list of steps in order:
+
+  impute[=mean|median|most_frequent|constant]   outliers[=clip|winsorize|remove]
+  scale[=standard|minmax|robust]                pca[=VARIANCE, default 0.95]
+  select=K (top K by importance) | select=SHARE (columns with at least SHARE of the importance)
+  | select=mi:K or mi:SHARE (by mutual information)
+
+The slot's id carries the target and horizon (GOOG:1d:net_edge_5). A bad flag is one line naming
+it, before anything is fitted or written.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +42,16 @@ def register(command) -> None:
                             "slot's latest version of each kind, on the bars after its data_end)")
     train.add_argument("--threshold-bps", type=float,
                        help="classifier kinds: a move within this many bps is a hold (default 0)")
+    train.add_argument("--recipe", metavar="RECIPE",
+                       help="feature recipe: core (default), full (every indicator) or a YAML file")
+    train.add_argument("--target", choices=("fwd_ret", "net_edge", "direction"),
+                       help="what the models learn (default: fwd_ret for regressors, direction for "
+                            "classifiers); net_edge is the forward move after a round trip of costs")
+    train.add_argument("--alt", metavar="KIND[:AGE],...",
+                       help="alternative data joined as of each bar, e.g. funding_rate:8h,sentiment "
+                            "(default max age 1d)")
+    train.add_argument("--preprocess", metavar="STEPS",
+                       help="preprocessing steps in order, e.g. impute=median,scale,pca=0.95,select=10")
 
 
 def run(args, config) -> None:
@@ -32,22 +59,40 @@ def run(args, config) -> None:
     from brain.identity import current_actor
     from brain.registry import slot_key
     from engine.data import load_ohlcv
-    from engine.targets import target_name
+    from engine.spec import SpecError
     from engine.timeframes import infer_timeframe
     from huracan_tui.cli.subcommands.roles import require_operator_here
     from scheduler.config import TrainingConfig
     from scheduler.services.roles import require_writable
-    from scheduler.services.training import fit_models, previous_versions, slot_for, store_result
+    from scheduler.services.training import (
+        alt_frames,
+        fit_models,
+        previous_versions,
+        slot_for,
+        spec_for,
+        store_result,
+    )
 
     models = [name.strip() for name in args.models.split(",") if name.strip()] if args.models else None
     updates = {key: value for key, value in {
         "models": models, "horizon": args.horizon, "cost_bps": args.cost_bps, "n_folds": args.folds,
-        "cadence": args.cadence, "threshold_bps": args.threshold_bps,
+        "cadence": args.cadence, "threshold_bps": args.threshold_bps, "recipe": args.recipe,
+        "target": args.target,
+        "alt": None if args.alt is None else parse_alt(args.alt),
+        "preprocessing": None if args.preprocess is None else parse_steps(args.preprocess),
     }.items() if value is not None}
     try:  # validated like the config file, so an unknown kind is named the same way
         training = TrainingConfig.model_validate({**config.training.model_dump(), **updates})
+        specs = {kind: spec_for(training, kind) for kind in training.models}
+    except SpecError as error:
+        raise CommandError(_spec_problem(str(error))) from None
     except ValueError as error:
         raise CommandError(_first_problem(error)) from None
+    targets = {spec.target.slot_target for spec in specs.values()}
+    if len(targets) > 1:
+        raise CommandError(f"--models: these kinds learn different targets ({', '.join(sorted(targets))}); "
+                           "train regressors and classifiers apart, or give --target")
+    target = next(iter(specs.values())).target
 
     # Everything that can reject the input runs before the brain is written: bad input writes nothing.
     symbol_option(args.symbol)
@@ -57,24 +102,30 @@ def run(args, config) -> None:
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
         require_operator_here(brain, config, "train")
         require_writable(brain, "train")
+        try:  # the alternative data the specs join, from the brain; a kind it lacks is refused now
+            alt = alt_frames(brain, args.symbol, next(iter(specs.values())))
+        except SpecError as error:
+            raise CommandError(_spec_problem(str(error))) from None
     previous = {}
     if training.cadence == "incremental":
         with open_brain(resolve_brain_url(args.brain, config)) as brain:
-            key = slot_key(args.symbol, timeframe, target_name(training.horizon))
+            key = slot_key(args.symbol, timeframe, target.slot_target)
             if brain.get_slot(key) is not None:
                 previous = previous_versions(brain, key, list(training.models))
-    results = fit_models(frame, timeframe, training, previous=previous)
+    results = fit_models(frame, timeframe, training, previous=previous, alt=alt)
 
     actor, _origin = current_actor()
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
         brain.store_bars(args.symbol, timeframe, frame)
-        slot = slot_for(brain, args.symbol, timeframe, training.horizon)
+        slot = slot_for(brain, args.symbol, timeframe, target)
         versions = [store_result(brain, slot, result, actor=actor) for result in results]
         document = {
             "slot": slot.key,
             "symbol": args.symbol,
             "timeframe": timeframe,
             "bars": frame.height,
+            "recipe": training.recipe,
+            "target": target.describe(),
             "versions": [
                 {
                     "number": version.number,
@@ -85,6 +136,9 @@ def run(args, config) -> None:
                     "data_end": version.data_end,
                     "folds": len(result.manifest.folds),
                     "metrics": clean(result.manifest.metrics),
+                    "spec_sha256": result.manifest.spec_sha256,
+                    "inputs": len(result.manifest.features),
+                    "preprocessing": specs[version.model_kind].describe_preprocessing(),
                 }
                 for version, result in zip(versions, results, strict=True)
             ],
@@ -92,6 +146,10 @@ def run(args, config) -> None:
 
     def render(doc) -> str:
         lines = [f"slot {doc['slot']}: {doc['bars']} bars"]
+        first = doc["versions"][0] if doc["versions"] else None
+        if first is not None:
+            lines.append(f"  spec: {doc['recipe']} recipe, {first['inputs']} inputs, preprocessing "
+                         f"{first['preprocessing']}, target {doc['target']}")
         for v in doc["versions"]:
             m = v["metrics"]
             lines.append(f"  v{v['number']} {v['model_kind']:<9} sharpe={fmt(m.get('sharpe'))} "
@@ -102,6 +160,66 @@ def run(args, config) -> None:
     emit(document, args.json, render)
 
 
+_STEP_WORDS = {"impute": "strategy", "outliers": "method", "scale": "method", "pca": "variance"}
+_FLAGS = {"features.recipe": "--recipe", "preprocessing": "--preprocess", "alt": "--alt",
+          "target": "--target", "model": "--models", "features": "--recipe"}
+
+
+def parse_steps(text: str) -> list[dict]:
+    """--preprocess's comma list as spec step documents (validated by the spec's models)."""
+    steps = []
+    for piece in (part.strip() for part in text.split(",")):
+        if not piece:
+            raise CommandError("--preprocess: an empty step (two commas in a row?)")
+        name, _, value = piece.partition("=")
+        if name == "select":
+            steps.append(_select_step(value))
+            continue
+        if name not in _STEP_WORDS:
+            raise CommandError(
+                f"--preprocess: unknown step {name!r} (known: impute, outliers, scale, pca, select)"
+            )
+        step: dict = {"step": name}
+        if value:
+            step[_STEP_WORDS[name]] = _number(value, "pca") if name == "pca" else value
+        steps.append(step)
+    return steps
+
+
+def _select_step(value: str) -> dict:
+    by, _, amount = value.rpartition(":")
+    if not amount or by not in ("", "mi", "importance"):
+        raise CommandError("--preprocess: select=K, select=SHARE, select=mi:K or select=mi:SHARE")
+    number = _number(amount, "select")
+    rule = {"top_k": int(number)} if float(number).is_integer() and number >= 1 else {"threshold": number}
+    return {"step": "select", "by": "mutual_info" if by == "mi" else "importance", **rule}
+
+
+def _number(text: str, step: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise CommandError(f"--preprocess: {step}={text}: not a number") from None
+
+
+def parse_alt(text: str) -> list[dict]:
+    """--alt's comma list of KIND[:MAX_STALENESS] as spec documents."""
+    found = []
+    for piece in (part.strip() for part in text.split(",") if part.strip()):
+        kind, _, age = piece.partition(":")
+        found.append({"kind": kind, **({"max_staleness": age} if age else {})})
+    return found
+
+
+def _spec_problem(message: str) -> str:
+    """A spec error (`spec: preprocessing[1].variance: ...`) worded with the flag that set it."""
+    key = message.removeprefix("spec: ")
+    for prefix, flag in _FLAGS.items():
+        if key.startswith(prefix):
+            return f"{flag}: {key}"
+    return key
+
+
 def _first_problem(error) -> str:
     """`--models: unknown model kind 'foo'; known kinds: ...` from a pydantic ValidationError."""
     errors = getattr(error, "errors", None)
@@ -109,6 +227,10 @@ def _first_problem(error) -> str:
         return str(error)
     first = errors()[0]
     option = {"models": "--models", "cadence": "--cadence", "threshold_bps": "--threshold-bps",
-              "horizon": "--horizon", "cost_bps": "--cost-bps", "n_folds": "--folds"}
+              "horizon": "--horizon", "cost_bps": "--cost-bps", "n_folds": "--folds", "recipe": "--recipe",
+              "target": "--target", "alt": "--alt", "preprocessing": "--preprocess"}
     where = option.get(str(first["loc"][0]) if first["loc"] else "", "training")
-    return f"{where}: {first['msg'].removeprefix('Value error, ')}"
+    inner = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"][1:]
+                    if not (isinstance(part, str) and part in _STEP_WORDS | {"select": ""}))
+    key = f" {str(first['loc'][0])}{inner}:" if inner else ""
+    return f"{where}:{key} {first['msg'].removeprefix('Value error, ')}"

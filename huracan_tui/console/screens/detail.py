@@ -1,9 +1,11 @@
 """A slot in detail: its versions, the walk-forward folds and metrics of the chosen version,
-and that version's manifest (data window, fingerprint, features, hyperparameters, libraries)."""
+that version's spec (recipe, preprocessing, target, alternative data) and manifest (data window,
+fingerprint, features, hyperparameters, libraries), and the bars the live loop could not serve."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -31,6 +33,9 @@ MANIFEST_KEYS = ("model_kind", "target", "horizon", "timeframe", "cost_bps", "se
 class SlotDetail:
     versions: list[VersionRecord]
     metrics: dict[int, list[MetricRecord]]  # version id -> metrics
+    # serve gaps: state -> (bars, newest bar), and the newest gap's detail
+    gaps: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    newest_gap: str | None = None
 
 
 class DetailLoaded(Message):
@@ -63,6 +68,31 @@ def card_text(model_kind: str) -> str:
     return "\n".join(lines)
 
 
+def spec_text(manifest: dict) -> str:
+    """The version's spec: recipe and inputs, preprocessing, target, alternative data."""
+    from engine.spec import SpecError, spec_summary  # pydantic only
+
+    try:
+        summary = spec_summary(manifest)
+    except SpecError as error:
+        return f"[b]{'spec':<17}[/b] unreadable: {error}"
+    return "\n".join(f"[b]{label:<17}[/b] {value}" for label, value in summary.lines())
+
+
+GAP_WORDS = {"alt_missing": "alt data missing", "alt_stale": "alt data too old",
+             "features_not_ready": "features not ready"}
+
+
+def gaps_text(gaps: dict[str, tuple[int, datetime]], newest: str | None) -> str:
+    """One warning line for the bars the live loop could not serve; empty when there are none."""
+    if not gaps:
+        return ""
+    parts = ", ".join(f"{GAP_WORDS.get(state, state)} on {count} bar{'s' * (count != 1)}"
+                      for state, (count, _newest) in sorted(gaps.items()))
+    last = max(newest_bar for _count, newest_bar in gaps.values())
+    return f"[b $warning]not served[/] {parts} (newest {fmt.timestamp(last)}: {newest})"
+
+
 def manifest_text(manifest: dict) -> str:
     lines = []
     for key in MANIFEST_KEYS:
@@ -90,6 +120,9 @@ class ModelDetailScreen(HuracanScreen):
         for key, label in VERSION_COLUMNS:
             versions.add_column(label, key=key)
         yield versions
+        gaps = Static("", id="serve-gaps")
+        gaps.display = False  # shown only when the live loop left bars unserved
+        yield gaps
         yield Static("Walk-forward folds (out of sample)", classes="section-title", id="folds-title")
         folds = DataTable(id="folds", cursor_type="none", show_cursor=False)
         for key, label in FOLD_COLUMNS:
@@ -108,12 +141,18 @@ class ModelDetailScreen(HuracanScreen):
     def load_detail(self) -> None:
         brain = self.app.brain
         versions = brain.list_versions(self.slot_key)
-        detail = SlotDetail(versions, {v.id: brain.version_metrics(v.id) for v in versions})
+        gaps = brain.serve_gap_summary(self.slot_key)
+        newest = brain.list_serve_gaps(self.slot_key, limit=1) if gaps else []
+        detail = SlotDetail(versions, {v.id: brain.version_metrics(v.id) for v in versions}, gaps,
+                            newest[0].detail if newest else None)
         self.post_message(DetailLoaded(detail))
 
     @on(DetailLoaded)
     def _show_detail(self, message: DetailLoaded) -> None:
         self.detail = message.detail
+        gaps = self.query_one("#serve-gaps", Static)
+        gaps.update(gaps_text(self.detail.gaps, self.detail.newest_gap))
+        gaps.display = bool(self.detail.gaps)
         table = self.query_one("#versions", DataTable)
         table.clear()
         for version in reversed(self.detail.versions):  # newest first
@@ -159,7 +198,8 @@ class ModelDetailScreen(HuracanScreen):
                 fmt.right(fmt.number(values.get("mae"), 1)),
             )
         self.query_one("#manifest", Static).update(
-            card_text(version.model_kind) + "\n\n" + manifest_text(version.manifest))
+            card_text(version.model_kind) + "\n\n" + spec_text(version.manifest) + "\n\n"
+            + manifest_text(version.manifest))
 
     def action_back(self) -> None:
         self.app.pop_screen()

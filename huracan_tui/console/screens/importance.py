@@ -1,7 +1,9 @@
 """The Importance view: a slot's top features (by the latest version's importance) with their
 rank across versions as a sparkline, and an alert line when the top features changed between
 the last two versions. Enter on a feature: its value and rank in every version. `/` filters the
-features by name, across all of the latest version's features (not only the top ones)."""
+features by name, across all of the latest version's features (not only the top ones). `m`
+switches between the methods the slot's versions were measured by (native: the learner's own;
+permutation: on the out-of-sample folds; shap: the boosters' TreeSHAP); the title says which."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from huracan_tui.console.widgets.status_bar import StatusBar
 
 TOP_K = 5  # the set whose change raises the alert
 FEATURES_SHOWN = 15
-PREFERRED_METHODS = ("tree_shap", "permutation", "native", "correlation", "variance")
+PREFERRED_METHODS = ("shap", "tree_shap", "permutation", "native", "correlation", "variance")
 COLUMNS = (("rank", "#"), ("feature", "Feature"), ("value", "Importance"), ("change", "Δ rank"),
            ("trend", "Rank by version"), ("ranks", "Ranks (oldest → newest)"))
 EMPTY_HINT = "No feature importance stored for this slot yet: training stores it with each version."
@@ -43,6 +45,7 @@ class ImportanceData:
     method: str | None
     trend: dict
     versions: list[VersionImportance]  # versions that have this method, oldest first
+    methods: tuple[str, ...] = ()  # every method some version of the slot has, preferred first
 
 
 class ImportanceLoaded(Message):
@@ -52,15 +55,19 @@ class ImportanceLoaded(Message):
         self.error = error
 
 
-def read_importance(brain, slot_key: str) -> ImportanceData:
+def read_importance(brain, slot_key: str, method: str | None = None) -> ImportanceData:
+    """The slot's importance by `method` (None: the latest version's preferred one)."""
     versions = brain.list_versions(slot_key)
     rows = {v.number: brain.feature_importance(v.id) for v in versions}
     found = {row["method"] for per_version in rows.values() for row in per_version}
     if not found:
         return ImportanceData(None, {}, [])
-    # The latest version's best method, so the table speaks of the model that runs now.
-    latest_methods = {row["method"] for row in rows[versions[-1].number]} or found
-    method = next((m for m in PREFERRED_METHODS if m in latest_methods), sorted(latest_methods)[0])
+    methods = tuple(sorted(found, key=lambda m: (PREFERRED_METHODS.index(m) if m in PREFERRED_METHODS
+                                                 else len(PREFERRED_METHODS), m)))
+    if method not in found:
+        # The latest version's best method, so the table speaks of the model that runs now.
+        latest_methods = {row["method"] for row in rows[versions[-1].number]} or found
+        method = next((m for m in PREFERRED_METHODS if m in latest_methods), sorted(latest_methods)[0])
     per_version = []
     for version in versions:
         mine = [row for row in rows[version.number] if row["method"] == method]
@@ -68,7 +75,8 @@ def read_importance(brain, slot_key: str) -> ImportanceData:
             per_version.append(VersionImportance(
                 version.number, version.model_kind, {row["feature"]: row["value"] for row in mine},
                 {row["feature"]: row["rank"] for row in mine}))
-    return ImportanceData(method, brain.importance_trend(slot_key, method, top_k=TOP_K), per_version)
+    return ImportanceData(method, brain.importance_trend(slot_key, method, top_k=TOP_K), per_version,
+                          methods)
 
 
 def alert_text(trend: dict) -> Text:
@@ -131,9 +139,9 @@ class ImportanceScreen(FilteredScreen):
         self.load_importance()
 
     @work(thread=True, exclusive=True)
-    def load_importance(self) -> None:
+    def load_importance(self, method: str | None = None) -> None:
         try:
-            self.post_message(ImportanceLoaded(read_importance(self.app.brain, self.slot_key)))
+            self.post_message(ImportanceLoaded(read_importance(self.app.brain, self.slot_key, method)))
         except BrainError as error:
             self.post_message(ImportanceLoaded(None, str(error)))
 
@@ -163,9 +171,21 @@ class ImportanceScreen(FilteredScreen):
         numbers = ", ".join(f"v{v.number}" for v in data.versions)
         which = (f"top {shown}" if not wanted
                  else f"{shown} of {len(ranked)} features match '{self.filter_text}'")
+        others = [m for m in data.methods if m != data.method]
+        switch = f"  ·  m: {', '.join(others)}" if others else ""
         self.query_one("#importance-title", Static).update(
             f"Importance: {self.slot_key}  ·  {data.method}, {which} of v{latest.number} "
-            f"{latest.model_kind}  ·  versions {numbers}")
+            f"{latest.model_kind}  ·  versions {numbers}{switch}")
+
+    def action_next_method(self) -> None:
+        """Show the next method the slot's versions have (they cycle)."""
+        data = self.data
+        if data is None or len(data.methods) < 2:
+            self.notify("Only one importance method is stored for this slot "
+                        "(training.importance in the config adds permutation and shap).")
+            return
+        following = data.methods[(data.methods.index(data.method) + 1) % len(data.methods)]
+        self.load_importance(following)
 
     def selected_feature(self) -> str | None:
         table = self.query_one("#importance", DataTable)

@@ -1,5 +1,6 @@
-"""Retrain a slot from the console: the operator picks the model kind, the device and the cadence,
-and a train job is queued with those choices (through the app's commands, so an attached console
+"""Retrain a slot from the console: the operator picks the model kind, the device, the cadence,
+the feature recipe and the target (both defaulting to the slot champion's spec), and a train job
+is queued with those choices (through the app's commands, so an attached console
 hands it to the leader and the leader checks the role again).
 
 Kinds are names from the zoo's registry only: listing them imports no learning library, and the
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
@@ -26,6 +28,10 @@ CADENCE_CHOICES = {
 }
 DEVICE_LABELS = {"auto": "auto (CUDA, else Apple MPS, else CPU)", "cpu": "cpu",
                  "cuda": "cuda (the job fails on a machine without one)"}
+RECIPE_LABELS = {"core": "core: the 8 core columns", "full": "full: every indicator (45 columns)"}
+TARGET_LABELS = {"fwd_ret": "fwd_ret: forward return (bps)",
+                 "net_edge": "net_edge: forward move after costs (bps)",
+                 "direction": "direction: up / (hold) / down (classifier kinds)"}
 
 
 @dataclass(frozen=True)
@@ -33,11 +39,22 @@ class RetrainChoice:
     kind: str
     device: str
     cadence: str
+    recipe: str = "core"
+    learns: str = "fwd_ret"  # the spec's target kind
 
     def command_args(self, slot_key: str) -> dict:
-        """The `retrain` command's arguments (scheduler.services.requests queues the job from them)."""
+        """The `retrain` command's arguments (scheduler.services.requests queues the job from them);
+        `target` is the audit's (the slot), `learns` the spec's target kind."""
         return {"slot": slot_key, "kinds": [self.kind], "device": self.device, "cadence": self.cadence,
-                "target": slot_key}
+                "target": slot_key, "recipe": self.recipe, "learns": self.learns}
+
+
+class ChampionSpec(Message):
+    """The champion's (else newest version's) recipe and target kind, read off the UI thread."""
+
+    def __init__(self, recipe: str, learns: str) -> None:
+        super().__init__()
+        self.recipe, self.learns = recipe, learns
 
 
 def retrain_kinds() -> list[str]:
@@ -80,15 +97,50 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
             yield Label("Cadence")
             yield Select([(label, name) for name, label in CADENCE_CHOICES.items()],
                          value=self.default_cadence, allow_blank=False, id="retrain-cadence", compact=True)
+            yield Label("Features (default: the champion's recipe)")
+            yield Select([(label, name) for name, label in RECIPE_LABELS.items()], value="core",
+                         allow_blank=False, id="retrain-recipe", compact=True)
+            yield Label("Target (default: the champion's)")
+            yield Select([(label, name) for name, label in TARGET_LABELS.items()], value="fwd_ret",
+                         allow_blank=False, id="retrain-target", compact=True)
             # Compact widgets: the whole dialog fits an 80x24 terminal.
             yield Button("Queue retrain", id="retrain-queue", variant="primary", compact=True)
             yield Static("Tab moves · Enter opens a list or queues · Esc cancels", id="retrain-hint")
+
+    def on_mount(self) -> None:
+        self.load_champion_spec()
+
+    @work(thread=True, exclusive=True)
+    def load_champion_spec(self) -> None:
+        from engine.spec import SpecError, spec_summary  # pydantic only
+
+        brain = self.app.brain
+        version = brain.champion(self.slot_key) or brain.latest_version(self.slot_key)
+        if version is None:
+            return
+        try:
+            summary = spec_summary(version.manifest)
+        except SpecError:
+            return
+        recipe = ((version.manifest.get("spec") or {}).get("features") or {}).get("recipe", "core")
+        self.post_message(ChampionSpec(recipe, summary.target_kind))
+
+    @on(ChampionSpec)
+    def _preselect(self, message: ChampionSpec) -> None:
+        recipe = self.query_one("#retrain-recipe", Select)
+        if message.recipe not in RECIPE_LABELS:  # a recipe file: offered as it was
+            recipe.set_options([(f"{message.recipe} (the champion's)", message.recipe),
+                                *((label, name) for name, label in RECIPE_LABELS.items())])
+        recipe.value = message.recipe
+        self.query_one("#retrain-target", Select).value = message.learns
 
     def choice(self) -> RetrainChoice:
         return RetrainChoice(
             kind=str(self.query_one("#retrain-kind", Select).value),
             device=str(self.query_one("#retrain-device", Select).value),
             cadence=str(self.query_one("#retrain-cadence", Select).value),
+            recipe=str(self.query_one("#retrain-recipe", Select).value),
+            learns=str(self.query_one("#retrain-target", Select).value),
         )
 
     @on(Button.Pressed, "#retrain-queue")

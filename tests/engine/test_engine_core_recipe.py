@@ -1,17 +1,19 @@
-"""The fixed feature set that `train_model` uses (FEATURES). Its numbers are part of every stored
-model's manifest and of the console's snapshots: change a definition here and every trained
-number moves. Recipes (engine.features.recipe) are the configurable way to get more features.
+"""The core recipe reproduces, bit for bit, the 8 columns every version was trained on before
+recipes reached training (the old fixed feature set, frozen below exactly as it was): every stored
+number and snapshot depends on these bits."""
 
-Every expression runs `.over("symbol")`, so in a frame holding several symbols no window ever
-reaches across from one symbol into another. Rows must be in time order within each symbol
-(the canonical frame is); the warm-up rows at the start of each symbol are null.
-"""
-
-from __future__ import annotations
-
+import numpy as np
 import polars as pl
+import pytest
 
-FEATURES: list[str] = [
+from engine.data import load_ohlcv
+from engine.datasets import BUNDLED, bundled_path
+from engine.features import FEATURES as CORE_FEATURES
+from engine.features import add_features, compute_features, resolve_recipe
+
+# ---- the old engine/features/training_set.py, frozen -----------------------------------------
+
+OLD_FEATURES: list[str] = [
     "ret_1",
     "log_ret_1",
     "ret_5",
@@ -27,12 +29,12 @@ RSI_PERIOD = 14
 _FLAT_STD = 1e-12
 
 
-def feature_columns() -> list[str]:
+def _old_feature_columns() -> list[str]:
     """Names of the columns that add_features adds, in a stable order."""
-    return list(FEATURES)
+    return list(OLD_FEATURES)
 
 
-def add_features(frame: pl.DataFrame) -> pl.DataFrame:
+def old_add_features(frame: pl.DataFrame) -> pl.DataFrame:
     """Return `frame` with the FEATURES columns added (all existing columns kept)."""
     _require_time_order(frame)
     close = pl.col("close")
@@ -92,3 +94,34 @@ def _require_time_order(frame: pl.DataFrame) -> None:
     step = pl.col("ts").diff().over("symbol").dt.total_microseconds()
     if not frame.select((step.is_null() | (step > 0)).all()).item():
         raise ValueError("add_features needs rows in increasing ts order within each symbol")
+
+
+# ---- the checks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("symbol", list(BUNDLED))
+def test_core_recipe_is_bit_identical_to_the_old_fixed_set(symbol):
+    frame = load_ohlcv(bundled_path(symbol), symbol=symbol)
+    old = old_add_features(frame)
+    new = compute_features(frame, resolve_recipe("core")[1])
+    assert new.columns == old.columns
+    for name in OLD_FEATURES:
+        a, b = old[name].to_numpy(), new[name].to_numpy()
+        assert np.array_equal(a, b, equal_nan=True), f"{symbol} {name}: max diff {np.nanmax(np.abs(a - b))}"
+        assert old[name].null_count() == new[name].null_count()
+
+
+def test_add_features_is_the_core_recipe():
+    frame = load_ohlcv(bundled_path("GOOG"), symbol="GOOG")
+    assert (
+        CORE_FEATURES
+        == OLD_FEATURES
+        == resolve_recipe("core")[1].columns()
+        == ["ret_1", "log_ret_1", "ret_5", "vol_20", "sma_20_ratio", "rsi_14", "hl_range", "volume_z_20"]
+    )
+    assert add_features(frame).equals(compute_features(frame, resolve_recipe("core")[1]))
+
+
+def test_the_full_recipe_is_the_default_recipe_of_45_columns():
+    label, recipe = resolve_recipe("full")
+    assert label == "full" and len(recipe.columns()) == 45
