@@ -346,15 +346,48 @@ def replay_returns(
     row, so predicting the folds' periods with it would be in-sample. Each fold's returns start
     flat, as in training's per-fold metrics. Each version is replayed on its own spec (recipe,
     preprocessing fitted per fold, target, alternative data `alt`), so versions with different
-    recipes are compared on the same test bars. ValueError when the bars do not cover a period or
+    recipes are compared on the same test bars; an ensemble version replays its members and its
+    own walk-forward (engine.ensembles.version). ValueError when the bars do not cover a period or
     the features differ from the manifest's."""
     from engine.metrics import strategy_returns
+
+    if not isinstance(manifest, Manifest):
+        manifest = Manifest.from_json(manifest)
+    stamps: list = []
+    pieces = []
+    for replay in replay_predictions(frame, manifest, folds, alt):
+        pieces.append(strategy_returns(replay.prediction, replay.next_ret, float(manifest.cost_bps)))
+        stamps.extend(replay.timestamps)
+    return stamps, np.concatenate(pieces)
+
+
+@dataclass(frozen=True)
+class FoldReplay:
+    """One fold's test bars as a version predicts them out of sample, with what they realised:
+    the target the version learns, the next bar's return and the forward return in bps."""
+
+    timestamps: list
+    prediction: np.ndarray
+    target: np.ndarray
+    next_ret: np.ndarray
+    fwd: np.ndarray
+
+
+def replay_predictions(
+    frame, manifest: Manifest | Mapping, folds: Sequence[FoldRecord | Mapping], alt: Mapping | None = None
+) -> list[FoldReplay]:
+    """Per fold of `folds`, the version's out-of-sample predictions of its test bars, each fold
+    refitted on its training period (see replay_returns)."""
     from engine.pipeline import spec_of_manifest
     from engine.training import checked_single_symbol, fit_and_predict, fold_inputs, prepare_data
 
     if not isinstance(manifest, Manifest):
         manifest = Manifest.from_json(manifest)
     folds = [fold if isinstance(fold, FoldRecord) else FoldRecord.from_json(fold) for fold in folds]
+    if manifest.model_kind == "ensemble":
+        from engine.ensembles.version import replay_ensemble
+
+        return replay_ensemble(frame, manifest, folds, alt)
     kind, horizon = manifest.model_kind, manifest.horizon
     spec = spec_of_manifest(manifest.to_json())
     data = prepare_data(
@@ -371,13 +404,12 @@ def replay_returns(
             raise ValueError(f"{kind}: no usable bar at the fold's {label} {stamp.isoformat()}")
         return index
 
-    stamps: list = []
-    pieces = []
     def first_row_from(stamp) -> int:
         # A version whose recipe warms up longer has no usable row at another's first training
         # bar: it trains from its own first usable one (its test bars are the same).
         return bisect.bisect_left(data.timestamps, stamp)
 
+    replays = []
     for fold in folds:
         train = range(first_row_from(fold.train_start_ts), row(fold.train_end_ts, "train end") + 1)
         test = range(row(fold.test_start_ts, "test start"), row(fold.test_end_ts, "test end") + 1)
@@ -386,7 +418,11 @@ def replay_returns(
             kind, dict(manifest.params), fold_data, train, test, horizon,
             early_stopping=manifest.early_stopping,
         )
-        next_ret = data.next_ret[test.start : test.stop]
-        pieces.append(strategy_returns(prediction, next_ret, float(manifest.cost_bps)))
-        stamps.extend(data.timestamps[test.start : test.stop])
-    return stamps, np.concatenate(pieces)
+        replays.append(FoldReplay(
+            timestamps=data.timestamps[test.start : test.stop],
+            prediction=np.asarray(prediction, dtype=float),
+            target=data.regression_target[test.start : test.stop],
+            next_ret=data.next_ret[test.start : test.stop],
+            fwd=data.fwd[test.start : test.stop],
+        ))
+    return replays

@@ -5,7 +5,10 @@ Shape (see ml_framework.example.yaml at the repository root for a documented exa
     task: regression | classification
     seed: 42
     models:            {<kind>: {enabled: bool, params: {<name>: value}}}   kinds from the zoo
-    preprocessing:     engine.preprocessing.PreprocessingConfig
+    preprocessing:     the seeds' flat mapping (engine.preprocessing.PreprocessingConfig: imputation,
+                       outliers, scaling, pca), or the product's ordered step list
+                       (`- {step: scale, method: robust}`, engine.spec), validated by the same models
+                       as `huracan train` and the config's `training.preprocessing`
     ensemble:          {method: none | average | performance_weighted | stacking | optimised, ...}
     online:            {enabled: bool, kind: river_linear | river_logistic, params: {}, weight: 0.2}
 
@@ -22,6 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.preprocessing import PreprocessingConfig
+from engine.spec import PreprocessingStep, describe_validation
 
 
 class MLConfigError(ValueError):
@@ -71,9 +75,34 @@ class MLConfig(BaseModel):
     task: Literal["regression", "classification"] = "regression"
     seed: int = 42
     models: dict[str, ModelEntry]
-    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
+    preprocessing: PreprocessingConfig | tuple[PreprocessingStep, ...] = Field(
+        default_factory=PreprocessingConfig
+    )
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     online: OnlineConfig = Field(default_factory=OnlineConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _steps_name_their_key(cls, data):
+        # A step list is checked here, so its problem reads `preprocessing[1].variance: ...` as
+        # the product's config words it, not as pydantic words a failed union.
+        if isinstance(data, dict) and isinstance(data.get("preprocessing"), list):
+            from pydantic import TypeAdapter
+
+            try:
+                steps = TypeAdapter(tuple[PreprocessingStep, ...]).validate_python(data["preprocessing"])
+            except ValidationError as error:
+                raise ValueError(f"preprocessing{describe_validation(error)}") from None
+            data = {**data, "preprocessing": steps}
+        return data
+
+    def preprocessing_steps(self) -> tuple:
+        """The preprocessing as the ordered steps training fits (engine.preprocessing.fit_steps)."""
+        from engine.preprocessing import steps_from_config
+
+        if isinstance(self.preprocessing, PreprocessingConfig):
+            return steps_from_config(self.preprocessing)
+        return tuple(self.preprocessing)
 
     @model_validator(mode="after")
     def _models_exist_and_build(self):
@@ -139,7 +168,8 @@ def parse_ml_config(data: dict[str, Any]) -> MLConfig:
 def _one_line(error: ValidationError) -> str:
     first = error.errors()[0]
     message = first["msg"].removeprefix("Value error, ")
-    key = ".".join(str(part) for part in first["loc"])
+    # A union's branch names (`function-after[..., PreprocessingConfig]`) are not keys of the file.
+    key = ".".join(str(part) for part in first["loc"] if not (isinstance(part, str) and "[" in part))
     # Errors raised by our validators already start with their key (models.<kind>...).
     return f"{key}: {message}" if key else message
 

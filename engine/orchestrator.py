@@ -53,13 +53,18 @@ class Orchestrator:
             StackingEnsemble,
         )
         from engine.models import make_model
-        from engine.preprocessing import fit_preprocessor
+        from engine.preprocessing import fit_steps
 
         if (X_val is None) != (y_val is None):
             raise ValueError("pass X_val and y_val together (one of them is missing)")
         config = self.config
         X_train, y_train = _matrix(X_train, "X_train"), _targets(y_train, config.task)
-        self.preprocessor_, kept = fit_preprocessor(X_train, config.preprocessing)
+        # The same fit as training's, per fold there: every step on the training rows only.
+        names = [f"x{index}" for index in range(X_train.shape[1])]
+        self.steps_ = fit_steps(config.preprocessing_steps(), X_train, y_train, names, task=config.task,
+                                seed=config.seed)
+        kept = self.steps_.kept
+        self.preprocessor_ = self.steps_.pipeline if self.steps_.pipeline is not None else _identity(X_train)
         X, y = self.preprocessor_.transform(X_train[kept]), y_train[kept]
         validation = {}
         if X_val is not None:
@@ -119,6 +124,17 @@ class Orchestrator:
             blended = blend.predict_then_learn(validation["X_val"], validation["y_val"])
             self.val_metrics_["blend"] = _scores(validation["y_val"], blended, config.task)
         return self.val_metrics_
+
+    def to_spec(self, kind: str, *, recipe: str = "core"):
+        """The product's spec (engine.spec.VersionSpec) of one enabled model: the same preprocessing
+        steps, params and seed, on `recipe`'s features, so `huracan train` can take over."""
+        from engine.pipeline import make_spec
+
+        if kind not in self.config.enabled_kinds():
+            enabled = ", ".join(self.config.enabled_kinds())
+            raise ValueError(f"{kind!r} is not an enabled model of this config ({enabled})")
+        return make_spec(kind, recipe=recipe, preprocessing=self.config.preprocessing_steps(),
+                         params=dict(self.config.models[kind].params), seed=self.config.seed)
 
     def _best_kind(self) -> str:
         kinds = list(self.models_)
@@ -346,3 +362,10 @@ def _scores(y, predictions, task: str, proba=None, labels=None) -> dict[str, flo
 
 def _or_inf(value: float) -> float:
     return value if np.isfinite(value) else float("inf")
+
+
+def _identity(X):
+    """The preprocessor of a config with no steps: a fitted pass-through (saved like any other)."""
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("identity", "passthrough")]).fit(X)

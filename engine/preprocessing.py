@@ -322,7 +322,7 @@ def fit_steps(steps, X, y, names, *, task: str, seed: int) -> FittedSteps:
             if isinstance(step, PcaStep):
                 names = [f"pc_{i + 1}" for i in range(int(estimator.n_components_))]
         current = estimator.transform(current)
-        fitted.append((f"{index}_{step.step}", estimator))
+        fitted.append((step.step, estimator))  # a spec holds each step kind at most once
     return FittedSteps(steps, Pipeline(fitted), kept, input_names, names)
 
 

@@ -71,7 +71,14 @@ class Servable:
         return self.spec.alt_columns if imputes else ()
 
     def ready(self, features: pl.DataFrame) -> pl.DataFrame:
-        """The rows of a version_features frame that this version can forecast."""
+        """The rows of a version_features frame that this version can forecast. ValueError when the
+        frame lacks an input the model was trained on (a manifest its spec does not explain)."""
+        missing = [name for name in self.inputs if name not in features.columns]
+        if missing:
+            raise ValueError(
+                f"the features do not match the model's manifest: missing {', '.join(missing)} "
+                f"(its spec computes {len(features.columns)} columns from recipe {self.spec.features.recipe})"
+            )
         return features.filter(usable_feature_rows(features, self.inputs, allow_missing=self.missing_allowed))
 
     def predict(self, X: np.ndarray, rows: range) -> np.ndarray:

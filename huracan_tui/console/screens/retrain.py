@@ -74,7 +74,12 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
     }
     RetrainScreen Select {
         width: 100%;
-        margin-bottom: 1;
+    }
+    RetrainScreen Label {
+        margin-top: 1;  /* a blank line between questions: all five and the hint fit 80x24 */
+    }
+    RetrainScreen #retrain-first {
+        margin-top: 0;
     }
     """
 
@@ -88,7 +93,7 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-dialog"):
             yield Static(f"Retrain {self.slot_key}", classes="section-title")
-            yield Label("Model kind")
+            yield Label("Model kind", id="retrain-first")
             yield Select([(kind, kind) for kind in self.kinds], value=self.default_kind, allow_blank=False,
                          id="retrain-kind", compact=True)
             yield Label("Device (neural kinds; the others train on the CPU)")
