@@ -22,9 +22,11 @@ def train_job_params(
     device: str | None = None,
     recipe: str | None = None,
     learns: str | None = None,
+    preprocessing: list[dict] | None = None,
 ) -> dict:
-    """A train job of one series. `kinds`, `cadence`, `recipe` (core, full or a recipe file) and
-    `learns` (the spec's target kind: fwd_ret, net_edge, direction) replace the configured ones
+    """A train job of one series. `kinds`, `cadence`, `recipe` (core, full or a recipe file),
+    `preprocessing` (spec steps, in order) and `learns` (the spec's target kind: fwd_ret,
+    net_edge, direction) replace the configured ones
     (checked as the config checks them, and each kind against the target); `device` (auto, cpu,
     cuda, cuda:N, mps) is where the neural kinds train, None meaning as configured. ValueError
     naming the bad value otherwise."""
@@ -35,6 +37,8 @@ def train_job_params(
         update["cadence"] = cadence
     if recipe is not None:
         update["recipe"] = recipe
+    if preprocessing is not None:
+        update["preprocessing"] = list(preprocessing)
     if learns is not None:
         # None in the config means each kind's own target; fwd_ret is that for every regressor.
         update["target"] = None if learns == "fwd_ret" else learns

@@ -339,7 +339,8 @@ def _train_job_params(ctx: RequestContext, slot_key: str, choices: dict) -> dict
         training = slot_training(ctx.config, ctx.brain, slot)
         return train_job_params(slot.symbol, slot.timeframe, training, kinds=choices.get("kinds"),
                                 cadence=choices.get("cadence"), device=choices.get("device"),
-                                recipe=choices.get("recipe"), learns=choices.get("learns"))
+                                recipe=choices.get("recipe"), learns=choices.get("learns"),
+                                preprocessing=choices.get("preprocessing"))
     except ValueError as error:
         raise RequestRefused(str(error).splitlines()[0]) from None
 

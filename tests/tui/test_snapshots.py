@@ -145,6 +145,8 @@ def test_retrain_dialog(snap_compare, seeded_brain_url, size):
     async def retrain(pilot) -> None:
         await _models_loaded(pilot)
         await pilot.press("t")
+        await wait_until(pilot, lambda: getattr(pilot.app.screen, "champion_loaded", False),
+                         what="the champion's spec in the dialog")
         await pilot.pause()
 
     assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=retrain)

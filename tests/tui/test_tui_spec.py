@@ -38,6 +38,12 @@ def champion_on_full_recipe(brain_url: str) -> None:
         brain.promote_version(GOOG, 3, actor="alice", reason="test")
 
 
+def features_label(dialog) -> str:
+    """The champion's features as the dialog states them, once it has read them."""
+    label = str(dialog.query_one("#retrain-features-label").render())
+    return label if dialog.champion_loaded else ""
+
+
 async def models_ready(pilot) -> None:
     await wait_until(
         pilot,
@@ -106,13 +112,11 @@ async def test_retrain_defaults_to_the_champions_recipe_and_carries_the_choice(s
         await pilot.press("down", "t")
         await wait_until(
             pilot,
-            lambda: (
-                isinstance(app.screen, RetrainScreen)
-                and app.screen.query_one("#retrain-recipe", Select).value == "full"
-            ),
+            lambda: isinstance(app.screen, RetrainScreen) and "full" in features_label(app.screen),
             what="the dialog with the champion's recipe",
         )
         dialog = app.screen
+        assert "scale standard → pca 95%" in features_label(dialog)
         assert dialog.query_one("#retrain-target", Select).value == "fwd_ret"
         dialog.query_one("#retrain-kind", Select).value = "linear"
         dialog.query_one("#retrain-target", Select).value = "net_edge"
@@ -154,3 +158,32 @@ async def test_the_importance_view_switches_between_stored_methods(seeded_brain_
         assert screen.query_one("#importance", DataTable).row_count == 8
         await pilot.press("m")
         await wait_until(pilot, lambda: screen.data.method == "shap", what="back to shap")
+
+
+async def test_retrain_with_a_features_preset_sends_its_recipe_and_steps(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await models_ready(pilot)
+        await pilot.press("t")  # EURUSD: its champion is on the core recipe
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, RetrainScreen) and "core" in features_label(app.screen),
+            what="the dialog",
+        )
+        dialog = app.screen
+        dialog.query_one("#retrain-kind", Select).value = "linear"
+        dialog.query_one("#retrain-features", Select).value = "full-pca"
+        dialog.query_one("#retrain-queue", Button).focus()
+        await pilot.press("enter")
+
+        def queued():
+            with open_brain(seeded_brain_url) as brain:
+                return brain.list_jobs()
+
+        (job,) = await wait_until(pilot, queued, timeout=60, what="the train job")
+    training = job.params["training"]
+    assert training["recipe"] == "full" and training["target"] is None
+    assert [(step["step"], step.get("variance")) for step in training["preprocessing"]] == [
+        ("scale", None),
+        ("pca", 0.95),
+    ]

@@ -28,7 +28,15 @@ CADENCE_CHOICES = {
 }
 DEVICE_LABELS = {"auto": "auto (CUDA, else Apple MPS, else CPU)", "cpu": "cpu",
                  "cuda": "cuda (the job fails on a machine without one)"}
-RECIPE_LABELS = {"core": "core: the 8 core columns", "full": "full: every indicator (45 columns)"}
+# Features and their preprocessing, as a retrain offers them: the champion's (the default), or a
+# preset. value -> (label, recipe, preprocessing steps).
+FEATURE_PRESETS: dict[str, tuple[str, str, tuple[dict, ...]]] = {
+    "core": ("core: the 8 core columns, no preprocessing", "core", ()),
+    "full": ("full: every indicator (45 columns), no preprocessing", "full", ()),
+    "full-pca": ("full → scale → PCA keeping 95% of the variance", "full",
+                 ({"step": "scale"}, {"step": "pca", "variance": 0.95})),
+}
+AS_CHAMPION = "champion"
 TARGET_LABELS = {"fwd_ret": "fwd_ret: forward return (bps)",
                  "net_edge": "net_edge: forward move after costs (bps)",
                  "direction": "direction: up / (hold) / down (classifier kinds)"}
@@ -39,22 +47,27 @@ class RetrainChoice:
     kind: str
     device: str
     cadence: str
-    recipe: str = "core"
+    features: str = AS_CHAMPION  # a FEATURE_PRESETS key, or the champion's recipe and steps
     learns: str = "fwd_ret"  # the spec's target kind
 
     def command_args(self, slot_key: str) -> dict:
         """The `retrain` command's arguments (scheduler.services.requests queues the job from them);
-        `target` is the audit's (the slot), `learns` the spec's target kind."""
-        return {"slot": slot_key, "kinds": [self.kind], "device": self.device, "cadence": self.cadence,
-                "target": slot_key, "recipe": self.recipe, "learns": self.learns}
+        `target` is the audit's (the slot), `learns` the spec's target kind. The champion's
+        features send nothing: the retrain carries the champion's recipe and steps."""
+        args = {"slot": slot_key, "kinds": [self.kind], "device": self.device, "cadence": self.cadence,
+                "target": slot_key, "learns": self.learns}
+        if self.features in FEATURE_PRESETS:
+            _label, recipe, steps = FEATURE_PRESETS[self.features]
+            args.update(recipe=recipe, preprocessing=[dict(step) for step in steps])
+        return args
 
 
 class ChampionSpec(Message):
-    """The champion's (else newest version's) recipe and target kind, read off the UI thread."""
+    """The champion's (else newest version's) recipe, steps and target kind, read off the UI thread."""
 
-    def __init__(self, recipe: str, learns: str) -> None:
+    def __init__(self, recipe: str | None, steps: str = "", learns: str = "fwd_ret") -> None:
         super().__init__()
-        self.recipe, self.learns = recipe, learns
+        self.recipe, self.steps, self.learns = recipe, steps, learns
 
 
 def retrain_kinds() -> list[str]:
@@ -102,9 +115,10 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
             yield Label("Cadence")
             yield Select([(label, name) for name, label in CADENCE_CHOICES.items()],
                          value=self.default_cadence, allow_blank=False, id="retrain-cadence", compact=True)
-            yield Label("Features (default: the champion's recipe)")
-            yield Select([(label, name) for name, label in RECIPE_LABELS.items()], value="core",
-                         allow_blank=False, id="retrain-recipe", compact=True)
+            yield Label("Features and preprocessing (default: the champion's)", id="retrain-features-label")
+            yield Select([("as the champion", AS_CHAMPION),
+                          *((label, name) for name, (label, _r, _s) in FEATURE_PRESETS.items())],
+                         value=AS_CHAMPION, allow_blank=False, id="retrain-features", compact=True)
             yield Label("Target (default: the champion's)")
             yield Select([(label, name) for name, label in TARGET_LABELS.items()], value="fwd_ret",
                          allow_blank=False, id="retrain-target", compact=True)
@@ -113,6 +127,8 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
             yield Static("Tab moves · Enter opens a list or queues · Esc cancels", id="retrain-hint")
 
     def on_mount(self) -> None:
+        self.champion_loaded = False  # until the champion's spec is read (tests wait on it)
+        self.champion_features = ""
         self.load_champion_spec()
 
     @work(thread=True, exclusive=True)
@@ -121,22 +137,23 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
 
         brain = self.app.brain
         version = brain.champion(self.slot_key) or brain.latest_version(self.slot_key)
-        if version is None:
-            return
         try:
-            summary = spec_summary(version.manifest)
+            summary = None if version is None else spec_summary(version.manifest)
         except SpecError:
+            summary = None
+        if summary is None:  # nothing to default to: the presets as they are
+            self.post_message(ChampionSpec(None))
             return
-        recipe = ((version.manifest.get("spec") or {}).get("features") or {}).get("recipe", "core")
-        self.post_message(ChampionSpec(recipe, summary.target_kind))
+        self.post_message(ChampionSpec(summary.recipe, summary.preprocessing, summary.target_kind))
 
     @on(ChampionSpec)
     def _preselect(self, message: ChampionSpec) -> None:
-        recipe = self.query_one("#retrain-recipe", Select)
-        if message.recipe not in RECIPE_LABELS:  # a recipe file: offered as it was
-            recipe.set_options([(f"{message.recipe} (the champion's)", message.recipe),
-                                *((label, name) for name, label in RECIPE_LABELS.items())])
-        recipe.value = message.recipe
+        self.champion_loaded = True
+        if message.recipe is None:
+            return
+        self.champion_features = f"{message.recipe}, preprocessing {message.steps}"
+        self.query_one("#retrain-features-label", Label).update(
+            f"Features and preprocessing (the champion's: {self.champion_features})")
         self.query_one("#retrain-target", Select).value = message.learns
 
     def choice(self) -> RetrainChoice:
@@ -144,7 +161,7 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
             kind=str(self.query_one("#retrain-kind", Select).value),
             device=str(self.query_one("#retrain-device", Select).value),
             cadence=str(self.query_one("#retrain-cadence", Select).value),
-            recipe=str(self.query_one("#retrain-recipe", Select).value),
+            features=str(self.query_one("#retrain-features", Select).value),
             learns=str(self.query_one("#retrain-target", Select).value),
         )
 
