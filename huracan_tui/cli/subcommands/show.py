@@ -1,4 +1,5 @@
-"""`huracan show SLOT`: a slot's versions with their manifests and metrics."""
+"""`huracan show SLOT`: a slot's versions with their specs, manifests and metrics, and the bars the
+live loop could not serve."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ def register(command) -> None:
 
 def run(args, config) -> None:
     from brain import open_brain
+    from engine.spec import spec_summary  # pydantic only
 
     checked_number(args.number, "--number")
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
@@ -33,6 +35,7 @@ def run(args, config) -> None:
                     "created_at": v.created_at,
                     "artifact_sha256": v.artifact_sha256,
                     "manifest": clean(v.manifest),
+                    "spec": dict(spec_summary(v.manifest).lines()),
                     "metrics": [
                         {"name": m.name, "value": m.value, "fold": m.fold}
                         for m in brain.version_metrics(v.id)
@@ -40,6 +43,8 @@ def run(args, config) -> None:
                 }
                 for v in versions
             ],
+            "serve_gaps": {state: {"bars": count, "newest": newest}
+                           for state, (count, newest) in brain.serve_gap_summary(args.slot).items()},
         }
 
     def render(doc) -> str:
@@ -49,6 +54,10 @@ def run(args, config) -> None:
             lines.append(f"  v{v['number']} {v['model_kind']:<9} {v['status']:<9} "
                          f"sharpe={fmt(overall.get('sharpe'))} ic={fmt(overall.get('ic'))} "
                          f"trained {v['created_at']:%Y-%m-%d %H:%M}")
+            lines += [f"      {label:<14} {value}" for label, value in v["spec"].items()]
+        for state, gap in doc["serve_gaps"].items():
+            lines.append(f"  not served: {state} on {gap['bars']} bar(s), "
+                         f"newest {gap['newest']:%Y-%m-%d %H:%M}")
         return "\n".join(lines)
 
     emit(document, args.json, render)
