@@ -7,7 +7,7 @@ with different parameters never collide and a name says how its column was made.
 An entry computes in stages (`steps()`): a stage may read the columns of earlier stages, which
 lets an indicator keep its intermediate series (gains, true range, MACD line …) in scratch
 columns instead of recomputing them inside every expression that reads them. Scratch columns
-are named `__<first column>__<part>` and dropped at the end.
+are named `__<a column of the entry>__<part>` and dropped at the end.
 
 For a frame of several symbols, expressions read `row`, the row number within the row's symbol
 (compute_features adds it as the SYMBOL_ROW column; see indicators.py for why windows need it).
@@ -55,6 +55,18 @@ def _number(value: float) -> str:
 
 
 _c, _o, _h, _l, _v = (pl.col(name) for name in ("close", "open", "high", "low", "volume"))
+
+
+def _rolling_zscores(spec, wanted, row) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
+    """Two stages for rolling z-scores, (source column, output name, window) each: the moments
+    (rolling mean and sample std, in scratch columns), then the scores (a flat window gives 0)."""
+    moments, scores = {}, {}
+    for source, name, window in wanted:
+        mean, std = f"__{name}__mean", f"__{name}__std"
+        moments[mean] = indicators.sma(pl.col(source), window, row=row)
+        moments[std] = indicators.rolling_std(pl.col(source), window, row=row)
+        scores[name] = indicators.zscore_from_moments(pl.col(source), pl.col(mean), pl.col(std))
+    return moments, scores
 
 
 class FeatureSpec(BaseModel):
@@ -199,14 +211,7 @@ class VolumeZscore(FeatureSpec):
 
     def steps(self, row=None):
         logged = self._scratch("log_volume")
-        moments, scores = {}, {}
-        for w in self.windows:
-            mean, std = self._scratch(f"mean_{w}"), self._scratch(f"std_{w}")
-            moments[mean] = indicators.sma(pl.col(logged), w, row=row)
-            moments[std] = indicators.rolling_std(pl.col(logged), w, row=row)
-            scores[f"volume_z_{w}"] = indicators.zscore_from_moments(
-                pl.col(logged), pl.col(mean), pl.col(std)
-            )
+        moments, scores = _rolling_zscores(self, [(logged, f"volume_z_{w}", w) for w in self.windows], row)
         return [{logged: _v.log1p()}, moments, scores]
 
 
@@ -423,16 +428,8 @@ class Zscore(FeatureSpec):
         return [f"{name}_zscore_{w}" for name in self.columns_ for w in self.windows]
 
     def steps(self, row=None):
-        moments, scores = {}, {}
-        for name in self.columns_:
-            for w in self.windows:
-                mean, std = self._scratch(f"{name}_mean_{w}"), self._scratch(f"{name}_std_{w}")
-                moments[mean] = indicators.sma(pl.col(name), w, row=row)
-                moments[std] = indicators.rolling_std(pl.col(name), w, row=row)
-                scores[f"{name}_zscore_{w}"] = indicators.zscore_from_moments(
-                    pl.col(name), pl.col(mean), pl.col(std)
-                )
-        return [moments, scores]
+        wanted = [(name, f"{name}_zscore_{w}", w) for name in self.columns_ for w in self.windows]
+        return list(_rolling_zscores(self, wanted, row))
 
     def sources(self):
         return list(self.columns_)
