@@ -27,3 +27,21 @@ def test_a_feature_up_close_is_the_stored_checks_computation_run_again(seeded_br
         assert by_method[method][1] == bool(stored[(feature, method)].drifted)
     assert drift.current_window[:2] == (row.current_start, row.current_end)
     assert drift.reference_window[:2] == (row.reference_start, row.reference_end)
+
+
+def test_drift_checks_watch_the_versions_own_features(tmp_path):
+    """A version on the full recipe is watched on its 45 columns, computed from its spec."""
+    from engine.data import load_ohlcv
+    from engine.datasets import bundled_path
+    from engine.features import resolve_recipe
+    from scheduler.config import TrainingConfig
+    from scheduler.services.drift import drift_windows
+    from scheduler.services.training import train_slot
+
+    with open_brain(f"sqlite:///{tmp_path / 'brain.db'}") as brain:
+        brain.store_bars("GOOG", "1d", load_ohlcv(bundled_path("GOOG"), symbol="GOOG"))
+        train_slot(brain, "GOOG", "1d", TrainingConfig(models=["linear"], n_folds=2, recipe="full"))
+        windows = drift_windows(brain, "GOOG:1d:fwd_ret_1")
+        assert list(windows.features) == resolve_recipe("full")[1].columns()
+        assert windows.reference.height > 1000 and windows.current.height == 500
+        assert check_slot_drift(brain, "GOOG:1d:fwd_ret_1") > 45  # every column, by each method
