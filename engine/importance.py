@@ -3,7 +3,8 @@
 Every method returns {feature: value}, larger = more important:
 
 - `tree_shap`: the boosting libraries' own TreeSHAP (xgboost `Booster.predict(DMatrix,
-  pred_contribs=True)`, lightgbm `Booster.predict(X, pred_contrib=True)`); the value is the mean
+  pred_contribs=True)`, lightgbm `Booster.predict(X, pred_contrib=True)`, catboost
+  `get_feature_importance(Pool, type="ShapValues")`); the value is the mean
   |contribution| of the feature over the rows of X (classifiers: averaged over the classes too).
   The bias column the libraries append is dropped.
 - `permutation`: `sklearn.inspection.permutation_importance` on a thin adapter around any model
@@ -13,14 +14,14 @@ Every method returns {feature: value}, larger = more important:
 - `variance`: the feature's variance (model- and target-free; the last resort).
 
 `importance_for` picks the best one available, in this order: tree_shap (the model keeps an
-xgboost or lightgbm booster), permutation (a model and a target), correlation (a target only),
+xgboost, lightgbm or catboost booster), permutation (a model and a target), correlation (a target only),
 variance.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -42,15 +43,19 @@ def _matrix(X) -> np.ndarray:
 
 
 def _booster(model):
-    """('xgboost' | 'lightgbm', booster) when the model keeps a booster TreeSHAP can read."""
+    """('xgboost' | 'lightgbm' | 'catboost', booster) when the model keeps a booster whose own
+    TreeSHAP we can read: xgboost and lightgbm kinds keep theirs as `booster_`, catboost kinds
+    keep the CatBoost estimator as `model_`. scikit-learn's trees have no TreeSHAP of their own."""
     booster = getattr(model, "booster_", None)
-    if booster is None:
-        return None, None
-    module = type(booster).__module__
-    if module.startswith("xgboost"):
-        return "xgboost", booster
-    if module.startswith("lightgbm"):
-        return "lightgbm", booster
+    if booster is not None:
+        module = type(booster).__module__
+        if module.startswith("xgboost"):
+            return "xgboost", booster
+        if module.startswith("lightgbm"):
+            return "lightgbm", booster
+    estimator = getattr(model, "model_", None)
+    if estimator is not None and type(estimator).__module__.startswith("catboost"):
+        return "catboost", estimator
     return None, None
 
 
@@ -76,7 +81,14 @@ def shap_contributions(model, X) -> np.ndarray:
         if classes > 1:  # lightgbm lays the classes side by side
             raw = raw.reshape(X.shape[0], classes, X.shape[1] + 1)
         return raw
-    raise ValueError(f"{type(model).__name__} keeps no xgboost or lightgbm booster: no TreeSHAP")
+    if library == "catboost":
+        import catboost
+
+        # Already (n, p + 1), or (n, classes, p + 1) for a multiclass model.
+        return np.asarray(booster.get_feature_importance(catboost.Pool(X), type="ShapValues"), dtype=float)
+    raise ValueError(
+        f"{type(model).__name__} keeps no xgboost, lightgbm or catboost booster: no TreeSHAP"
+    )
 
 
 def tree_shap(model, X, features: Sequence[str] | None = None) -> dict[str, float]:
@@ -179,39 +191,73 @@ def importance_for(
     return method, variance(X, features)
 
 
-
 # ---- the methods training stores per version -------------------------------------------------
 
 
 def shap_importance(model, X, features: Sequence[str]) -> dict[str, float] | None:
-    """Mean |TreeSHAP contribution| per feature from the booster's own pred_contrib (tree_shap),
-    or None for a model without an xgboost / lightgbm booster."""
+    """Mean |TreeSHAP contribution| per feature over the rows of X (the model's inputs), from the
+    booster's own TreeSHAP (xgboost, lightgbm, catboost kinds); None for every other kind. The
+    scikit-learn trees (decision_tree, random_forest, extra_trees) get None too: only the shap
+    package computes TreeSHAP for them, and it is not a dependency."""
     if not supports_tree_shap(model):
         return None
     return tree_shap(model, X, features)
 
 
-def permutation_oos(blocks, features: Sequence[str], *, seed: int, n_repeats: int = 3) -> dict[str, float]:
-    """Permutation importance on out-of-sample rows: `blocks` are the walk-forward folds' (predict,
-    X_test, y_test), predict being that fold's own fitted preprocessing and model. A feature's
-    value is the rise of the out-of-sample mean squared error when its column is shuffled within
-    a fold's test rows (mean of `n_repeats` shuffles), averaged over the folds weighted by their
-    rows: about 0 for a feature the model does not use, negative where shuffling happened to help."""
+def permutation_oos(
+    blocks: Sequence[tuple[Callable[[np.ndarray], np.ndarray], np.ndarray, np.ndarray]],
+    features: Sequence[str],
+    *,
+    seed: int,
+    n_repeats: int = 5,
+) -> dict[str, float]:
+    """Permutation importance on out-of-sample rows. `blocks` are the walk-forward folds'
+    (predict, X_test, y_test), predict being that fold's own fitted preprocessing and model on the
+    raw inputs. The score is the Spearman information coefficient (rank correlation of prediction
+    and target), not the squared error: it is what a trading signal is judged by, it is scale-free
+    (a volatile fold does not outweigh a calm one, a shrunk forecast is not penalised for its
+    size) and it reads a classifier's P(buy) - P(sell) as well as a regressor's forecast.
+
+    A feature's value is the fold's IC minus its IC with that column shuffled within the fold's
+    test rows (mean of `n_repeats` shuffles, seeded by `seed`), averaged over the folds weighted
+    by their rows: about 0 for a feature the model does not use, negative where shuffling
+    happened to help. Rows whose target is not finite are not scored."""
+    from scipy.stats import rankdata
+
+    names = _names(features, len(features))
     rng = np.random.default_rng(seed)
-    rises = np.zeros(len(features))
+    drops = np.zeros(len(names))
     rows = 0
     for predict, X, y in blocks:
-        X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
-        if X.shape[0] == 0:
+        X, y = np.array(X, dtype=float), np.asarray(y, dtype=float)  # X copied: columns get shuffled
+        if X.ndim != 2 or X.shape[1] != len(names):
+            raise ValueError(f"a fold's X has shape {X.shape}, not (rows, {len(names)} features)")
+        scored = np.isfinite(y)
+        if scored.sum() < 3:
             continue
-        base = float(np.mean((predict(X) - y) ** 2))
+        y_ranks = rankdata(y[scored])
+
+        def ic(X_shown: np.ndarray, scored=scored, y_ranks=y_ranks, predict=predict) -> float:
+            return _rank_ic(rankdata(np.asarray(predict(X_shown), dtype=float)[scored]), y_ranks)
+
+        base = ic(X)
         for column in range(X.shape[1]):
-            losses = []
+            original = X[:, column].copy()
+            shuffled_ic = []
             for _ in range(n_repeats):
-                shuffled = X.copy()
-                shuffled[:, column] = rng.permutation(shuffled[:, column])
-                losses.append(float(np.mean((predict(shuffled) - y) ** 2)))
-            rises[column] += (np.mean(losses) - base) * X.shape[0]
-        rows += X.shape[0]
-    values = rises / rows if rows else rises
-    return dict(zip(_names(features, len(features)), values.tolist(), strict=True))
+                X[:, column] = rng.permutation(original)
+                shuffled_ic.append(ic(X))
+            X[:, column] = original
+            drops[column] += (base - float(np.mean(shuffled_ic))) * int(scored.sum())
+        rows += int(scored.sum())
+    values = drops / rows if rows else drops
+    return dict(zip(names, values.tolist(), strict=True))
+
+
+def _rank_ic(prediction_ranks: np.ndarray, y_ranks: np.ndarray) -> float:
+    """Pearson correlation of two rank vectors (= Spearman); 0 when either is constant (a model
+    that predicts one number ranks nothing)."""
+    a = prediction_ranks - prediction_ranks.mean()
+    b = y_ranks - y_ranks.mean()
+    scale = math.sqrt(float(a @ a) * float(b @ b))
+    return 0.0 if scale == 0 else float(a @ b) / scale

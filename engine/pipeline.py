@@ -248,7 +248,9 @@ def spec_of_manifest(document: Mapping[str, Any]) -> VersionSpec:
             horizon=int(document.get("horizon", 1)),
             threshold_bps=float(threshold or 0.0),
         ),
-        model=ModelSpec(kind=document["model_kind"], params={}, seed=int(document.get("seed", 42))),
+        model=ModelSpec(
+            kind=str(document.get("model_kind", "linear")), params={}, seed=int(document.get("seed", 42))
+        ),
     )
 
 

@@ -44,3 +44,32 @@ def test_the_next_retrain_keeps_the_champions_top_k_and_records_it(brain):
 def test_a_method_no_version_has_selects_nothing(brain):
     train_slot(brain, "GOOG", "1d", TrainingConfig(models=["linear"], n_folds=2))
     assert selected_columns(brain, SLOT, SelectionPolicy(method="shap", top_k=2), FEATURES) is None
+
+
+def test_the_champions_ranks_win_else_the_newest_unpruned_version_with_the_method(brain):
+    config = TrainingConfig(models=["linear"], n_folds=2)
+    first, second, third = (train_slot(brain, "GOOG", "1d", config)[0] for _ in range(3))
+    policy = SelectionPolicy(method="permutation", top_k=2)
+    recipe_order = list(FEATURES)
+    rising = {name: float(index) for index, name in enumerate(recipe_order)}
+    # Permutation ranks planted by hand: v1 likes the last two columns, v2 the first two.
+    brain.record_feature_importance(first.id, "permutation", rising)
+    brain.record_feature_importance(second.id, "permutation", {n: -v for n, v in rising.items()})
+    # No champion yet: the newest version that has permutation ranks (v3 has none).
+    assert selected_columns(brain, SLOT, policy, FEATURES) == tuple(recipe_order[:2])
+    brain.promote_version(SLOT, first.number, actor="alice", reason="test")
+    assert selected_columns(brain, SLOT, policy, FEATURES) == tuple(recipe_order[-2:])  # the champion's
+    brain.promote_version(SLOT, third.number, actor="alice", reason="test", force=True)  # no ranks
+    brain.prune_version(SLOT, second.number, actor="alice", reason="test")
+    assert selected_columns(brain, SLOT, policy, FEATURES) == tuple(recipe_order[-2:])  # v2 is pruned
+
+
+def test_columns_the_ranks_do_not_know_come_last_and_top_k_caps_at_the_recipe(brain):
+    (version,) = train_slot(brain, "GOOG", "1d", TrainingConfig(models=["linear"], n_folds=2))
+    brain.record_feature_importance(version.id, "native", {"rsi_14": 3.0, "ret_1": 2.0, "vol_20": 1.0})
+    grown = ["new_column", *FEATURES]  # a recipe that gained a column since the ranks were stored
+    kept = selected_columns(brain, SLOT, SelectionPolicy(method="native", top_k=4), grown)
+    # The three ranked columns, then the first unranked one in recipe order; all in recipe order.
+    assert kept == ("new_column", "ret_1", "vol_20", "rsi_14")
+    everything = selected_columns(brain, SLOT, SelectionPolicy(method="native", top_k=99), grown)
+    assert everything == tuple(grown)

@@ -73,3 +73,59 @@ async def test_importance_command_opens_the_named_slot_with_training_importance(
         assert list(table(app).rows)[0].value == latest["top"][0]
         alert = str(screen.query_one("#importance-alert", Static).render())
         assert ("changed" in alert) == latest["alert"]
+
+
+def shown_order(app) -> list[str]:
+    """The features top to bottom as the table shows them (its sort, not its insertion order)."""
+    return [str(row.key.value) for row in table(app).ordered_rows]
+
+
+async def test_m_cycles_the_methods_the_slot_has_and_shows_each_ones_ranks(seeded_brain_url):
+    names = store_shifting_importance(seeded_brain_url, EURUSD)
+    with open_brain(seeded_brain_url) as brain:
+        latest = brain.list_versions(EURUSD)[1]
+        # permutation ranks the features the other way round from tree_shap.
+        brain.record_feature_importance(latest.id, "permutation", {n: float(i) for i, n in enumerate(names)})
+        native = {row["feature"]: row["rank"] for row in brain.feature_importance(latest.id, "native")}
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, what="first snapshot")
+        await pilot.press("I")
+        await wait_until(pilot, lambda: isinstance(app.screen, ImportanceScreen) and table(app).row_count > 0,
+                         what="the importance rows")
+        screen = app.screen
+        assert screen.data.method == "tree_shap"
+        assert screen.data.methods == ("tree_shap", "permutation", "native")
+        title = str(screen.query_one("#importance-title", Static).render())
+        assert "tree_shap, top" in title and "m: permutation, native" in title
+        assert shown_order(app)[:2] == ["f6", "f1"]
+
+        await pilot.press("m")
+        await wait_until(pilot, lambda: screen.data.method == "permutation", what="the permutation ranks")
+        assert shown_order(app)[:3] == ["f7", "f6", "f5"]
+        assert [v.number for v in screen.data.versions] == [latest.number]  # only v2 has permutation
+        title = str(screen.query_one("#importance-title", Static).render())
+        assert "permutation, top" in title and "m: tree_shap, native" in title
+
+        await pilot.press("m")
+        await wait_until(pilot, lambda: screen.data.method == "native", what="the native ranks")
+        shown = shown_order(app)
+        assert shown == sorted(native, key=native.get)[: len(shown)]
+
+        await pilot.press("m")  # the cycle comes back to the first
+        await wait_until(pilot, lambda: screen.data.method == "tree_shap", what="back to tree_shap")
+        assert shown_order(app)[:2] == ["f6", "f1"]
+
+
+async def test_m_with_one_method_says_how_to_store_more(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, what="first snapshot")
+        await pilot.press("colon", *"importance GOOG", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ImportanceScreen) and table(app).row_count > 0,
+                         what="the importance rows")
+        assert app.screen.data.methods == ("native",)
+        await pilot.press("m")
+        await wait_until(pilot, lambda: any("training.importance" in str(n.message)
+                                            for n in app._notifications), what="the hint")
+        assert app.screen.data.method == "native"

@@ -167,7 +167,8 @@ class ImportanceScreen(FilteredScreen):
         candidates = ranked if wanted else ranked[:FEATURES_SHOWN]  # a filter looks past the top ones
         shown = self.query_one("#importance", FilteredTable).show_rows(
             {feature: feature_cells(feature, data) for feature in candidates},
-            sort_by="rank", sort_key=lambda cell: int(str(cell)))
+            # Resorted every time: another method (or a new version) ranks the same rows anew.
+            sort_by="rank", sort_key=lambda cell: int(str(cell)), resort=True)
         numbers = ", ".join(f"v{v.number}" for v in data.versions)
         which = (f"top {shown}" if not wanted
                  else f"{shown} of {len(ranked)} features match '{self.filter_text}'")
