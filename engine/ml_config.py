@@ -11,6 +11,8 @@ Shape (see ml_framework.example.yaml at the repository root for a documented exa
                        as `huracan train` and the config's `training.preprocessing`
     ensemble:          {method: none | average | performance_weighted | stacking | optimised, ...}
     online:            {enabled: bool, kind: river_linear | river_logistic, params: {}, weight: 0.2}
+    feedback:          {retrain: {...}, prune: {...}, rollback: {...}}: the live loop's policies,
+                       the same models as huracan.yaml's `policies:` (engine.policies_config)
 
 Every error names its key: an unknown kind is `models.<kind>`, an unknown or unusable parameter
 `models.<kind>.params.<name>` (parameters are checked by building the model with make_model).
@@ -24,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from engine.policies_config import PoliciesConfig
 from engine.preprocessing import PreprocessingConfig
 from engine.spec import PreprocessingStep, describe_validation
 
@@ -80,6 +83,10 @@ class MLConfig(BaseModel):
     )
     ensemble: EnsembleConfig = Field(default_factory=EnsembleConfig)
     online: OnlineConfig = Field(default_factory=OnlineConfig)
+    # The seeds' feedback loop (live performance -> retrain / prune queues, auto-rollback): the
+    # same models as huracan.yaml's `policies:` (engine.policies_config), applied by the
+    # scheduler when it runs this file (scheduler.config.load_config reads either file).
+    feedback: PoliciesConfig = Field(default_factory=PoliciesConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -142,8 +149,12 @@ def load_ml_config(path: str | Path) -> MLConfig:
         raise MLConfigError(f"{path}: file not found") from None
     except OSError as error:
         raise MLConfigError(f"{path}: cannot read: {error.strerror or error}") from None
+    from engine.safe_yaml import YamlAliasError, load_yaml
+
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except YamlAliasError as error:
+        raise MLConfigError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -177,6 +177,12 @@ def load_servable(
     to the address the manifest gives, or is not in the declared format."""
     from engine.models import load_model
 
+    if manifest.get("model_kind") == "ensemble":
+        from engine.ensembles.serving import load_ensemble
+
+        if hashlib.sha256(artifact).hexdigest() != sha256:
+            raise ValueError(f"ensemble artifact {sha256[:12]} failed its sha256 check")
+        return load_ensemble(manifest, artifact, load_artifact=load_artifact)
     document = Manifest.from_json(manifest)
     spec = spec_of_manifest(manifest)
     model = load_model(

@@ -329,6 +329,7 @@ class SpecSummary(BaseModel):
     target: str  # TargetSpec.describe()
     alt: str  # "funding_rate (max 8h), sentiment (max 1d)" or "none"
     sha256: str | None
+    ensemble: str | None = None  # "stacking of v1 0.620, v2 0.380 (+1.2 bps)" for an ensemble
 
     def lines(self) -> list[tuple[str, str]]:
         kept = (
@@ -338,11 +339,14 @@ class SpecSummary(BaseModel):
         )
         if self.selected is not None and len(self.selected) > 6:
             kept += ", …"
-        return [
+        blend = [] if self.ensemble is None else [("ensemble", self.ensemble)]
+        return blend + [
             ("recipe", f"{self.recipe} ({self.inputs} inputs; recipe columns: {kept})"),
             (
                 "preprocessing",
-                self.preprocessing
+                "each member's own"
+                if self.ensemble is not None
+                else self.preprocessing
                 + (f" ({self.model_inputs} model inputs)" if self.preprocessing != "none" else ""),
             ),
             ("target", self.target),
@@ -390,4 +394,14 @@ def spec_summary(manifest: dict[str, Any]) -> SpecSummary:
         target=spec.target.describe(),
         alt=alt,
         sha256=manifest.get("spec_sha256"),
+        ensemble=None if spec.ensemble is None else _blend_text(spec.ensemble.method, manifest),
     )
+
+
+def _blend_text(method: str, manifest: dict[str, Any]) -> str:
+    params = manifest.get("params") or {}
+    members = [member.get("number") for member in params.get("members") or []]
+    weights = params.get("weights") or []
+    parts = ", ".join(f"v{n} {float(w):.3f}" for n, w in zip(members, weights, strict=False))
+    intercept = float(params.get("intercept") or 0.0)
+    return f"{method} of {parts}" + (f" ({intercept:+.2f} intercept)" if intercept else "")

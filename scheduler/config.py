@@ -6,8 +6,6 @@ integer``) so an operator can fix the file without reading a traceback.
 
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,32 +20,18 @@ from pydantic import (
 )
 
 from engine.cadence import Cadence
+
+# The feedback policies' settings and durations are the engine's, so ml_framework.yaml's
+# `feedback:` and this file's `policies:` are validated by the same models.
+from engine.policies_config import PoliciesConfig, parse_duration
 from engine.spec import AltSpec, PreprocessingStep
 from engine.symbols import check_symbol
 
 MODEL_CHOICES = ("linear", "lightgbm")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_SECONDS_PER_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class ConfigError(ValueError):
     """A configuration problem, worded as one line that names the file and the key."""
-
-
-def parse_duration(text: str | int | float) -> float:
-    """'90s', '15m', '24h', '7d', '1w' (or a plain number of seconds) -> seconds."""
-    if isinstance(text, int | float):
-        seconds = float(text)
-    else:
-        match = _DURATION.match(str(text))
-        if not match:
-            raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 24h, 7d)")
-        seconds = float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)]
-    if not math.isfinite(seconds):
-        raise ValueError(f"duration must be a finite number of seconds, got {text!r}")
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive, got {text!r}")
-    return seconds
 
 
 class _Strict(BaseModel):
@@ -91,6 +75,11 @@ class TrainingConfig(_Strict):
     importance: tuple[Literal["native", "permutation", "shap"], ...] = ("native",)
     # Automatic feature selection for the next retrain from the previous version's ranks.
     selection: SelectionPolicy | None = None
+    # The meta-layer (seeds 000 / 003): after the kinds are trained, a version of kind
+    # "ensemble" that combines the fresh versions of each slot by this method (average,
+    # performance_weighted, optimised, stacking), its weights learned out of fold only. A slot
+    # whose champion is an ensemble retrains with its method.
+    ensemble: Literal["average", "performance_weighted", "optimised", "stacking"] | None = None
 
     @field_validator("models")
     @classmethod
@@ -247,52 +236,6 @@ class LiveConfig(_Strict):
     max_backfill: int = Field(default=200, ge=0)
 
 
-class RetrainPolicyConfig(_Strict):
-    window: int = Field(default=50, ge=2)  # the newest matured forecasts the live numbers cover
-    min_samples: int = Field(default=30, ge=2)
-    sharpe_below: float = 0.0
-    mae_ratio_above: float = Field(default=1.5, gt=0)  # live MAE > k x out-of-sample MAE
-    cooldown: float = 24 * 3600.0
-
-    @field_validator("cooldown", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-
-class PrunePolicyConfig(_Strict):
-    window: int = Field(default=50, ge=2)  # paired forecasts per comparison window
-    windows: int = Field(default=3, ge=1)  # consecutive windows worse than the champion
-    min_ensemble_weight: float = Field(default=0.01, ge=0)
-    # shared matured bars the ensemble weights are fitted on, at least (default: a full window)
-    min_samples: int = Field(default=50, ge=2)
-    cooldown: float = 7 * 24 * 3600.0
-
-    @field_validator("cooldown", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-
-class RollbackPolicyConfig(_Strict):
-    window: int = Field(default=100, ge=2)  # paired forecasts after a promotion that are judged
-    min_samples: int = Field(default=30, ge=3)
-    alpha: float = Field(default=0.01, gt=0, lt=1)
-    test: Literal["diebold_mariano", "paired_t"] = "diebold_mariano"
-    cooldown: float = 24 * 3600.0
-
-    @field_validator("cooldown", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-
-class PoliciesConfig(_Strict):
-    retrain: RetrainPolicyConfig = Field(default_factory=RetrainPolicyConfig)
-    prune: PrunePolicyConfig = Field(default_factory=PrunePolicyConfig)
-    rollback: RollbackPolicyConfig = Field(default_factory=RollbackPolicyConfig)
-
-
 class HuracanConfig(_Strict):
     brain: str | None = None
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
@@ -350,6 +293,8 @@ def load_config(path: str | Path | None) -> HuracanConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys, not {type(raw).__name__}")
+    if isinstance(raw.get("models"), dict):  # huracan.yaml has no top-level `models:`; the seeds' file has
+        return _from_ml_framework(path, raw)
     try:
         return HuracanConfig.model_validate(raw)
     except ValidationError as error:
@@ -360,3 +305,31 @@ def load_config(path: str | Path | None) -> HuracanConfig:
         more = len(error.errors()) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         raise ConfigError(f"{path}: {key}: {message}{suffix}") from None
+
+
+def _from_ml_framework(path: Path, raw: dict) -> HuracanConfig:
+    from engine.ml_config import MLConfigError, parse_ml_config
+
+    try:
+        return config_from_ml(parse_ml_config(raw))
+    except (MLConfigError, ValueError) as error:
+        raise ConfigError(f"{path}: {str(error).splitlines()[0]}") from None
+
+
+def config_from_ml(ml) -> HuracanConfig:
+    """The seeds' ml_framework.yaml (engine.ml_config.MLConfig) as the product's configuration, so
+    the console, the CLI and `huracan-tui --headless --config ml_framework.yaml` run it: its
+    enabled models and their params, seed, preprocessing steps, ensemble method (a version
+    blending each retrain's fresh versions; the product's stacking is its ridge meta-learner),
+    online blend weight and feedback policies. Everything else is at its default."""
+    kinds = ml.enabled_kinds()
+    training = TrainingConfig(
+        models=kinds,
+        params={kind: dict(ml.models[kind].params) for kind in kinds},
+        seed=ml.seed,
+        preprocessing=ml.preprocessing_steps(),
+        target="direction" if ml.task == "classification" else None,
+        ensemble=None if ml.ensemble.method == "none" or len(kinds) < 2 else ml.ensemble.method,
+    )
+    live = LiveConfig(blend_weight=ml.online.weight if ml.online.enabled else 0.0)
+    return HuracanConfig(training=training, live=live, policies=ml.feedback)

@@ -98,8 +98,21 @@ def run_compare_job(brain: Brain, job: JobRecord, progress: Progress) -> dict:
                                            "best_model")}
 
 
+def run_ensemble_job(brain: Brain, job: JobRecord, progress: Progress) -> dict:
+    from scheduler.services.ensembles import train_ensemble
+
+    params = job.params
+    members = [int(n) for n in params["members"]]
+    progress(0.0, f"{params['method']} ensemble of {', '.join(f'v{n}' for n in members)}: "
+                  "replaying the members' folds")
+    version = train_ensemble(brain, str(job.slot_key), members, params["method"])
+    return {"versions": [{"slot": version.slot_key, "number": version.number,
+                          "model_kind": version.model_kind}]}
+
+
 RUNNERS: dict[str, Callable[[Brain, JobRecord, Progress], dict]] = {
     "train": run_train_job,
     "demo": run_demo_job,
     "compare": run_compare_job,
+    "ensemble": run_ensemble_job,
 }

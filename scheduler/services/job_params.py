@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from scheduler.config import TrainingConfig
 
-JOB_KINDS = ("train", "demo", "compare")
+JOB_KINDS = ("train", "demo", "compare", "ensemble")
 # What an operator may ask a retrain to run on: auto picks CUDA, then Apple MPS, then the CPU.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
@@ -81,3 +81,8 @@ def compare_job_params(champion: int, challengers: list[int], *, alpha: float = 
     """A champion-versus-challengers comparison (scheduler.services.comparison); the slot is the job's."""
     return {"champion": champion, "challengers": list(challengers), "alpha": alpha,
             "correction": correction, "n_boot": n_boot, "seed": seed}
+
+
+def ensemble_job_params(members: list[int], method: str) -> dict:
+    """An ensemble of member versions of the job's slot (scheduler.services.ensembles)."""
+    return {"members": list(members), "method": method}

@@ -26,7 +26,7 @@ import numpy as np
 from brain import Brain
 from brain.live import PredictionRecord
 from brain.records import PromotionRecord, QueueItemRecord, RollbackRecord, SlotRecord, VersionRecord
-from scheduler.config import PrunePolicyConfig, RetrainPolicyConfig, RollbackPolicyConfig
+from engine.policies_config import PrunePolicyConfig, RetrainPolicyConfig, RollbackPolicyConfig
 from scheduler.services.live_metrics import metrics_of, recent_live_metrics
 
 ACTOR = "scheduler"

@@ -278,8 +278,38 @@ def _cancel(ctx: RequestContext, request: RequestRecord) -> Outcome:
 @handles("retrain")
 def _retrain(ctx: RequestContext, request: RequestRecord) -> Outcome:
     slot = _arg(request, "slot")
+    if request.args.get("ensemble") and not request.args.get("kinds"):
+        job_id, members = _queue_ensemble_job(ctx, request, slot, str(request.args["ensemble"]))
+        listed = ", ".join(f"v{n}" for n in members)
+        return f"{slot}: ensemble of {listed} queued as job {job_id}", {"job": job_id, "members": members}
     job_id = _queue_train_job(ctx, request, slot, request.args)
     return f"{slot}: retrain queued as job {job_id}", {"job": job_id}
+
+
+def _queue_ensemble_job(ctx: RequestContext, request: RequestRecord, slot_key: str,
+                        method: str) -> tuple[int, list[int]]:
+    """An ensemble job blending the newest live version of each plain kind of the slot (the
+    meta-layer over what the slot has); refused with fewer than two kinds or a bad method."""
+    from engine.ensembles.version import EnsembleError
+    from scheduler.services.ensembles import check_method, newest_of_each_kind
+    from scheduler.services.job_params import ensemble_job_params
+
+    try:
+        check_method(method)
+        members = newest_of_each_kind(ctx.brain, slot_key)
+    except EnsembleError as error:
+        raise RequestRefused(str(error)) from None
+    busy = [job.id for job in ctx.brain.list_jobs(limit=500, states=list(ACTIVE_JOB_STATES))
+            if job.slot_key == slot_key and job.kind in ("train", "ensemble")]
+    if busy:
+        raise RequestRefused(f"{slot_key} is already being trained by job {busy[0]}")
+    job = ctx.brain.create_job("ensemble", slot_key=slot_key, params=ensemble_job_params(members, method))
+    ctx.brain.audit("ensemble", actor=request.actor, origin=request.origin, target=slot_key,
+                    reason=request.args.get("reason"), outcome="ok",
+                    details={"job": job.id, "members": members, "method": method})
+    if ctx.start_job is not None:
+        ctx.start_job(job.id)
+    return job.id, members
 
 
 @handles("compare")

@@ -83,14 +83,23 @@ def spec_for(config: TrainingConfig, kind: str, *, columns: tuple[str, ...] | No
 def slot_training(config: HuracanConfig, brain: Brain, slot: SlotRecord) -> TrainingConfig:
     """How a retrain of `slot` trains: the `training:` defaults, then what the slot's champion
     (else newest version) was trained on (recipe, preprocessing, alternative data, target and its
-    threshold, from its spec), then the config's overrides for this slot id (`slots:`). The slot's
-    own horizon and target kind always hold: they are part of its id."""
+    threshold, from its spec; for an ensemble champion, its newest member's, and its method),
+    then the config's overrides for this slot id (`slots:`). The slot's own horizon and target
+    kind always hold: they are part of its id."""
     from engine.pipeline import spec_of_manifest
 
     training = config.training.model_dump()
     version = brain.champion(slot.key) or brain.latest_version(slot.key)
     if version is not None:
-        spec = spec_of_manifest(version.manifest)
+        manifest = version.manifest
+        if manifest.get("model_kind") == "ensemble":
+            # A blend retrains as one: fresh members on its newest member's spec, then the
+            # ensemble of them by the same method.
+            from engine.ensembles.version import members_of
+
+            training["ensemble"] = manifest["spec"]["ensemble"]["method"]
+            manifest = dict(max(members_of(manifest), key=lambda member: member.number).manifest)
+        spec = spec_of_manifest(manifest)
         training.update(
             recipe=spec.features.recipe,
             preprocessing=[step.model_dump(mode="json") for step in spec.preprocessing],
@@ -276,7 +285,30 @@ def train_slot(
             alt=alt[kind], columns=columns,
         )
         versions.append(store_result(brain, slot, result, actor=actor))
+    if config.ensemble is not None:
+        versions += blend_fresh_versions(brain, versions, config.ensemble, progress=progress, actor=actor)
     return versions
+
+
+def blend_fresh_versions(
+    brain: Brain, versions: list[VersionRecord], method: str, *, progress: Progress | None = None,
+    actor: str = "system",
+) -> list[VersionRecord]:
+    """The meta-layer of a retrain: for each slot that got two or more fresh versions, an
+    ensemble of them by `method` (scheduler.services.ensembles), stored like any version."""
+    from scheduler.services.ensembles import train_ensemble
+
+    by_slot: dict[str, list[int]] = {}
+    for version in versions:
+        by_slot.setdefault(version.slot_key, []).append(version.number)
+    blends = []
+    for slot_key, numbers in by_slot.items():
+        if len(numbers) < 2:
+            continue
+        if progress is not None:
+            progress(1.0, f"{slot_key} ensemble ({method}) of {', '.join(f'v{n}' for n in numbers)}")
+        blends.append(train_ensemble(brain, slot_key, numbers, method, actor=actor))
+    return blends
 
 
 def _forward(progress: Progress, fraction: float, message: str, values: dict | None) -> None:

@@ -81,3 +81,46 @@ def test_the_seeds_flat_preprocessing_maps_onto_ordered_steps():
     )
     assert [step.step for step in config.preprocessing_steps()] == ["impute", "outliers", "scale", "pca"]
     assert config.preprocessing_steps()[3].variance == 0.95
+
+
+def test_feedback_reads_the_same_in_ml_framework_yaml_and_in_the_product_config(tmp_path):
+    with pytest.raises(MLConfigError) as seeds:
+        parse_ml_config({"models": {"linear": {}}, "feedback": {"retrain": {"window": 1}}})
+    path = tmp_path / "huracan.yaml"
+    path.write_text("policies:\n  retrain: {window: 1}\n")
+    with pytest.raises(ConfigError) as product:
+        load_config(path)
+    assert str(seeds.value) == "feedback.retrain.window: Input should be greater than or equal to 2"
+    assert str(product.value).endswith("policies.retrain.window: Input should be greater than or equal to 2")
+    with pytest.raises(MLConfigError, match=r"^feedback.prune.cooldown: not a duration: 'soon'"):
+        parse_ml_config({"models": {"linear": {}}, "feedback": {"prune": {"cooldown": "soon"}}})
+
+
+def test_the_product_runs_an_ml_framework_file(tmp_path):
+    """load_config (the console, the CLI and --headless) maps the seeds' file onto the product's
+    configuration: models, params, seed, steps, ensemble, online blend and feedback."""
+    path = tmp_path / "ml_framework.yaml"
+    path.write_text(
+        "seed: 7\n"
+        "models:\n"
+        "  linear: {enabled: true, params: {alpha: 2.0}}\n"
+        "  lightgbm: {enabled: true, params: {n_estimators: 20}}\n"
+        "  knn: {enabled: false}\n"
+        "preprocessing: [{step: scale, method: robust}]\n"
+        "ensemble: {method: optimised}\n"
+        "online: {enabled: true, weight: 0.3}\n"
+        "feedback: {retrain: {sharpe_below: 0.5, cooldown: 12h}, rollback: {alpha: 0.05}}\n"
+    )
+    config = load_config(path)
+    assert config.training.models == ["linear", "lightgbm"] and config.training.seed == 7
+    assert config.training.params == {"linear": {"alpha": 2.0}, "lightgbm": {"n_estimators": 20}}
+    steps = [step.model_dump() for step in config.training.preprocessing]
+    assert steps == [{"step": "scale", "method": "robust"}]
+    assert config.training.ensemble == "optimised" and config.live.blend_weight == 0.3
+    assert (config.policies.retrain.sharpe_below, config.policies.retrain.cooldown) == (0.5, 43200.0)
+    assert config.policies.rollback.alpha == 0.05
+
+    path.write_text("models:\n  linear: {params: {alpah: 1}}\n")
+    with pytest.raises(ConfigError) as bad:
+        load_config(path)
+    assert str(bad.value).startswith(f"{path}: models.linear.params.alpah: unknown parameter for linear")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from brain import open_brain
-from scheduler.config import PrunePolicyConfig, RetrainPolicyConfig, RollbackPolicyConfig
+from engine.policies_config import PrunePolicyConfig, RetrainPolicyConfig, RollbackPolicyConfig
 from scheduler.services.policies import AutoRollbackPolicy, PrunePolicy, RetrainPolicy
 
 SLOT = "GOOG:1d:fwd_ret_1"

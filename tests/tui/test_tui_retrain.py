@@ -95,3 +95,49 @@ async def test_viewers_cannot_retrain_by_key_or_command(seeded_brain_url):
         assert brain.list_jobs() == []
         denied = [(e.action, e.actor) for e in brain.list_audit() if e.outcome == "denied"]
         assert denied == [("retrain", "alice")] * 2  # the key and `:retrain`, each refused aloud
+
+
+async def test_an_ensemble_kind_blends_the_newest_version_of_each_kind(seeded_brain_url, tmp_path):
+    """The seeded GOOG slot has a linear v1 and a LightGBM v2: the ensemble kind queues an
+    ensemble job of both, a real worker stores it as v3, and the audit names who asked."""
+    app = make_app(seeded_brain_url, worker_log=tmp_path / "worker.log")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await models_ready(pilot)
+        await pilot.press("down", "t")
+        await wait_until(pilot, lambda: isinstance(app.screen, RetrainScreen), what="the retrain dialog")
+        dialog = app.screen
+        kinds = [value for _, value in dialog.query_one("#retrain-kind", Select)._options]
+        assert {"ensemble:stacking", "ensemble:average", "ensemble:optimised"} <= set(kinds)
+        choose(dialog, kind="ensemble:stacking")
+        dialog.query_one("#retrain-queue", Button).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.snapshot.jobs and app.snapshot.jobs[0].state == "succeeded",
+                         timeout=120, what="the ensemble job to finish")
+    with open_brain(seeded_brain_url) as brain:
+        (job,) = brain.list_jobs()
+        assert (job.kind, job.slot_key) == ("ensemble", GOOG)
+        assert job.params == {"members": [1, 2], "method": "stacking"}
+        latest = brain.latest_version(GOOG)
+        assert (latest.number, latest.model_kind) == (3, "ensemble")
+        assert latest.manifest["spec"]["ensemble"] == {"members": [1, 2], "method": "stacking"}
+        (entry,) = [e for e in brain.list_audit() if e.action == "ensemble" and e.actor == "alice"]
+        assert entry.details["members"] == [1, 2] and entry.target == GOOG
+
+
+async def test_an_ensemble_of_a_slot_with_one_kind_is_refused_in_one_line(seeded_brain_url):
+    with open_brain(seeded_brain_url) as brain:  # EURUSD keeps one live kind
+        brain.prune_version(EURUSD, 2, actor="alice", reason="test")
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await models_ready(pilot)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, RetrainScreen), what="the retrain dialog")
+        choose(app.screen, kind="ensemble:average")
+        app.screen.query_one("#retrain-queue", Button).focus()
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="the dialog closed")
+        with open_brain(seeded_brain_url) as brain:
+            done = await wait_until(pilot, lambda: [r for r in brain.list_requests() if r.state != "pending"],
+                                    timeout=60, what="the request to be decided")
+            assert done[0].state == "failed" and "an ensemble blends at least 2 kinds" in done[0].outcome
+            assert brain.list_jobs() == []

@@ -7,8 +7,8 @@ from __future__ import annotations
 import importlib
 
 COMMAND_MODULES = (
-    "train", "status", "show", "evaluate", "data", "models", "features", "predict", "autotune", "ab",
-    "drift", "report",
+    "train", "ensemble", "status", "show", "evaluate", "data", "models", "features", "predict", "autotune",
+    "ab", "drift", "report",
     "promote", "rollback", "history", "audit", "queue", "prune", "roles",
 )
 

@@ -28,6 +28,8 @@ from huracan_tui.settings import resolve_brain_url
 def register(command) -> None:
     from pathlib import Path
 
+    from engine.spec import ENSEMBLE_METHODS
+
     train = command("train", run, "train models for a slot on an OHLCV file and store them")
     train.add_argument("--data", required=True, type=Path, metavar="FILE", help="CSV or Parquet")
     train.add_argument("--symbol", required=True, help="symbol, e.g. EURUSD")
@@ -52,6 +54,9 @@ def register(command) -> None:
                             "(default max age 1d)")
     train.add_argument("--preprocess", metavar="STEPS",
                        help="preprocessing steps in order, e.g. impute=median,scale,pca=0.95,select=10")
+    train.add_argument("--ensemble", metavar="METHOD", choices=ENSEMBLE_METHODS,
+                       help="also store an ensemble of the new versions: average, performance_weighted, "
+                            "optimised or stacking (weights learned out of fold only)")
 
 
 def run(args, config) -> None:
@@ -66,6 +71,7 @@ def run(args, config) -> None:
     from scheduler.services.roles import require_writable
     from scheduler.services.training import (
         alt_frames,
+        blend_fresh_versions,
         fit_models,
         previous_versions,
         slot_for,
@@ -80,6 +86,7 @@ def run(args, config) -> None:
         "target": args.target,
         "alt": None if args.alt is None else parse_alt(args.alt),
         "preprocessing": None if args.preprocess is None else parse_steps(args.preprocess),
+        "ensemble": args.ensemble,
     }.items() if value is not None}
     try:  # validated like the config file, so an unknown kind is named the same way
         training = TrainingConfig.model_validate({**config.training.model_dump(), **updates})
@@ -119,6 +126,14 @@ def run(args, config) -> None:
         brain.store_bars(args.symbol, timeframe, frame)
         slot = slot_for(brain, args.symbol, timeframe, target)
         versions = [store_result(brain, slot, result, actor=actor) for result in results]
+        blends = []
+        if training.ensemble is not None:
+            from engine.ensembles.version import EnsembleError
+
+            try:
+                blends = blend_fresh_versions(brain, versions, training.ensemble, actor=actor)
+            except EnsembleError as error:
+                raise CommandError(f"--ensemble: {error}") from None
         document = {
             "slot": slot.key,
             "symbol": args.symbol,
@@ -141,6 +156,21 @@ def run(args, config) -> None:
                     "preprocessing": specs[version.model_kind].describe_preprocessing(),
                 }
                 for version, result in zip(versions, results, strict=True)
+            ] + [
+                {
+                    "number": blend.number,
+                    "model_kind": blend.model_kind,
+                    "method": training.ensemble,
+                    "members": [member["number"] for member in blend.manifest["params"]["members"]],
+                    "weights": blend.manifest["params"]["weights"],
+                    "artifact_sha256": blend.artifact_sha256,
+                    "data_start": blend.data_start,
+                    "data_end": blend.data_end,
+                    "folds": len(blend.manifest["folds"]),
+                    "metrics": clean(dict(blend.manifest["metrics"])),
+                    "spec_sha256": blend.manifest.get("spec_sha256"),
+                }
+                for blend in blends
             ],
         }
 
@@ -152,6 +182,13 @@ def run(args, config) -> None:
                          f"{first['preprocessing']}, target {doc['target']}")
         for v in doc["versions"]:
             m = v["metrics"]
+            if v["model_kind"] == "ensemble":
+                weights = ", ".join(f"v{n} {w:.3f}" for n, w in zip(v["members"], v["weights"], strict=True))
+                lines.append(f"  v{v['number']} ensemble  {v['method']}: {weights}")
+                lines.append(f"  {'':12}sharpe={fmt(m.get('sharpe'))} hit={fmt(m.get('hit_rate'))} "
+                             f"ic={fmt(m.get('ic'))} rmse={fmt(m.get('rmse'))} "
+                             f"sha256={v['artifact_sha256'][:12]}")
+                continue
             lines.append(f"  v{v['number']} {v['model_kind']:<9} sharpe={fmt(m.get('sharpe'))} "
                          f"hit={fmt(m.get('hit_rate'))} ic={fmt(m.get('ic'))} "
                          f"rmse={fmt(m.get('rmse'))} sha256={v['artifact_sha256'][:12]}")

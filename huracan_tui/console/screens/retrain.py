@@ -1,7 +1,8 @@
 """Retrain a slot from the console: the operator picks the model kind, the device, the cadence,
 the feature recipe and the target (both defaulting to the slot champion's spec), and a train job
-is queued with those choices (through the app's commands, so an attached console
-hands it to the leader and the leader checks the role again).
+is queued with those choices (through the app's commands, so an attached console hands it to the
+leader and the leader checks the role again). An "ensemble" kind queues an ensemble job instead,
+blending the newest version of each kind of the slot.
 
 Kinds are names from the zoo's registry only: listing them imports no learning library, and the
 console never imports torch."""
@@ -37,6 +38,15 @@ FEATURE_PRESETS: dict[str, tuple[str, str, tuple[dict, ...]]] = {
                  ({"step": "scale"}, {"step": "pca", "variance": 0.95})),
 }
 AS_CHAMPION = "champion"
+# The meta-layer as a "kind": blend the newest version of each kind of the slot (no refit of the
+# members; the ensemble's weights are learned from their out-of-fold predictions only).
+ENSEMBLE_KIND = "ensemble:"
+ENSEMBLE_LABELS = {
+    "stacking": "ensemble · stacking of the newest version of each kind",
+    "optimised": "ensemble · optimised weights (newest version of each kind)",
+    "performance_weighted": "ensemble · weighted by out-of-fold Sharpe (newest of each kind)",
+    "average": "ensemble · average of the newest version of each kind",
+}
 TARGET_LABELS = {"fwd_ret": "fwd_ret: forward return (bps)",
                  "net_edge": "net_edge: forward move after costs (bps)",
                  "direction": "direction: up / (hold) / down (classifier kinds)"}
@@ -53,7 +63,11 @@ class RetrainChoice:
     def command_args(self, slot_key: str) -> dict:
         """The `retrain` command's arguments (scheduler.services.requests queues the job from them);
         `target` is the audit's (the slot), `learns` the spec's target kind. The champion's
-        features send nothing: the retrain carries the champion's recipe and steps."""
+        features send nothing: the retrain carries the champion's recipe and steps. An ensemble
+        "kind" asks for a blend of the slot's versions, and nothing else applies to it."""
+        if self.kind.startswith(ENSEMBLE_KIND):
+            return {"slot": slot_key, "kinds": [], "ensemble": self.kind.removeprefix(ENSEMBLE_KIND),
+                    "target": slot_key}
         args = {"slot": slot_key, "kinds": [self.kind], "device": self.device, "cadence": self.cadence,
                 "target": slot_key, "learns": self.learns}
         if self.features in FEATURE_PRESETS:
@@ -107,8 +121,9 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
         with Vertical(classes="modal-dialog"):
             yield Static(f"Retrain {self.slot_key}", classes="section-title")
             yield Label("Model kind", id="retrain-first")
-            yield Select([(kind, kind) for kind in self.kinds], value=self.default_kind, allow_blank=False,
-                         id="retrain-kind", compact=True)
+            yield Select([*((kind, kind) for kind in self.kinds),
+                          *((label, ENSEMBLE_KIND + method) for method, label in ENSEMBLE_LABELS.items())],
+                         value=self.default_kind, allow_blank=False, id="retrain-kind", compact=True)
             yield Label("Device (neural kinds; the others train on the CPU)")
             yield Select([(DEVICE_LABELS[name], name) for name in DEVICE_CHOICES], value="auto",
                          allow_blank=False, id="retrain-device", compact=True)
