@@ -60,13 +60,18 @@ class BarsMixin(BrainPart):
             conn.execute(statement, rows)  # a list of rows: one executemany
         return len(rows)
 
-    def load_bars(self, symbol: str, timeframe: str, *, last: int | None = None) -> pl.DataFrame:
+    def load_bars(
+        self, symbol: str, timeframe: str, *, last: int | None = None, since: datetime | None = None
+    ) -> pl.DataFrame:
         """Columns ts (UTC), symbol, open, high, low, close, volume, sorted by ts; with `last`,
-        only the newest `last` bars (the live loop's tail window)."""
+        only the newest `last` bars (the live loop's tail window); with `since`, only the bars at
+        or after it (what the live loop adds to the window it holds)."""
         query = (
             select(bars.c.ts, *(bars.c[c] for c in PRICE_COLUMNS))
             .where(bars.c.symbol == symbol, bars.c.timeframe == timeframe)
         )
+        if since is not None:
+            query = query.where(bars.c.ts >= since)
         if last is not None:
             query = query.order_by(bars.c.ts.desc()).limit(max(int(last), 0))
         else:

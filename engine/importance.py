@@ -45,7 +45,8 @@ def _matrix(X) -> np.ndarray:
 def _booster(model):
     """('xgboost' | 'lightgbm' | 'catboost', booster) when the model keeps a booster whose own
     TreeSHAP we can read: xgboost and lightgbm kinds keep theirs as `booster_`, catboost kinds
-    keep the CatBoost estimator as `model_`. scikit-learn's trees have no TreeSHAP of their own."""
+    keep the CatBoost estimator as `model_`. scikit-learn's trees have no TreeSHAP of their own
+    (the shap package computes theirs: sklearn_tree_shap)."""
     booster = getattr(model, "booster_", None)
     if booster is not None:
         module = type(booster).__module__
@@ -195,13 +196,47 @@ def importance_for(
 
 
 def shap_importance(model, X, features: Sequence[str]) -> dict[str, float] | None:
-    """Mean |TreeSHAP contribution| per feature over the rows of X (the model's inputs), from the
-    booster's own TreeSHAP (xgboost, lightgbm, catboost kinds); None for every other kind. The
-    scikit-learn trees (decision_tree, random_forest, extra_trees) get None too: only the shap
-    package computes TreeSHAP for them, and it is not a dependency."""
-    if not supports_tree_shap(model):
+    """Mean |TreeSHAP contribution| per feature over the rows of X (the model's inputs): the
+    booster's own TreeSHAP for the xgboost, lightgbm and catboost kinds, the shap package's
+    TreeExplainer for the scikit-learn trees (decision trees, random forests), averaged over the
+    classes of a classifier; None for every other kind."""
+    if supports_tree_shap(model):
+        return tree_shap(model, X, features)
+    found = sklearn_tree(model)
+    if found is None:
         return None
-    return tree_shap(model, X, features)
+    contributions = sklearn_tree_shap(model, X)
+    values = np.abs(contributions).mean(axis=(0, 2) if contributions.ndim == 3 else 0)
+    return dict(zip(_names(features, contributions.shape[1]), values.tolist(), strict=True))
+
+
+def sklearn_tree(model):
+    """(the steps before it, the tree estimator) of a scikit-learn tree kind, else None."""
+    final = getattr(model, "_final_step", None)
+    if final is None:
+        return None
+    tree = final()
+    if not type(tree).__module__.startswith(("sklearn.tree", "sklearn.ensemble._forest")):
+        return None
+    fitted = model._fitted()
+    return (fitted[:-1] if hasattr(fitted, "steps") else None), tree
+
+
+def sklearn_tree_shap(model, X) -> np.ndarray:
+    """TreeSHAP of a scikit-learn tree kind (shap.TreeExplainer, exact for trees): (n, p), or
+    (n, p, classes) for a classifier. A row plus the explainer's expected value is the tree's
+    prediction (a classifier's class probabilities)."""
+    import shap  # numba underneath: imported only when a tree kind's SHAP is asked for
+
+    found = sklearn_tree(model)
+    if found is None:
+        raise ValueError(f"{type(model).__name__} is not a scikit-learn tree kind")
+    before, tree = found
+    X = _matrix(X)
+    if before is not None:
+        X = np.asarray(before.transform(X), dtype=float)
+    explainer = shap.TreeExplainer(tree)
+    return np.asarray(explainer.shap_values(X, check_additivity=False), dtype=float)
 
 
 def permutation_oos(

@@ -203,11 +203,16 @@ def _join_alt(frame: pl.DataFrame, item: AltSpec, data: pl.DataFrame, keep_ts: b
     renames = ALT_FEATURES[item.kind]
     stamp = _ALT_TS.format(kind=item.kind)
     values = data.select("ts", "symbol", *(pl.col(source).alias(name) for source, name in renames.items()))
-    joined = join_asof(frame, values, tolerance=item.max_staleness)
-    if keep_ts:
-        stamps = data.select("ts", "symbol", pl.col("ts").alias(stamp))
-        joined = join_asof(joined, stamps)
-    return joined
+    if not keep_ts:
+        return join_asof(frame, values, tolerance=item.max_staleness)
+    # One join for the values and their stamp: the newest row at or before each bar, its values
+    # kept only within the staleness (what a join with that tolerance gives), its stamp always
+    # (it words the gap of a stale value).
+    joined = join_asof(frame, values.with_columns(pl.col("ts").alias(stamp)))
+    fresh = (pl.col("ts") - pl.col(stamp)) <= item.staleness
+    return joined.with_columns(
+        pl.when(fresh).then(pl.col(name)).otherwise(None).alias(name) for name in renames.values()
+    )
 
 
 def alt_stamp_column(kind: str) -> str:

@@ -17,13 +17,14 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from engine.manifest import Manifest
-from engine.pipeline import alt_stamp_column, spec_of_manifest, usable_feature_rows, version_features
+from engine.pipeline import alt_stamp_column, spec_of_manifest, version_features
 from engine.spec import ImputeStep, VersionSpec
 
 # A spec's features over the series being served (the live loop computes each once per tick).
@@ -53,11 +54,24 @@ class Forecast:
 
 
 @dataclass(frozen=True)
+class ReadyRows:
+    """The bars a version can forecast (`ts`, in order) and their raw inputs (`X`, a row each)."""
+
+    ts: list[datetime]
+    X: np.ndarray
+
+    @cached_property
+    def index(self) -> dict[datetime, int]:
+        return {ts: i for i, ts in enumerate(self.ts)}
+
+
+@dataclass(frozen=True)
 class Servable:
     manifest: Manifest
     spec: VersionSpec
     model: Any
     steps: Any = None  # engine.preprocessing.FittedSteps, or None for a spec without steps
+    _ready: list = field(default_factory=list, compare=False, repr=False)  # [features, its ReadyRows]
 
     @property
     def inputs(self) -> list[str]:
@@ -70,16 +84,31 @@ class Servable:
         imputes = any(isinstance(step, ImputeStep) for step in self.spec.preprocessing)
         return self.spec.alt_columns if imputes else ()
 
-    def ready(self, features: pl.DataFrame) -> pl.DataFrame:
-        """The rows of a version_features frame that this version can forecast. ValueError when the
-        frame lacks an input the model was trained on (a manifest its spec does not explain)."""
+    def ready(self, features: pl.DataFrame) -> ReadyRows:
+        """The rows of a version_features frame that this version can forecast: every input
+        finite (an alt column the spec imputes may be missing, never infinite), as a matrix in
+        the model's input order. ValueError when the frame lacks an input the model was trained
+        on (a manifest its spec does not explain). The live tick asks for one frame several
+        times: the last answer is kept for it."""
+        memo = self._ready
+        if memo and memo[0] is features:
+            return memo[1]
         missing = [name for name in self.inputs if name not in features.columns]
         if missing:
             raise ValueError(
                 f"the features do not match the model's manifest: missing {', '.join(missing)} "
                 f"(its spec computes {len(features.columns)} columns from recipe {self.spec.features.recipe})"
             )
-        return features.filter(usable_feature_rows(features, self.inputs, allow_missing=self.missing_allowed))
+        # One matrix, judged in numpy (nulls arrive as NaN): what engine.pipeline.usable_feature_rows
+        # keeps, without filtering every column of the frame in polars.
+        X = features.select(self.inputs).to_numpy().astype(float)
+        loose = np.isin(self.inputs, self.missing_allowed)
+        keep = np.isfinite(X[:, ~loose]).all(axis=1) & ~np.isinf(X[:, loose]).any(axis=1)
+        rows = np.flatnonzero(keep)
+        timestamps = features["ts"].to_list()
+        ready = ReadyRows([timestamps[i] for i in rows], X[rows])
+        memo[:] = [features, ready]
+        return ready
 
     def predict(self, X: np.ndarray, rows: range) -> np.ndarray:
         """Forecasts for raw inputs X[rows] (X: ready rows in ts order, the rows before serving
@@ -100,24 +129,24 @@ class Servable:
         """Forecasts of the `wanted` bars whose inputs are ready; the others are gaps."""
         features = features_of(self.spec)
         ready = self.ready(features)
-        X = ready.select(self.inputs).to_numpy().astype(float)
-        index = {ts: i for i, ts in enumerate(ready["ts"].to_list())}
+        index = ready.index
         positions = [index[ts] for ts in wanted if ts in index]
         gaps = describe_gaps(self.spec, features, [ts for ts in wanted if ts not in index])
         if not positions:
             return Forecast([], np.empty(0), np.empty((0, len(self.inputs))), gaps)
         # Sequence models read the rows before as context, so predict the contiguous block.
-        batch = self.predict(X, range(positions[0], positions[-1] + 1))[np.asarray(positions) - positions[0]]
-        timestamps = ready["ts"].to_list()
-        return Forecast([timestamps[p] for p in positions], batch, X[positions], gaps)
+        block = self.predict(ready.X, range(positions[0], positions[-1] + 1))
+        batch = block[np.asarray(positions) - positions[0]]
+        return Forecast([ready.ts[p] for p in positions], batch, ready.X[positions], gaps)
 
     def learner_inputs(
         self, features_of: FeaturesOf, bars: Sequence[datetime]
     ) -> tuple[list[datetime], np.ndarray]:
         """(the bars of `bars` this version has inputs for, those inputs): what an online learner
         beside the version learns from once their outcomes are known."""
-        ready = self.ready(features_of(self.spec)).filter(pl.col("ts").is_in(list(bars)))
-        return ready["ts"].to_list(), ready.select(self.inputs).to_numpy().astype(float)
+        ready = self.ready(features_of(self.spec))
+        positions = [ready.index[ts] for ts in sorted(bars) if ts in ready.index]
+        return [ready.ts[p] for p in positions], ready.X[positions]
 
     def predict_frame(
         self, bars: pl.DataFrame, alt: Mapping[str, pl.DataFrame] | None = None
@@ -127,13 +156,13 @@ class Servable:
 
         bars = checked_single_symbol(bars)
         ready = self.ready(version_features(bars, self.spec, alt))
-        if ready.is_empty():
+        if not ready.ts:
             raise ValueError(
                 f"no bar of the file has all {len(self.inputs)} features warmed up ({bars.height} bars)"
             )
-        X = ready.select(self.inputs).to_numpy().astype(float)
-        prediction = self.predict(X, range(0, X.shape[0]))
-        return pl.DataFrame({"ts": ready["ts"], "prediction": prediction.astype(float)})
+        prediction = self.predict(ready.X, range(0, ready.X.shape[0]))
+        return pl.DataFrame({"ts": ready.ts, "prediction": prediction.astype(float)},
+                            schema={"ts": bars.schema["ts"], "prediction": pl.Float64})
 
 
 def describe_gaps(spec: VersionSpec, features: pl.DataFrame, bars: Sequence[datetime]) -> list[Gap]:

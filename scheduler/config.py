@@ -71,7 +71,8 @@ class TrainingConfig(_Strict):
     preprocessing: tuple[PreprocessingStep, ...] = ()
     alt: tuple[AltSpec, ...] = ()
     # Importance methods stored per version: native (the learner's own), permutation (on the
-    # out-of-sample folds), shap (tree kinds: the boosters' own TreeSHAP).
+    # out-of-sample folds), shap (tree kinds: the boosters' own TreeSHAP, the shap package's for
+    # the scikit-learn trees).
     importance: tuple[Literal["native", "permutation", "shap"], ...] = ("native",)
     # Automatic feature selection for the next retrain from the previous version's ranks.
     selection: SelectionPolicy | None = None

@@ -44,7 +44,7 @@ def compute_features(frame: pl.DataFrame, recipe: FeatureRecipe | None = None) -
     grouped = grouped.with_columns(_row_within_symbol(run_lengths, grouped.height))
     _require_time_order(grouped)
     lazy = grouped.lazy()
-    for stage in _stages(recipe, None if one_symbol else pl.col(SYMBOL_ROW)):
+    for stage in _cached_stages(recipe, one_symbol):
         lazy = lazy.with_columns(expression.alias(name) for name, expression in stage)
     # The in-memory engine: under polars' default (streaming) engine a rolling column's last
     # bits changed with whatever else the recipe held; in memory they do not (a test checks).
@@ -80,6 +80,22 @@ def _require_time_order(frame: pl.DataFrame) -> None:
     step = pl.col("ts").diff().dt.total_microseconds()
     if not frame.select(((pl.col(SYMBOL_ROW) == 0) | (step > 0)).all()).item():
         raise ValueError("compute_features needs rows in increasing ts order within each symbol")
+
+
+# Building a recipe's expressions costs about as much as running them on a live loop's tail
+# window, and they depend on the recipe alone: built once per recipe object (held here, so its
+# id is not reused while cached).
+_STAGES: dict[tuple[int, bool], tuple[FeatureRecipe, list[list[tuple[str, pl.Expr]]]]] = {}
+
+
+def _cached_stages(recipe: FeatureRecipe, one_symbol: bool) -> list[list[tuple[str, pl.Expr]]]:
+    key = (id(recipe), one_symbol)
+    hit = _STAGES.get(key)
+    if hit is None or hit[0] is not recipe:
+        if len(_STAGES) >= 64:
+            _STAGES.clear()
+        hit = _STAGES[key] = (recipe, _stages(recipe, None if one_symbol else pl.col(SYMBOL_ROW)))
+    return hit[1]
 
 
 def _stages(recipe: FeatureRecipe, row: pl.Expr | None) -> list[list[tuple[str, pl.Expr]]]:

@@ -92,7 +92,8 @@ class TailFeatures:
         self.recipe = recipe
         self.warmup = recipe_warmup(recipe)
         self._sums = running_sum_columns(recipe)
-        self._last: dict[datetime, tuple[float | None, ...]] | None = None
+        # The previous window's ts and running-sum columns (None before the first compute).
+        self._last: pl.DataFrame | None = None
 
     def bars_needed(self) -> int | None:
         return None if self._last is None else self.warmup
@@ -100,14 +101,19 @@ class TailFeatures:
     def compute(self, bars: pl.DataFrame) -> pl.DataFrame:
         frame = compute_features(bars, self.recipe)
         if self._sums and self._last is not None and frame.height:
-            anchor = self._last.get(frame["ts"][0])
-            if anchor is None:
-                raise ValueError("TailFeatures: a window must start inside the previous one")
+            anchor = self._anchor(frame["ts"][0])
             frame = frame.with_columns(
                 (pl.col(name) + (value - frame[name][0])).alias(name)
                 for name, value in zip(self._sums, anchor, strict=True)
                 if value is not None and frame[name][0] is not None
             )
-        sums = frame.select(self._sums).rows() if self._sums else [()] * frame.height
-        self._last = dict(zip(frame["ts"].to_list(), sums, strict=True))
+        self._last = frame.select("ts", *self._sums)
         return frame
+
+    def _anchor(self, first: datetime) -> tuple:
+        """The previous window's running sums at the bar this window starts on."""
+        assert self._last is not None
+        where = self._last["ts"].search_sorted(first)
+        if where >= self._last.height or self._last["ts"][where] != first:
+            raise ValueError("TailFeatures: a window must start inside the previous one")
+        return self._last.row(where)[1:]

@@ -16,6 +16,8 @@ import polars as pl
 
 from brain import Brain
 
+_READ = object()  # "read it from the brain"
+
 
 class _Feed(ABC):
     symbol: str
@@ -29,8 +31,9 @@ class _Feed(ABC):
     def _bars(self) -> pl.DataFrame:
         """Every bar the feed's origin holds now."""
 
-    def _after_last_stored(self, brain: Brain, frame: pl.DataFrame) -> pl.DataFrame:
-        last = brain.last_bar_ts(self.symbol, self.timeframe)
+    def _after_last_stored(self, brain: Brain, frame: pl.DataFrame, last: Any = _READ) -> pl.DataFrame:
+        """The bars of `frame` after the brain's last stored bar (`last`, when the caller has read it)."""
+        last = brain.last_bar_ts(self.symbol, self.timeframe) if last is _READ else last
         return frame if last is None else frame.filter(pl.col("ts") > last)
 
 
@@ -101,9 +104,10 @@ class ReplayFeed(_Feed):
 
     def poll(self, brain: Brain) -> int:
         """Store the next `speed` bars; returns how many (0 once the file is played out)."""
-        if self.follow_only and brain.last_bar_ts(self.symbol, self.timeframe) is None:
+        last = brain.last_bar_ts(self.symbol, self.timeframe)
+        if self.follow_only and last is None:
             return 0
-        new = self._after_last_stored(brain, self._bars()).head(self.speed)
+        new = self._after_last_stored(brain, self._bars(), last).head(self.speed)
         return brain.store_bars(self.symbol, self.timeframe, new) if not new.is_empty() else 0
 
     def remaining(self, brain: Brain) -> int:

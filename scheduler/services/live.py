@@ -20,7 +20,8 @@ Every version forecasts on its own spec's features (engine.pipeline: its recipe,
 data joined as of each bar) through its own fitted preprocessing (engine.serving.Servable). A
 series' features are computed over a bounded tail window sized from the recipe's warm-up
 (engine.features.tail.TailFeatures), which gives the numbers a batch computation over the whole
-history gives; a fresh state computes the whole history once. A bar a version cannot forecast
+history gives; a fresh state computes the whole history once. The window's bars are held
+between ticks, and a tick reads only the bars from the newest one held on. A bar a version cannot forecast
 because an alternative-data value is missing or too old is recorded as a serve gap (named state
 and detail), never forecast on a made-up value.
 
@@ -83,6 +84,25 @@ class LiveState:
     caught_up: set[tuple[str, str]] = field(default_factory=set)  # series handled at least once
     # (symbol, timeframe, features key) -> the recipe's TailFeatures for that series
     tails: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    # (symbol, timeframe) -> the newest bars held for tail windows, and how many it may hold
+    windows: dict[tuple[str, str], tuple[pl.DataFrame, int]] = field(default_factory=dict)
+
+    def tail_bars(self, brain: Brain, series: tuple[str, str], window: int) -> pl.DataFrame:
+        """The series' newest `window` bars, as brain.load_bars(last=window) gives them, reading
+        only the bars from the newest one held on (it may have been rewritten) once a window is
+        held. The live loop's bars only move on: a bar rewritten further back than the newest
+        one held is not seen (nor by TailFeatures, whose windows carry state forward)."""
+        held = self.windows.get(series)
+        symbol, timeframe = series
+        if held is None or held[1] < window or held[0].is_empty():
+            bars = brain.load_bars(symbol, timeframe, last=window)
+        else:
+            frame, capacity = held
+            fresh = brain.load_bars(symbol, timeframe, since=frame["ts"][-1])
+            bars = pl.concat([frame.slice(0, frame.height - 1), fresh]).tail(capacity)
+            window = capacity
+        self.windows[series] = (bars, window)
+        return bars
 
     def servable(self, brain: Brain, version: VersionRecord):
         if version.id not in self.servables:
@@ -127,7 +147,7 @@ class SeriesFeatures:
         else:
             # The warm-up, the new bars, and room for the outcomes maturing behind them.
             window = needed + max(self.new_bars, 1) + TAIL_MARGIN
-            bars = self.brain.load_bars(symbol, timeframe, last=window)
+            bars = self.state.tail_bars(self.brain, self.series, window).tail(window)
             frame = tail.compute(bars)
             # The warm-up rows are not batch's numbers, unless the window reached back to the
             # series' first bar (a history shorter than the window): then it is the batch.
@@ -225,19 +245,27 @@ def _tick_slot(
 
     if not matured:
         return
-    for version in (champion, shadow):
-        if version is not None:
-            record_live_metrics(brain, slot.key, version, window=config.policies.retrain.window)
+    window = config.policies.retrain.window
+    live = record_live_metrics(brain, slot.key, champion, window=window)
+    if shadow is not None:
+        record_live_metrics(brain, slot.key, shadow, window=window)
     rollback = rollback_policy.evaluate(brain, slot, now=now)
     if rollback is not None:
         log.warning("auto-rollback %s: %s", slot.key, rollback.reason)
         report.rollbacks.append(rollback.id)
-    retrain = RetrainPolicy(config.policies.retrain).evaluate(brain, slot, now=now)
-    report.queued += [
-        item.id
-        for item in [retrain, *PrunePolicy(config.policies.prune).evaluate(brain, slot, now=now)]
-        if item is not None
-    ]
+    # The champion's numbers just recorded are the retrain policy's, unless a rollback replaced it.
+    retrain_policy = RetrainPolicy(config.policies.retrain)
+    if rollback is None:
+        retrain = retrain_policy.evaluate(brain, slot, now=now, champion=champion, live=live)
+    else:
+        retrain = retrain_policy.evaluate(brain, slot, now=now)
+    # A rollback changed the champion: the prune policy reads the slot afresh.
+    prune_policy = PrunePolicy(config.policies.prune)
+    if rollback is None:
+        prunes = prune_policy.evaluate(brain, slot, now=now, champion=champion, versions=versions)
+    else:
+        prunes = prune_policy.evaluate(brain, slot, now=now)
+    report.queued += [item.id for item in [retrain, *prunes] if item is not None]
 
 
 def promote_first_champion(

@@ -117,12 +117,16 @@ class RetrainPolicy:
         self.config = config
 
     def evaluate(
-        self, brain: Brain, slot: SlotRecord, *, now: datetime | None = None
+        self, brain: Brain, slot: SlotRecord, *, now: datetime | None = None,
+        champion: VersionRecord | None = None, live: dict | None = None,
     ) -> QueueItemRecord | None:
-        champion = brain.champion(slot.key)
+        """`champion` and its `live` metrics over this policy's window, when the caller has
+        them (the live tick has just recorded them); read from the brain otherwise."""
+        champion = champion or brain.champion(slot.key)
         if champion is None:
             return None
-        live = recent_live_metrics(brain, slot.key, champion, window=self.config.window)
+        if live is None:
+            live = recent_live_metrics(brain, slot.key, champion, window=self.config.window)
         if live["n"] < self.config.min_samples:
             return None
         reasons = []
@@ -170,12 +174,15 @@ class PrunePolicy:
         self.config = config
 
     def evaluate(
-        self, brain: Brain, slot: SlotRecord, *, now: datetime | None = None
+        self, brain: Brain, slot: SlotRecord, *, now: datetime | None = None,
+        champion: VersionRecord | None = None, versions: list[VersionRecord] | None = None,
     ) -> list[QueueItemRecord]:
-        champion = brain.champion(slot.key)
+        """`champion` and the slot's `versions`, when the caller has read them this tick."""
+        champion = champion or brain.champion(slot.key)
         if champion is None:
             return []
-        others = [v for v in brain.list_versions(slot.key) if v.id != champion.id and v.status != "pruned"]
+        versions = brain.list_versions(slot.key) if versions is None else versions
+        others = [v for v in versions if v.id != champion.id and v.status != "pruned"]
         if not others:
             return []
         cooldown = timedelta(seconds=self.config.cooldown)

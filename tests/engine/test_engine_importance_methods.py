@@ -1,6 +1,6 @@
 """The importance methods training stores per version, on the bundled GOOG bars and their core
-features: shap (the boosters' own TreeSHAP, rows summing to the margin; None for kinds without a
-booster) and permutation on out-of-sample folds (a planted feature first, a pure-noise column
+features: shap (the boosters' own TreeSHAP, rows summing to the margin; the shap package's for
+scikit-learn's trees, rows summing to the prediction; None for kinds without trees) and permutation on out-of-sample folds (a planted feature first, a pure-noise column
 about 0, seeded)."""
 
 from __future__ import annotations
@@ -69,12 +69,43 @@ def test_shap_of_a_multiclass_catboost_averages_over_the_classes(goog):
     assert max(values, key=values.get) == PLANTED
 
 
-@pytest.mark.parametrize("kind", ["linear", "random_forest"])
-def test_kinds_without_a_booster_have_no_shap(kind, goog):
+@pytest.mark.parametrize("kind", ["linear", "knn"])
+def test_kinds_without_trees_have_no_shap(kind, goog):
     X, y = goog
-    params = {"n_estimators": 10} if kind == "random_forest" else {}
-    model = make_model(kind, **params).fit(X[:300], y[:300])
+    model = make_model(kind).fit(X[:300], y[:300])
     assert importance.shap_importance(model, X[:50], NAMES) is None
+
+
+@pytest.mark.parametrize(("kind", "params"), [
+    ("decision_tree", {"max_depth": 4}),
+    ("random_forest", {"n_estimators": 20, "max_depth": 5}),
+])
+def test_scikit_learn_trees_get_shap_from_the_shap_package(kind, params, goog):
+    """Rows of contributions plus the explainer's base value are the tree's own predictions
+    (TreeSHAP is exact), and the planted feature ranks first."""
+    import shap
+
+    X, y = goog
+    model = make_model(kind, seed=0, **params).fit(X, y)
+    contributions = importance.sklearn_tree_shap(model, X)
+    assert contributions.shape == X.shape
+    base = shap.TreeExplainer(importance.sklearn_tree(model)[1]).expected_value
+    np.testing.assert_allclose(contributions.sum(axis=1) + np.ravel(base)[0], model.predict(X), rtol=1e-6,
+                               atol=1e-6)
+    values = importance.shap_importance(model, X, NAMES)
+    np.testing.assert_allclose(list(values.values()), np.abs(contributions).mean(axis=0))
+    assert max(values, key=values.get) == PLANTED
+
+
+def test_a_forest_classifiers_shap_averages_over_its_classes(goog):
+    X, y = goog
+    labels = np.where(y > 20, 1, np.where(y < -20, -1, 0))
+    model = make_model("random_forest_classifier", n_estimators=20, max_depth=5, seed=0).fit(X, labels)
+    contributions = importance.sklearn_tree_shap(model, X)
+    assert contributions.shape == (*X.shape, 3)
+    values = importance.shap_importance(model, X, NAMES)
+    np.testing.assert_allclose(list(values.values()), np.abs(contributions).mean(axis=(0, 2)))
+    assert max(values, key=values.get) == PLANTED
 
 
 @pytest.mark.parametrize("kind", ["lightgbm", "linear"])

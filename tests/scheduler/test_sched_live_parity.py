@@ -66,8 +66,8 @@ def test_live_loop_serves_full_pca_alt_net_edge_as_batch_predicts(any_brain_url,
         windows = []
         load_bars = brain.load_bars
 
-        def recording_load_bars(symbol, timeframe, *, last=None):
-            bars = load_bars(symbol, timeframe, last=last)
+        def recording_load_bars(symbol, timeframe, *, last=None, since=None):
+            bars = load_bars(symbol, timeframe, last=last, since=since)
             windows.append(bars.height)
             return bars
 
@@ -102,9 +102,11 @@ def test_live_loop_serves_full_pca_alt_net_edge_as_batch_predicts(any_brain_url,
         )
         gap = brain.list_serve_gaps(SLOT, limit=1)[0]
         assert gap.state in {"alt_stale", "alt_missing"} and "funding_rate" in gap.detail
-        # The tail windows were used: after the first tick no tick read the whole history.
+        # The tail windows were used: after the first tick no tick read the whole history, and
+        # once a window was held a tick read only the bars from its newest one on.
         (tail,) = state.tails.values()
         assert tail.bars_needed() is not None
         assert windows[0] == TRAIN_BARS + 1 and max(windows[1:]) < TRAIN_BARS
+        assert windows[2:] == [2] * (REPLAYED - 2)
     finally:
         brain.close()

@@ -12,14 +12,9 @@ import pytest
 
 from brain import open_brain
 from engine.models import make_model
+from engine.policies_config import PoliciesConfig, PrunePolicyConfig, RollbackPolicyConfig
 from engine.training import prepare_data
-from scheduler.config import (
-    HuracanConfig,
-    PoliciesConfig,
-    PrunePolicyConfig,
-    RollbackPolicyConfig,
-    TrainingConfig,
-)
+from scheduler.config import HuracanConfig, TrainingConfig
 from scheduler.services.feeds import ReplayFeed
 from scheduler.services.live import LiveState, live_tick
 from scheduler.services.training import train_slot
