@@ -1,7 +1,8 @@
 """The importance methods training stores per version, on the bundled GOOG bars and their core
 features: shap (the boosters' own TreeSHAP, rows summing to the margin; the shap package's for
-scikit-learn's trees, rows summing to the prediction; None for kinds without trees) and permutation on out-of-sample folds (a planted feature first, a pure-noise column
-about 0, seeded)."""
+scikit-learn's trees, rows summing to the prediction; None for kinds without trees) and
+permutation on out-of-sample folds (a planted feature first, a pure-noise column about 0,
+seeded)."""
 
 from __future__ import annotations
 
