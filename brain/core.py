@@ -17,6 +17,7 @@ from brain.connection import create_brain_engine, is_read_only, own_connection, 
 from brain.data_quality import DataQualityMixin
 from brain.drift import DriftMixin
 from brain.errors import BrainError
+from brain.feed_states import FeedStatesMixin
 from brain.history import HistoryMixin
 from brain.importance import ImportanceMixin
 from brain.job_events import JobEventsMixin
@@ -35,7 +36,7 @@ from brain.urls import default_brain_url, normalise_url, safe_url
 class Brain(
     RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, ImportanceMixin,
     ComparisonsMixin, DriftMixin, LifecycleMixin, QueuesMixin, RequestsMixin, JobEventsMixin,
-    LeaseMixin, LiveMixin, HistoryMixin, RolesMixin, ServeGapsMixin,
+    LeaseMixin, LiveMixin, HistoryMixin, RolesMixin, ServeGapsMixin, FeedStatesMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 

@@ -211,6 +211,26 @@ class LiveMixin(BrainPart):
                 }
         return summaries
 
+    def last_forecasts(
+        self, slot_keys: Collection[str] | None = None
+    ) -> dict[str, tuple[datetime, datetime]]:
+        """Each slot's (or each of `slot_keys`') newest forecast: {slot_key: (its bar, when it was
+        made)}; slots that have never forecast are left out. An index seek per slot."""
+        newest_bar = (select(func.max(predictions.c.ts)).where(predictions.c.slot_key == slots.c.key)
+                      .scalar_subquery())
+        made = predictions.alias("made")
+        # Its own newest bar, correlated to `made` (nested in made_at, one to `slots` would not be).
+        made_bar = (select(func.max(predictions.c.ts)).where(predictions.c.slot_key == made.c.slot_key)
+                    .scalar_subquery())
+        made_at = (select(func.max(made.c.predicted_at))
+                   .where(made.c.slot_key == slots.c.key, made.c.ts == made_bar).scalar_subquery())
+        query = select(slots.c.key, newest_bar.label("ts"), made_at.label("at"))
+        if slot_keys is not None:
+            query = query.where(slots.c.key.in_(sorted(slot_keys)))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return {key: (ts, at) for key, ts, at in rows if ts is not None}
+
     def live_history(self, name: str = "sharpe", *, points: int = 20,
                      slot_keys: Collection[str] | None = None) -> dict[str, list[float | None]]:
         """Each slot's (or each of `slot_keys`') champion's last `points` live values of a metric,

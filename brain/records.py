@@ -225,6 +225,7 @@ class ChangeMarks(NamedTuple):
     newest_queue_item: int | None
     newest_queue_decision: datetime | None
     open_queue_items: int
+    newest_prediction: int | None = None  # a new forecast ages a slot's "last forecast"
 
     @property
     def side_parts(self) -> tuple[int | None, int | None, datetime | None, int]:
@@ -253,3 +254,14 @@ class ServeGapRecord:
     state: str  # alt_missing | alt_stale | features_not_ready
     detail: str
     recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class FeedStateRecord:
+    """What the live loop last knew of one feed (brain.feed_states)."""
+
+    symbol: str
+    timeframe: str
+    state: str  # running | ended | failing
+    detail: str
+    updated_at: datetime

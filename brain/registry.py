@@ -22,6 +22,7 @@ from brain.schema import (
     drift_results,
     model_metrics,
     model_versions,
+    predictions,
     promotions,
     queue_items,
     slots,
@@ -335,9 +336,9 @@ class RegistryMixin(BrainPart):
 
     def overview_changes(self, since: ChangeMarks | tuple[()]) -> set[str] | None:
         """The slots whose status() and live rows may differ from when change_marks() returned
-        `since`: those with a new version, a new metric row or a promotion since. None when only a
-        whole read can tell (a slot was added, or `since` is no ChangeMarks). Drift and queue
-        parts are not covered: they are cheap to read whole."""
+        `since`: those with a new version, a new metric row, a promotion or a new forecast since.
+        None when only a whole read can tell (a slot was added, or `since` is no ChangeMarks).
+        Drift and queue parts are not covered: they are cheap to read whole."""
         if not isinstance(since, ChangeMarks):
             return None
         versions_mark, metrics_mark = since.newest_version or 0, since.newest_metric or 0
@@ -352,7 +353,8 @@ class RegistryMixin(BrainPart):
                         .join(model_metrics, model_metrics.c.version_id == model_versions.c.id)
                         .where(model_metrics.c.id > metrics_mark))
             promoted = select(promotions.c.slot_key).where(promotions.c.id > promotions_mark)
-            return set(conn.execute(union(new_versions, measured, promoted)).scalars())
+            forecast = select(predictions.c.slot_key).where(predictions.c.id > (since.newest_prediction or 0))
+            return set(conn.execute(union(new_versions, measured, promoted, forecast)).scalars())
 
     def change_marks(self) -> ChangeMarks:
         """A cheap fingerprint of everything the per-slot overview reads (newest ids of slots,
@@ -364,8 +366,9 @@ class RegistryMixin(BrainPart):
         decided = select(func.max(queue_items.c.decided_at)).scalar_subquery()
         still_open = (select(func.count()).select_from(queue_items)
                       .where(queue_items.c.state.in_(("pending", "approved"))).scalar_subquery())
+        forecast = select(func.max(predictions.c.id)).scalar_subquery()
         with self._read() as conn:
-            return ChangeMarks._make(conn.execute(select(*newest, decided, still_open)).one())
+            return ChangeMarks._make(conn.execute(select(*newest, decided, still_open, forecast)).one())
 
 
 @cache

@@ -377,3 +377,14 @@ serve_gaps = Table(  # added by migration 10
     UniqueConstraint("slot_key", "version_id", "ts", "state", name="uq_serve_gaps_bar"),
     Index("ix_serve_gaps_slot_ts", "slot_key", "ts"),
 )
+
+# What the live loop last knew of each feed: running, ended (a replay played out) or failing.
+feed_states = Table(  # added by migration 11
+    "feed_states",
+    metadata,
+    Column("symbol", Text, primary_key=True),
+    Column("timeframe", Text, primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

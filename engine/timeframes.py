@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import polars as pl
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the console reads bar lengths without loading polars
+    import polars as pl
 
 # Nominal bar length in seconds for the names people use; months are calendar months, so their
 # spacing varies between 28 and 31 days.
@@ -35,3 +39,16 @@ def infer_timeframe(frame: pl.DataFrame) -> str:
         if abs(typical - seconds) <= 0.01 * seconds:
             return name
     raise ValueError(f"bars are {typical:g} s apart, which is no known timeframe; pass --timeframe")
+
+
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "mo": 30 * 86400}
+_TIMEFRAME = re.compile(r"^(\d+)(mo|m|h|d|w)$")
+
+
+def bar_seconds(timeframe: str) -> float | None:
+    """The nominal length of a bar named like '15m', '1h', '1d', '1w', '1mo' (a month as 30
+    days), in seconds; None for a name of no known form."""
+    match = _TIMEFRAME.match(timeframe.strip())
+    if not match or int(match.group(1)) == 0:
+        return None
+    return float(int(match.group(1)) * _UNIT_SECONDS[match.group(2)])

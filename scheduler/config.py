@@ -151,6 +151,10 @@ class ConsoleConfig(_Strict):
     # action id -> keys, e.g. {"quit": "ctrl+q", "help": "h,f1"}; ids are listed by the help screen
     keymap: dict[str, str] = Field(default_factory=dict)
     export_dir: str = "."  # where table exports (CSV / JSON) and screenshots (SVG) are written
+    # Live numbers resting on fewer matured forecasts than this are shown dimmed beside their count.
+    min_live_samples: int = Field(default=30, ge=1)
+    # A slot whose newest forecast is older than this many of its bars is marked stale.
+    stale_after_bars: int = Field(default=3, ge=1)
 
 
 class RolesConfig(_Strict):

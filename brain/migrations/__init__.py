@@ -31,6 +31,7 @@ STEPS = (
     "m0008_operator_requests",
     "m0009_roles_audit_append_only",
     "m0010_serve_gaps",
+    "m0011_feed_states",
 )
 SCHEMA_VERSION = len(STEPS)
 

@@ -95,6 +95,19 @@ DONE_TITLES = {"demo": "Demo"}
 ANNOUNCED_BY_POLL = frozenset({"promote", "rollback", "cancel_job"})
 
 
+
+def feeds_text(feeds) -> str:
+    """The live loop's feeds in a few words: a failing one by name with its reason, else how
+    many run and how many ended ('feeds: 2 running, 1 ended'); empty without feeds."""
+    failing = [feed for feed in feeds if feed.state == "failing"]
+    if failing:
+        first = failing[0]
+        more = f" (+{len(failing) - 1} more)" if len(failing) > 1 else ""
+        return f"feed {first.symbol} {first.timeframe} FAILING: {first.detail}{more}"
+    counts = {state: sum(feed.state == state for feed in feeds) for state in ("running", "ended")}
+    parts = [f"{count} {state}" for state, count in counts.items() if count]
+    return f"feeds: {', '.join(parts)}" if parts else ""
+
 class HuracanApp(App):
     TITLE = "Huracan"
     CSS_PATH = str(STYLESHEET)
@@ -290,6 +303,9 @@ class HuracanApp(App):
         role = "READ-ONLY" if self.role == "viewer" else "OPERATOR"
         live = "PAUSED" if self.paused else f"every {self.refresh_seconds:g}s"
         leader = f"leader: {snapshot.leader.label}" if snapshot.leader else "no leader"
+        feeds = feeds_text(snapshot.feeds)
+        if feeds:
+            leader += f"  ·  {feeds}"
         return (f"brain {brain_label(self.brain.url)}  ·  {leader}  ·  {self.user} {role}  ·  "
                 f"{len(snapshot.slots)} slots  ·  {jobs}  ·  refreshed {snapshot.taken_at:%H:%M:%S} UTC "
                 f"({live})")

@@ -38,3 +38,12 @@ def timestamp(value: datetime | str | None) -> str:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.strftime("%Y-%m-%d %H:%M")
+
+
+def age(seconds: float) -> str:
+    """How long ago, as people say it at a glance: '40s ago', '6m ago', '3h ago', '2d ago'."""
+    seconds = max(seconds, 0.0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"

@@ -22,6 +22,7 @@ _READ = object()  # "read it from the brain"
 class _Feed(ABC):
     symbol: str
     timeframe: str
+    ended = False  # a replay that played its file out; a polling feed never ends
 
     @property
     def series(self) -> tuple[str, str]:
@@ -94,6 +95,7 @@ class ReplayFeed(_Feed):
         self.speed = int(speed)
         self.follow_only = follow_only
         self._frame: pl.DataFrame | None = None
+        self.ended = False  # the file is played out
 
     def _bars(self) -> pl.DataFrame:
         if self._frame is None:  # a historical file does not change: read it once
@@ -108,6 +110,8 @@ class ReplayFeed(_Feed):
         if self.follow_only and last is None:
             return 0
         new = self._after_last_stored(brain, self._bars(), last).head(self.speed)
+        # Fewer bars left than a poll plays: this poll played the file out.
+        self.ended = new.height < self.speed
         return brain.store_bars(self.symbol, self.timeframe, new) if not new.is_empty() else 0
 
     def remaining(self, brain: Brain) -> int:

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from brain import Brain
+from brain import Brain, BrainError
 from brain.records import SlotRecord, VersionRecord
 from engine.manifest import Manifest
 from scheduler.config import HuracanConfig, LiveConfig
@@ -84,6 +84,8 @@ class LiveState:
     caught_up: set[tuple[str, str]] = field(default_factory=set)  # series handled at least once
     # (symbol, timeframe, features key) -> the recipe's TailFeatures for that series
     tails: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    # (symbol, timeframe) -> the feed's state and its detail, as last recorded in the brain
+    feeds: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # (symbol, timeframe) -> the newest bars held for tail windows, and how many it may hold
     windows: dict[tuple[str, str], tuple[pl.DataFrame, int]] = field(default_factory=dict)
 
@@ -199,7 +201,16 @@ def live_tick(
     now = now or datetime.now(UTC)
     report = TickReport()
     for feed in feeds:
-        new = feed.poll(brain)
+        try:
+            new = feed.poll(brain)
+        except BrainError:
+            raise
+        except Exception as error:  # the feed's source failed: its state, not the loop's end
+            log.warning("feed %s %s failed: %s", *feed.series, error)
+            _feed_state(brain, state, feed, "failing", str(error).splitlines()[0] if str(error) else
+                        type(error).__name__, now)
+            continue
+        _feed_state(brain, state, feed, "ended" if feed.ended else "running", "", now)
         report.new_bars += new
         if not new and feed.series in state.caught_up:
             continue
@@ -212,6 +223,15 @@ def live_tick(
             _tick_slot(brain, config, slot, versions, features, state, report, now)
         state.caught_up.add(feed.series)
     return report
+
+
+def _feed_state(brain: Brain, state: LiveState, feed: Feed, condition: str, detail: str,
+                now: datetime) -> None:
+    """Record a feed's state where it changed (one write per change, not per tick)."""
+    if state.feeds.get(feed.series) == (condition, detail):
+        return
+    brain.record_feed_state(*feed.series, condition, detail, at=now)
+    state.feeds[feed.series] = (condition, detail)
 
 
 def _tick_slot(

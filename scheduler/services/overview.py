@@ -12,7 +12,7 @@ from typing import Any
 
 from brain import Brain
 from brain.lease import LeaderRecord
-from brain.records import ChangeMarks, JobRecord, RollbackRecord, SlotStatus
+from brain.records import ChangeMarks, FeedStateRecord, JobRecord, RollbackRecord, SlotStatus
 
 Clock = Callable[[], datetime]
 
@@ -94,6 +94,8 @@ class SlotOverview:
     live_trend: tuple[float | None, ...] = ()  # the champion's last live Sharpe values, oldest first
     drift: DriftFlag | None = None
     queue: tuple[tuple[str, int], ...] = ()  # (queue, open items), by queue name
+    last_forecast: datetime | None = None  # when the slot's newest forecast was made
+    last_forecast_bar: datetime | None = None  # the bar it was made for
 
     @property
     def shown_metrics(self) -> OosMetrics:
@@ -110,8 +112,10 @@ class SlotOverview:
 
 def slot_overview(status: SlotStatus, live: Mapping[str, Any] | None,
                   trend: list[float | None] | None, drift: Mapping[str, Any] | None,
-                  queue: Mapping[str, int] | None) -> SlotOverview:
-    """The one place a slot's overview is made from what the brain returns."""
+                  queue: Mapping[str, int] | None,
+                  forecast: tuple[datetime, datetime] | None = None) -> SlotOverview:
+    """The one place a slot's overview is made from what the brain returns (`forecast`: the
+    newest forecast's bar and when it was made, brain.last_forecasts)."""
     return SlotOverview(
         slot=status.slot, symbol=status.symbol, timeframe=status.timeframe,
         target=status.target, horizon=status.horizon, versions=status.versions,
@@ -122,6 +126,7 @@ def slot_overview(status: SlotStatus, live: Mapping[str, Any] | None,
         champion_metrics=OosMetrics.of(status.champion_metrics),
         live=LiveSummary(**live) if live else None, live_trend=tuple(trend or ()),
         drift=drift_flag(drift), queue=queue_counts(queue),
+        last_forecast=forecast[1] if forecast else None, last_forecast_bar=forecast[0] if forecast else None,
     )
 
 
@@ -141,6 +146,7 @@ class BrainSnapshot:
     leader: LeaderRecord | None = None  # the live headless leader, if any
     newest_rollback: RollbackRecord | None = None  # so a console can tell of each new one
     marks: ChangeMarks | None = None  # brain.change_marks() when `slots` was read
+    feeds: tuple[FeedStateRecord, ...] = ()  # what the live loop last knew of each feed
     read_whole_at: float = field(default_factory=time.monotonic)  # when every slot was last read
 
     @property
@@ -164,7 +170,7 @@ def read_snapshot(brain: Brain, clock: Clock = utc_now,
     newest = brain.list_rollbacks(limit=1)
     return BrainSnapshot(slots=slots, jobs=brain.list_jobs(limit=JOBS_SHOWN), taken_at=clock(),
                          leader=brain.current_leader(), newest_rollback=newest[0] if newest else None,
-                         marks=marks, read_whole_at=read_whole_at)
+                         marks=marks, read_whole_at=read_whole_at, feeds=tuple(brain.feed_states()))
 
 
 def slot_overviews(brain: Brain, slot_keys: Collection[str] | None = None,
@@ -173,9 +179,10 @@ def slot_overviews(brain: Brain, slot_keys: Collection[str] | None = None,
     flags and queue counts already read."""
     live = brain.live_summaries(slot_keys)
     trend = brain.live_history("sharpe", points=TREND_POINTS, slot_keys=slot_keys)
+    forecasts = brain.last_forecasts(slot_keys)
     drift, queues = side or side_parts(brain)
     return tuple(slot_overview(status, live.get(status.slot), trend.get(status.slot),
-                               drift.get(status.slot), queues.get(status.slot))
+                               drift.get(status.slot), queues.get(status.slot), forecasts.get(status.slot))
                  for status in brain.status(slot_keys))
 
 

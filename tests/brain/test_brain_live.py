@@ -118,3 +118,26 @@ def test_live_history_is_the_champions_last_values_oldest_first(brain):
     ] + [{"name": "live_mae", "value": 1.0, "scope": "live", "ts": T0}, {"name": "sharpe", "value": 9.0}])
     assert brain.live_history(points=3) == {SLOT: [2.0, 3.0, 4.0]}
     assert brain.live_history("mae") == {SLOT: [1.0]}
+
+
+def test_last_forecasts_name_each_slots_newest_bar_and_when_it_was_made(brain):
+    version = _slot_with_version(brain)
+    brain.ensure_slot("EURUSD", "1h", "fwd_ret_1", 1)  # a slot that never forecast is left out
+    assert brain.last_forecasts() == {}
+    marks = brain.change_marks()
+    brain.record_predictions([_row(version, day, 1.0) for day in range(3)])
+    newest = (T0 + timedelta(days=2), T0 + timedelta(days=2, hours=1))
+    assert brain.last_forecasts() == {SLOT: newest}
+    assert brain.last_forecasts([SLOT]) == {SLOT: newest}
+    assert brain.last_forecasts(["EURUSD:1h:fwd_ret_1"]) == {}
+    # A new forecast moves the marks and names its slot, so a console re-reads it.
+    assert brain.change_marks() != marks and brain.overview_changes(marks) == {SLOT}
+    # Each slot its own newest bar, though another slot forecast later bars.
+    other = brain.add_version("EURUSD:1h:fwd_ret_1", model_kind="linear", manifest={"features": ["rsi_14"]},
+                              artifact=b"other", artifact_format="skops", metrics=[], data_start=None,
+                              data_end=None)
+    later = T0 + timedelta(days=9)
+    brain.record_predictions([{"slot_key": "EURUSD:1h:fwd_ret_1", "version_id": other.id, "ts": later,
+                               "predicted_at": later + timedelta(minutes=5), "batch": 1.0, "blended": 1.0}])
+    assert brain.last_forecasts() == {
+        SLOT: newest, "EURUSD:1h:fwd_ret_1": (later, later + timedelta(minutes=5))}

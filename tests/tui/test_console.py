@@ -199,7 +199,7 @@ async def test_the_sort_order_holds_after_refreshes_that_change_the_sorted_colum
     app = make_app(seeded_brain_url)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: models_table(app).row_count == 2, what="slot rows")
-        await pilot.press(*"ssss", "S")  # Champ, Latest, Model, Live Sharpe; then high to low
+        await pilot.press(*"sssss", "S")  # Champ, Latest, Model, Live n, Live Sharpe; then high to low
         title = app.screen.query_one("#models-title", Static)
         await wait_until(pilot, lambda: "sorted by Live Sharpe ↓" in str(title.render()), what="the sort")
         table = models_table(app)

@@ -77,8 +77,9 @@ async def test_sort_cycles_columns_and_reverses(seeded_brain_url):
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
         assert slot_order(app) == [EURUSD, GOOG]
-        # slot -> champion -> latest -> model -> live sharpe, hit, trend -> drift -> queue -> sharpe
-        await pilot.press(*"sssssssss")
+        # slot -> champion -> latest -> model -> live n, sharpe, hit, last forecast, trend -> drift
+        # -> queue -> sharpe
+        await pilot.press(*"sssssssssss")
         assert app.screen.sort_column == "sharpe"
         assert slot_order(app) == [EURUSD, GOOG]  # Sharpe -6.31 before +0.74
         await pilot.press("S")

@@ -35,7 +35,7 @@ async def test_only_changed_overviews_are_formatted_and_only_changed_cells_updat
     formatted: list[str] = []
     format_cells = slot_table.slot_cells
     monkeypatch.setattr(slot_table, "slot_cells",
-                        lambda slot: formatted.append(slot.slot) or format_cells(slot))
+                        lambda slot, *rules: formatted.append(slot.slot) or format_cells(slot, *rules))
     app = OneTable()
     async with app.run_test(size=(160, 20)):
         table = app.query_one(SlotTable)
@@ -68,3 +68,19 @@ def test_the_filter_matches_any_cell_or_the_row_key_in_any_case():
     assert list(matching(rows, "HIGH")) == ["rsi_14"]
     assert list(matching(rows, "14")) == []
     assert list(matching(rows, "14", by_key=True)) == ["rsi_14"]
+
+
+async def test_slots_without_live_numbers_stay_last_whichever_way_the_column_is_sorted():
+    def slot(symbol: str, sharpe: float | None) -> SlotOverview:
+        made = overview(symbol, sharpe if sharpe is not None else 0.0)
+        return made if sharpe is not None else SlotOverview(**{**made.__dict__, "live": None})
+
+    app = OneTable()
+    async with app.run_test(size=(160, 20)):
+        table = app.query_one(SlotTable)
+        slots = [slot("AAA", -5.79), slot("BBB", 1.66), slot("CCC", None), slot("DDD", -0.5)]
+        orders = {True: ["BBB", "DDD", "AAA", "CCC"], False: ["AAA", "DDD", "BBB", "CCC"]}
+        for reverse, expected in orders.items():
+            table.show_slots(slots, sort_by="live_sharpe", reverse=reverse, resort=True)
+            assert [str(table.get_row_at(i)[0]).split(":")[0] for i in range(table.row_count)] == expected
+

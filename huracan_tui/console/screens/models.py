@@ -13,7 +13,7 @@ from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.filtered import FilteredScreen
 from huracan_tui.console.widgets.filtered_table import filter_box, sync_rows
-from huracan_tui.console.widgets.slot_table import MODEL_COLUMNS, SlotTable
+from huracan_tui.console.widgets.slot_table import MODEL_COLUMNS, LiveCellRules, SlotTable
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.overview import BrainSnapshot
 
@@ -111,8 +111,10 @@ class ModelsScreen(FilteredScreen):
         by_key = self.sort_column == "slot" and not self.sort_reverse
         if first_frame and by_key and len(slots) > FIRST_FRAME_ROWS:
             slots = slots[:FIRST_FRAME_ROWS]
+        console = self.app.config.console
         shown = self.query_one("#models", SlotTable).show_slots(
-            slots, sort_by=self.sort_column, reverse=self.sort_reverse, resort=resort)
+            slots, sort_by=self.sort_column, reverse=self.sort_reverse, resort=resort, now=snapshot.taken_at,
+            rules=LiveCellRules(console.min_live_samples, console.stale_after_bars))
         title = ("Models" if not self.filter_text
                  else f"Models: {shown} of {len(snapshot.slots)} match '{self.filter_text}'")
         sort = dict(MODEL_COLUMNS)[self.sort_column] + (" ↓" if self.sort_reverse else " ↑")
