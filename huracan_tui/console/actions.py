@@ -134,11 +134,13 @@ ACTIONS: tuple[Action, ...] = (
     Action("data-open", "enter", "open_record", "Details",
            "The selected row's whole record: source, example, details", "data", show=False),
     Action("data-back", "escape", "back", "Back", "Back to the previous view", "data"),
+    # One wording for both: a refusal names the action by its description.
     Action("retrain", "t", "retrain", "Retrain",
-           "Retrain the selected slot: pick the model kind, device and cadence", "models",
+           "Retrain the slot: pick the model kind, device, cadence, features and target", "models",
            changes_things=True),
     Action("retrain-detail", "t", "retrain", "Retrain",
-           "Retrain this slot: pick the model kind, device and cadence", "detail", changes_things=True),
+           "Retrain the slot: pick the model kind, device, cadence, features and target", "detail",
+           changes_things=True),
 )
 
 BY_ID = {action.id: action for action in ACTIONS}
@@ -154,6 +156,9 @@ CHANGES_THINGS = {action_name(a.action) for a in ACTIONS if a.changes_things}
 # outcome carries when an operator does it ('queue.approve', not 'approve_item').
 AUDIT_NAMES = {key: a.audit_name for a in ACTIONS if a.changes_things
                for key in (a.id, action_name(a.action), a.audit_name)}
+# The words a refusal says it in: the action's own description, not its id.
+DESCRIPTIONS = {key: a.description for a in ACTIONS if a.changes_things
+                for key in (a.id, action_name(a.action), a.audit_name)}
 
 
 def bindings(scope: str) -> list[Binding]:

@@ -21,7 +21,14 @@ from textual.timer import Timer
 
 from brain import Brain, BrainError, RequestRecord
 from brain.identity import current_actor
-from huracan_tui.console.actions import AUDIT_NAMES, CHANGES_THINGS, Action, action_name, bindings
+from huracan_tui.console.actions import (
+    AUDIT_NAMES,
+    CHANGES_THINGS,
+    DESCRIPTIONS,
+    Action,
+    action_name,
+    bindings,
+)
 from huracan_tui.console.export import export_table
 from huracan_tui.console.notifications import events_between
 from huracan_tui.console.palette import ActionsProvider
@@ -342,18 +349,23 @@ class HuracanApp(App):
         self.call_later(self.run_action, f"{target}.{action.action}")
 
     def deny(self, what: str) -> None:
+        """Refuse a viewer's action aloud, in its own words, and audit it with the slot in view."""
+        from huracan_tui.console.screens.slot_view import slot_in_view
+
+        said = DESCRIPTIONS.get(what, what)
         what = AUDIT_NAMES.get(what, what)
-        self.notify(f"{what}: not allowed for a viewer", severity="warning", title="Read-only")
+        self.notify(f"{said}: needs the operator role (you are a viewer)", severity="warning",
+                    title="Read-only")
         written = threading.Event()
         self._denials_unwritten = {event for event in self._denials_unwritten if not event.is_set()}
         self._denials_unwritten.add(written)
-        self._audit_denial(what, written)
+        self._audit_denial(what, slot_in_view(self) if self.snapshot else None, written)
 
     @work(thread=True, group="audit")
-    def _audit_denial(self, what: str, written: threading.Event) -> None:
+    def _audit_denial(self, what: str, target: str | None, written: threading.Event) -> None:
         """The refusal's audit row, written off the UI thread (the brain may be slow or away)."""
         try:
-            self.brain.audit(what, actor=self.user, origin=self.origin, outcome="denied",
+            self.brain.audit(what, actor=self.user, origin=self.origin, target=target, outcome="denied",
                              details={"role": self.role})
         except BrainError as error:
             self.call_from_thread(self.notify, str(error), title=f"{what}: not audited", severity="error")

@@ -164,7 +164,7 @@ def test_a_viewer_session_looks_but_cannot_act(empty_brain_url, terminal_env, tm
         screen = term.wait_for("READ-ONLY")
         assert "Start the demo" not in screen and "d Demo" not in screen  # not offered, not shown
         term.keys("d")  # pressed anyway, it is refused aloud
-        term.wait_for("demo.start: not allowed for a viewer")
+        term.wait_for("Import the bundled data")  # refused in the action's own words, not its id
         wait_for_denials(empty_brain_url, 1)
         term.keys(":")
         term.wait_for("slot GOOG")  # the command line's placeholder

@@ -89,14 +89,14 @@ async def test_a_viewer_sees_the_stored_comparison_but_cannot_start_one(seeded_b
         assert "v2 challenger_better" in overall and "best by composite score: v2" in overall
         assert "v2" in str(app.screen.query_one("#challengers", DataTable).get_row("2")[0])
         await pilot.press("enter")
-        await wait_until(pilot, lambda: any("not allowed for a viewer" in n.message
+        await wait_until(pilot, lambda: any("needs the operator role (you are a viewer)" in n.message
                                             for n in app._notifications), what="the refusal")
         await wait_until(pilot, lambda: any(a.action == "compare.start" for a in app.brain.list_audit()),
                          what="the refusal audited")  # the row is written off the UI thread
         with open_brain(seeded_brain_url) as brain:
             assert [job for job in brain.list_jobs() if job.kind == "compare"] == []
             denied = next(a for a in brain.list_audit() if a.action == "compare.start")
-        assert denied.outcome == "denied"
+        assert (denied.outcome, denied.target) == ("denied", GOOG)  # the slot the viewer was looking at
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ModelDetailScreen), what="back to the slot")
 

@@ -111,7 +111,8 @@ async def test_a_viewer_is_refused_every_changing_action_by_key_palette_and_comm
             assert denials(app)[0] == action.audit_name, action.id  # as an operator's would be
             expected.append(denials(app)[0])
             newest_toast = list(app._notifications)[-1].message
-            assert newest_toast == f"{expected[-1]}: not allowed for a viewer", action.id
+            refusal = f"{action.description}: needs the operator role (you are a viewer)"
+            assert newest_toast == refusal, action.id
             assert app.screen is screen, f"{action.id}: the key opened {app.screen!r}"
             # By the command palette.
             audited = len(expected)
