@@ -187,3 +187,19 @@ async def test_retrain_with_a_features_preset_sends_its_recipe_and_steps(seeded_
         ("scale", None),
         ("pca", 0.95),
     ]
+
+
+async def test_the_versions_table_marks_the_champion_and_the_pruned(seeded_brain_url):
+    with open_brain(seeded_brain_url) as brain:
+        brain.promote_version(GOOG, 1, actor="alice", reason="first", force=True)
+        brain.prune_version(GOOG, 2, actor="alice", reason="worse")
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await models_ready(pilot)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelDetailScreen) and app.screen.detail,
+                         what="the detail view")
+        table = app.screen.query_one("#versions", DataTable)
+        shown = {str(table.get_row_at(i)[0]).strip(): table.get_row_at(i)[0] for i in range(table.row_count)}
+        assert set(shown) == {"★ v1", "v2"}
+        assert "strike" in str(shown["v2"].style) and "bold" in str(shown["★ v1"].style)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -36,6 +37,7 @@ class SlotDetail:
     # serve gaps: state -> (bars, newest bar), and the newest gap's detail
     gaps: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     newest_gap: str | None = None
+    champion: int | None = None  # the slot's champion version, marked in the versions table
 
 
 class DetailLoaded(Message):
@@ -66,6 +68,15 @@ def card_text(model_kind: str) -> str:
         value = card[key]
         lines.append(f"[b]{label:<17}[/b] {', '.join(value) if isinstance(value, list) else value}")
     return "\n".join(lines)
+
+
+def version_label(version: VersionRecord, champion: int | None) -> Text:
+    """'★ v2' for the champion (bold), 'v3' for a challenger, a pruned one struck through."""
+    if version.number == champion:
+        return Text(f"★ v{version.number}", style="bold green", justify="right")
+    if version.status == "pruned":
+        return Text(f"v{version.number}", style="dim strike", justify="right")
+    return fmt.right(f"v{version.number}")
 
 
 def spec_text(manifest: dict) -> str:
@@ -143,8 +154,10 @@ class ModelDetailScreen(HuracanScreen):
         versions = brain.list_versions(self.slot_key)
         gaps = brain.serve_gap_summary(self.slot_key)
         newest = brain.list_serve_gaps(self.slot_key, limit=1) if gaps else []
+        champion = brain.champion(self.slot_key)
         detail = SlotDetail(versions, {v.id: brain.version_metrics(v.id) for v in versions}, gaps,
-                            newest[0].detail if newest else None)
+                            newest[0].detail if newest else None,
+                            None if champion is None else champion.number)
         self.post_message(DetailLoaded(detail))
 
     @on(DetailLoaded)
@@ -158,7 +171,7 @@ class ModelDetailScreen(HuracanScreen):
         for version in reversed(self.detail.versions):  # newest first
             metrics = overall(self.detail.metrics[version.id])
             table.add_row(
-                fmt.right(f"v{version.number}"),
+                version_label(version, self.detail.champion),
                 version.model_kind,
                 fmt.signed(metrics.get("sharpe")),
                 fmt.percent(metrics.get("hit_rate")),
