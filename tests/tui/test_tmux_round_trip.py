@@ -56,7 +56,7 @@ def test_operator_filters_opens_compares_promotes_and_rolls_back(seeded_brain_ur
 
         term.keys("R")
         term.wait_for("version to put back")
-        term.keys("live numbers disappoint", "Enter")
+        term.keys("live numbers disappoint", "Enter")  # the reason, first; no version: the previous
         term.wait_for("champion v1")
         term.keys("q")
         assert term.wait_exit() == 0
@@ -95,15 +95,15 @@ def test_the_same_session_as_a_viewer_looks_but_cannot_act(seeded_brain_url, ter
         term.wait_for(f"A/B: {GOOG}")
         term.wait_for(" v2  lightgbm")
         term.keys("Enter")  # starting a comparison is for operators
-        term.wait_for("compare.start: not allowed")
+        term.wait_for("Compare the selected")
         term.keys("Escape")
         term.wait_gone(f"A/B: {GOOG}")
         term.keys("G")
         term.wait_for(" v1  linear")
         term.keys("P")
-        term.wait_for("promote: not allowed")
+        term.wait_for("Promote the selected version")  # refused, in the action's words
         term.keys("R")
-        term.wait_for("rollback: not allowed")
+        term.wait_for("Roll back to the previous")
         term.keys("q")
         assert term.wait_exit() == 0
     finally:

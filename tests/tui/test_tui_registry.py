@@ -4,7 +4,7 @@ prune with a reason, as operator requests; viewers are refused, and the refusal 
 
 from __future__ import annotations
 
-from textual.widgets import Checkbox, DataTable, Input
+from textual.widgets import Checkbox, DataTable, Input, Static
 
 from brain import open_brain
 from huracan_tui.console.screens.registry import PromoteScreen, RegistryScreen, RollbackDialog
@@ -117,9 +117,18 @@ async def test_promotion_without_a_passing_verdict_is_refused_unless_forced(any_
         await wait_until(pilot, lambda: [c.state for c in app.brain.list_requests()] == ["failed"],
                          what="the refused promotion")
         assert champion(app) == 1
+        # Refused, the dialog stays: the reason typed is kept, and it says why and how to force.
+        hint = dialog.query_one("#confirm-hint", Static)
+        await wait_until(pilot, lambda: "Not promoted" in str(hint.render()),
+                         what="the refusal in the dialog")
+        assert app.screen is dialog
+        assert dialog.query_one("#confirm-reason", Input).value == "looks better to me"
+        assert "Ctrl+F forces it" in str(hint.render())
+        await pilot.press("escape")
         dialog = await open_promote(pilot, app, 0)
         await confirm(pilot, dialog, "desk override: v1 data was stale", force=True)
         await wait_until(pilot, lambda: champion(app) == 3, what="the forced promotion")
+        await wait_until(pilot, lambda: isinstance(app.screen, RegistryScreen), what="the dialog closed")
         await wait_until(pilot, lambda: "FORCED" in cells(app.screen.query_one("#timeline", DataTable), 0),
                          what="FORCED in the timeline")
         # No comparison at all: the dialog says so, and offers force.
@@ -127,6 +136,7 @@ async def test_promotion_without_a_passing_verdict_is_refused_unless_forced(any_
         assert "No A/B comparison of v2 against champion v3" in verdict_shown(dialog)
         await confirm(pilot, dialog, "x")
         await wait_until(pilot, lambda: len(app.brain.list_requests()) == 3, what="the third command")
+        await pilot.press("escape")
     with open_brain(any_brain_url) as brain:
         audit = [(e.action, e.outcome.split(":")[0], e.reason) for e in brain.list_audit(limit=3)]
         assert audit == [("promote", "failed", "x"),
@@ -144,13 +154,18 @@ async def test_an_operator_rolls_back_and_prunes(any_brain_url):
         await open_registry(pilot, app)
         await pilot.press("R")
         await wait_until(pilot, lambda: isinstance(app.screen, RollbackDialog), what="the rollback dialog")
-        app.screen.query_one("#rollback-to", Input).value = "seven"
-        app.screen.query_one("#confirm-reason", Input).value = "live Sharpe fell"
-        await pilot.press("enter")
-        assert isinstance(app.screen, RollbackDialog)  # "seven" is not a version number: still asking
-        app.screen.query_one("#rollback-to", Input).value = ""
-        app.screen.query_one("#confirm-reason", Input).focus()
-        await pilot.press("enter")
+        dialog = app.screen
+        reason, target = dialog.query_one("#confirm-reason", Input), dialog.query_one("#rollback-to", Input)
+        assert dialog.focused is reason  # the first field first
+        target.focus()
+        await pilot.press(*"live Sharpe fell", "enter")  # the reason, typed into the wrong field
+        hint = str(dialog.query_one("#confirm-hint", Static).render())
+        assert app.screen is dialog and "Not a version number" in hint and "field above" in hint
+        target.value = ""
+        await pilot.press("enter")  # a blank version and no reason: said, and on to the reason
+        assert dialog.focused is reason and "A reason is required" in str(dialog.query_one("#confirm-hint",
+                                                                                             Static).render())
+        await pilot.press(*"live Sharpe fell", "enter")
         await wait_until(pilot, lambda: champion(app) == 1, what="the rollback to v1")
         await wait_until(pilot, lambda: cells(versions(app), 0)[2] == "challenger",
                          what="v3 no longer champion")

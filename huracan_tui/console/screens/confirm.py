@@ -27,11 +27,16 @@ class ConfirmScreen(ModalScreen[str | None]):
             reason = Input(placeholder="reason (required, goes to the audit log)", id="confirm-reason")
             reason.cursor_blink = False
             yield reason
+            yield from self.compose_after()
             yield Static("Enter confirms · Esc cancels", id="confirm-hint")
 
     @on(Input.Submitted, "#confirm-reason")
     def _submitted(self, event: Input.Submitted) -> None:
-        reason = event.value.strip()
+        self.confirm(event.value)
+
+    def confirm(self, text: str) -> None:
+        """Enter with `text` as the reason: refused when empty, else the dialog's result."""
+        reason = text.strip()
         if not reason:
             self.query_one("#confirm-hint", Static).update("A reason is required · Esc cancels")
             return
@@ -41,6 +46,10 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def compose_extra(self) -> ComposeResult:
         """More to show or ask, between the question and the reason (subclasses)."""
+        yield from ()
+
+    def compose_after(self) -> ComposeResult:
+        """More to ask after the reason, the first field (subclasses)."""
         yield from ()
 
     def result(self, reason: str):

@@ -114,15 +114,21 @@ def force_label(forced: bool) -> str:
 
 
 class PromoteScreen(ConfirmScreen):
-    """The promotion dialog: the A/B verdict, a reason, and force offered only when it is needed."""
+    """The promotion dialog: the A/B verdict, a reason, and force offered only when it is needed.
+
+    With `submit` (reason, force, on_done) the dialog asks for the promotion itself and stays
+    open until the outcome is known: a refused promotion keeps the reason typed and says why and
+    how to force it; a done (or handed-on) one closes the dialog."""
 
     AUTO_FOCUS = "#confirm-reason"
     BINDINGS = [Binding("ctrl+f", "toggle_force", "Force", id="promote-force-toggle")]
 
-    def __init__(self, question: str, verdict: str, passes: bool) -> None:
+    def __init__(self, question: str, verdict: str, passes: bool, *, submit=None) -> None:
         super().__init__(question)
         self.verdict = verdict
         self.passes = passes
+        self.submit = submit
+        self.asking = False  # a promotion asked for and not answered yet
 
     def compose_extra(self) -> ComposeResult:
         yield Static(self.verdict, id="promote-verdict",
@@ -142,11 +148,29 @@ class PromoteScreen(ConfirmScreen):
 
     def result(self, reason: str):
         forced = not self.passes and self.query_one("#promote-force", Checkbox).value
-        return reason, forced
+        if self.submit is None:
+            return reason, forced
+        if not self.asking:
+            self.asking = True
+            self.query_one("#confirm-hint", Static).update("Asking for the promotion… · Esc closes")
+            self.submit(reason, forced, lambda request: self._answered(request, reason, forced))
+        return None  # open until the answer comes
+
+    def _answered(self, request, reason: str, forced: bool) -> None:
+        self.asking = False
+        if request.state not in ("refused", "failed"):
+            self.dismiss((reason, forced))
+            return
+        how = ("Ctrl+F forces it (recorded as forced), then Enter" if self.query("#promote-force")
+               else "fix the cause and press Enter again")
+        self.query_one("#confirm-hint", Static).update(
+            f"Not promoted: {request.outcome} · {how} · Esc cancels")
 
 
 class RollbackDialog(ConfirmScreen):
-    """The rollback dialog: a reason, and optionally the version to put back."""
+    """The rollback dialog: the reason first (required, focused), then the version to put back
+    (optional: blank is the previous champion). Enter in either field confirms once both are
+    good; what is not a version number, or a missing reason, is said at once in the dialog."""
 
     AUTO_FOCUS = "#confirm-reason"
 
@@ -154,7 +178,7 @@ class RollbackDialog(ConfirmScreen):
         super().__init__(question)
         self.default_target = default_target
 
-    def compose_extra(self) -> ComposeResult:
+    def compose_after(self) -> ComposeResult:
         default = "the previous champion" if self.default_target is None else f"v{self.default_target}"
         target = Input(placeholder=f"version to put back (blank: {default})", id="rollback-to")
         target.cursor_blink = False
@@ -162,16 +186,29 @@ class RollbackDialog(ConfirmScreen):
 
     @on(Input.Submitted, "#rollback-to")
     def _target_given(self) -> None:
-        self.query_one("#confirm-reason", Input).focus()
+        if self._target() is False:
+            return
+        reason = self.query_one("#confirm-reason", Input)
+        if not reason.value.strip():
+            reason.focus()
+            self.query_one("#confirm-hint", Static).update("A reason is required (above) · Esc cancels")
+            return
+        self.confirm(reason.value)
 
-    def result(self, reason: str):
+    def _target(self) -> int | None | bool:
+        """The version named (None: blank), or False after saying the text is not a version."""
         text = self.query_one("#rollback-to", Input).value.strip().removeprefix("v")
         if not text:
-            return reason, None
-        if not text.isdigit():
-            self.query_one("#confirm-hint", Static).update(f"Not a version number: {text!r} · Esc cancels")
             return None
-        return reason, int(text)
+        if not text.isdigit():
+            self.query_one("#confirm-hint", Static).update(
+                f"Not a version number: {text!r} (the reason goes in the field above) · Esc cancels")
+            return False
+        return int(text)
+
+    def result(self, reason: str):
+        target = self._target()
+        return None if target is False else (reason, target)
 
 
 class RegistryScreen(FilteredScreen):
@@ -345,15 +382,17 @@ class RegistryScreen(FilteredScreen):
         version = message.version
         text, passes = verdict_line(self.slot_key, version.number, self.state.champion, message.verdict)
 
-        def confirmed(answer: tuple[str, bool] | None) -> None:
-            if answer is not None:
-                reason, force = answer
-                self.app.submit_request("promote", {
-                    "slot": self.slot_key, "version": version.number, "reason": reason, "force": force,
-                    "target": f"{self.slot_key} v{version.number}"}, on_done=self._reload)
+        def submit(reason: str, force: bool, answered) -> None:
+            def done(request) -> None:
+                self._reload(request)
+                answered(request)
+
+            self.app.submit_request("promote", {
+                "slot": self.slot_key, "version": version.number, "reason": reason, "force": force,
+                "target": f"{self.slot_key} v{version.number}"}, on_done=done)
 
         question = f"Promote {self.slot_key} v{version.number} ({version.model_kind}) to champion?"
-        self.app.push_screen(PromoteScreen(question, text, passes), confirmed)
+        self.app.push_screen(PromoteScreen(question, text, passes, submit=submit))
 
     def action_rollback(self) -> None:
         if self.state is None or self.state.champion is None:
