@@ -37,11 +37,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class RetrainPolicyConfig(_Strict):
-    window: int = Field(default=50, ge=2)  # the newest matured forecasts the live numbers cover
-    min_samples: int = Field(default=30, ge=2)
-    sharpe_below: float = 0.0
-    mae_ratio_above: float = Field(default=1.5, gt=0)  # live MAE > k x out-of-sample MAE
+class _Policy(_Strict):
+    """A policy's settings: each has a cooldown, a duration ('24h', '7d' or seconds)."""
+
     cooldown: float = 24 * 3600.0
 
     @field_validator("cooldown", mode="before")
@@ -50,7 +48,14 @@ class RetrainPolicyConfig(_Strict):
         return parse_duration(value)
 
 
-class PrunePolicyConfig(_Strict):
+class RetrainPolicyConfig(_Policy):
+    window: int = Field(default=50, ge=2)  # the newest matured forecasts the live numbers cover
+    min_samples: int = Field(default=30, ge=2)
+    sharpe_below: float = 0.0
+    mae_ratio_above: float = Field(default=1.5, gt=0)  # live MAE > k x out-of-sample MAE
+
+
+class PrunePolicyConfig(_Policy):
     window: int = Field(default=50, ge=2)  # paired forecasts per comparison window
     windows: int = Field(default=3, ge=1)  # consecutive windows worse than the champion
     min_ensemble_weight: float = Field(default=0.01, ge=0)
@@ -58,23 +63,12 @@ class PrunePolicyConfig(_Strict):
     min_samples: int = Field(default=50, ge=2)
     cooldown: float = 7 * 24 * 3600.0
 
-    @field_validator("cooldown", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
 
-
-class RollbackPolicyConfig(_Strict):
+class RollbackPolicyConfig(_Policy):
     window: int = Field(default=100, ge=2)  # paired forecasts after a promotion that are judged
     min_samples: int = Field(default=30, ge=3)
     alpha: float = Field(default=0.01, gt=0, lt=1)
     test: Literal["diebold_mariano", "paired_t"] = "diebold_mariano"
-    cooldown: float = 24 * 3600.0
-
-    @field_validator("cooldown", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
 
 
 class PoliciesConfig(_Strict):
