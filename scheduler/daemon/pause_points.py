@@ -5,6 +5,7 @@ phase, after writing its pid to HURACAN_TEST_PAUSED_FILE (the test waits for tha
 kills the process). Unset, every call here returns at once. Phases:
 
 - claim: a worker, before it claims its job
+- claimed: a worker, right after it claimed its job, before the job's runner starts
 - progress: a worker, right after its first progress report reached the brain
 - midway: a worker, after the first report at half way or more
 - store: a worker, inside the transaction storing a version (artifact written, version row not)

@@ -72,6 +72,7 @@ def run_job(brain: Brain, job_id: int) -> str:
         job = brain.get_job(job_id)
         log.warning("job %s is %s, not queued; nothing to do", job_id, job.state)
         return job.state
+    pause_points.pause_if_asked("claimed")  # test hook; a no-op unless asked
     pause_points.install_store_pause(brain)  # test hook; a no-op unless asked
     job = brain.get_job(job_id)
     run = RUNNERS.get(job.kind)
@@ -126,7 +127,15 @@ def main(argv: list[str] | None = None) -> int:
     install_stop_handlers()
     try:
         with open_brain(brain_url) as brain:
-            state = run_job(brain, args.job)
+            try:
+                state = run_job(brain, args.job)
+            except BaseException as error:
+                if (stop := stopped_by(error)) is None:
+                    raise
+                # A stop that landed outside the runner (while claiming, before the runner
+                # started): the job this worker holds still ends interrupted, never "running".
+                brain.interrupt_running_jobs(worker=worker_name(), reason=f"worker stopped by {stop}")
+                return 143
     except BrainError as error:
         print(f"huracan worker: {error}", file=sys.stderr)
         return 1

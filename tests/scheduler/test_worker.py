@@ -16,6 +16,7 @@ import pytest
 from brain import open_brain
 from scheduler.config import TrainingConfig
 from scheduler.daemon import worker
+from scheduler.daemon.pause_points import PAUSE_AT_ENV, PAUSED_FILE_ENV
 from scheduler.daemon.worker import run_job
 from scheduler.services.job_params import train_job_params
 from scheduler.services.worker_process import start_worker, worker_launch
@@ -72,6 +73,24 @@ def test_sigterm_marks_the_running_job_interrupted(seeded_brain_url):
         assert stopped.state == "interrupted" and "SIGTERM" in stopped.message
         assert brain.latest_version("EURUSD:1h:fwd_ret_1").number == 2  # nothing half-stored
     assert sys.executable  # the worker ran under this interpreter
+
+
+def test_a_sigterm_between_claim_and_runner_still_ends_the_job_interrupted(seeded_brain_url, tmp_path):
+    """CI once saw a SIGTERM land right after the claim, before the runner's own handler was in
+    place: the worker exited 143 and left its job 'running'."""
+    with open_brain(seeded_brain_url) as brain:
+        job = brain.create_job("train", slot_key="EURUSD:1h:fwd_ret_1",
+                               params=train_job_params("EURUSD", "1h", TrainingConfig()))
+        command, env = worker_launch(seeded_brain_url, job.id)
+        paused = tmp_path / "paused"
+        env = {**env, PAUSE_AT_ENV: "claimed", PAUSED_FILE_ENV: str(paused)}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until(paused.exists, timeout=60, what="the worker paused after its claim")
+        assert brain.get_job(job.id).state == "running"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 143, process.stderr.read()
+        stopped = brain.get_job(job.id)
+        assert stopped.state == "interrupted" and "SIGTERM" in stopped.message
 
 
 def test_a_worker_gets_the_brain_url_from_its_environment_not_its_command_line(seeded_brain_url):
