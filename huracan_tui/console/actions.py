@@ -127,6 +127,9 @@ ACTIONS: tuple[Action, ...] = (
            "Compare the selected challenger with the champion (runs as a job); on a result row: its details",
            "compare",
            changes_things=True, audit_as="compare.start"),
+    Action("compare-promote", "P", "promote", "Promote",  # one wording with the registry's
+           "Promote the selected version to champion (shows its A/B verdict, asks for a reason)",
+           "compare", changes_things=True),
     Action("compare-filter", "slash", "filter", "Filter", "Filter the challengers and the results by text",
            "compare"),
     Action("compare-back", "escape", "back", "Back", "Back to the previous view", "compare"),

@@ -1,4 +1,6 @@
-"""The command palette (Ctrl+P) offers every registered action the operator may run here."""
+"""The command palette (Ctrl+P) offers the registered actions that apply where it was opened: the
+app's own, and those the view under it binds (a replay key is not offered in the Models view,
+where it would do nothing). A viewer is not offered what changes things."""
 
 from __future__ import annotations
 
@@ -9,10 +11,18 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from huracan_tui.console.actions import ACTIONS, Action, key_label
 
 
+def applies_on(screen):
+    """Whether an action does something on `screen`: the app's do everywhere, a view's only on
+    the view that binds it."""
+    bound = {getattr(binding, "id", None) for binding in getattr(screen, "BINDINGS", ())}
+    return lambda action: action.scope == "app" or action.id in bound
+
+
 class ActionsProvider(Provider):
     def _available(self) -> list[Action]:
         app = self.app
-        return [a for a in ACTIONS if app.action_is_available(a)]
+        here = applies_on(self.screen)
+        return [a for a in ACTIONS if here(a) and app.action_is_available(a)]
 
     async def discover(self) -> Hits:
         for action in self._available():

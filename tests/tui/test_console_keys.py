@@ -9,9 +9,11 @@ import json
 from textual.widgets import DataTable
 
 from brain import open_brain
+from huracan_tui.console.palette import ActionsProvider
 from huracan_tui.console.screens.demo import DemoOfferScreen
 from huracan_tui.console.screens.detail import ModelDetailScreen
 from huracan_tui.console.screens.models import ModelsScreen
+from huracan_tui.console.screens.replay import ReplayScreen
 from scheduler.config import HuracanConfig
 from tests.tui.helpers import make_app, wait_until
 
@@ -198,3 +200,22 @@ async def test_operators_demo_start_is_audited(empty_brain_url, tmp_path):
     with open_brain(empty_brain_url) as brain:
         (entry,) = [e for e in brain.list_audit() if e.action == "demo.start"]
         assert (entry.actor, entry.origin, entry.outcome) == ("bob", "10.0.0.7", "ok")
+
+
+async def palette_entries(screen) -> set[str]:
+    return {str(hit.display) async for hit in ActionsProvider(screen).discover()}
+
+
+async def test_the_palette_offers_what_applies_to_the_view_it_was_opened_on(seeded_brain_url):
+    """A replay key offered in the Models view would do nothing there: it is not offered."""
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        models = await palette_entries(app.screen)
+        assert "Sort (s)" in models and "Pause (p)" in models  # the view's own and the app's
+        assert not any(entry.startswith(("Older", "Newer", "Promote", "Drill in")) for entry in models)
+        await pilot.press("H")
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplayScreen), what="the replay view")
+        replay = await palette_entries(app.screen)
+        assert "Older (← / [)" in replay and "Pause (p)" in replay
+        assert not any(entry.startswith(("Sort", "Export")) for entry in replay)

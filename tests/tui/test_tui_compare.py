@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from brain import open_brain
 from engine import abtest
 from huracan_tui.console.screens.compare import CompareScreen
 from huracan_tui.console.screens.detail import ModelDetailScreen
 from huracan_tui.console.screens.models import ModelsScreen
+from huracan_tui.console.screens.promote import PromoteScreen
 from tests.tui.helpers import FROZEN_NOW, make_app, wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"
@@ -111,3 +112,46 @@ async def test_c_on_the_models_view_opens_the_selected_slot(seeded_brain_url):
                          what="the A/B view")
         assert app.screen.slot_key == GOOG  # the second row, sorted by slot
         assert "champion v1 linear" in text_of(app, "#compare-title")
+
+
+async def test_p_in_the_a_b_view_promotes_the_challenger_whose_verdict_is_shown(seeded_brain_url):
+    """The decision is made where the verdict sits: P on a result row opens the promote dialog
+    with that comparison's verdict, and the promotion lands."""
+    store_comparison(seeded_brain_url, GOOG)
+    with open_brain(seeded_brain_url) as brain:
+        brain.promote_version(GOOG, 1, actor="carol", reason="first model")
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, what="first snapshot")
+        await pilot.press("colon", *"compare GOOG", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen)
+                         and results(app).row_count == len(abtest.TESTS), what="the stored comparison")
+        view = app.screen
+        results(app).focus()
+        await pilot.press("P")
+        await wait_until(pilot, lambda: isinstance(app.screen, PromoteScreen), what="the promote dialog")
+        dialog = app.screen
+        assert "Promote GOOG:1d:fwd_ret_1 v2" in str(dialog.query_one("#confirm-question", Static).render())
+        assert "against champion v1: challenger_better (passes)" in str(
+            dialog.query_one("#promote-verdict", Static).render())
+        dialog.query_one("#confirm-reason", Input).value = "wins DM and the Sharpe bootstrap"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.brain.champion(GOOG).number == 2, what="v2 promoted")
+        await wait_until(pilot, lambda: app.screen is view, what="back in the A/B view")
+        await wait_until(pilot, lambda: "champion v2" in text_of(app, "#compare-title"),
+                         what="the view reloaded with the new champion")
+
+
+async def test_a_viewer_pressing_p_in_the_a_b_view_is_refused_aloud(seeded_brain_url):
+    store_comparison(seeded_brain_url, GOOG)
+    app = make_app(seeded_brain_url, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, what="first snapshot")
+        await pilot.press("colon", *"compare GOOG", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, CompareScreen)
+                         and app.screen.state is not None, what="the A/B view")
+        await pilot.press("P")
+        await wait_until(pilot, lambda: any("needs the operator role" in note.message
+                                            for note in app._notifications), what="the refusal")
+        assert isinstance(app.screen, CompareScreen)
+        assert app.brain.champion(GOOG) is None and app.brain.list_requests() == []

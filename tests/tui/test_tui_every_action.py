@@ -49,7 +49,7 @@ VIEWS = {"help": HelpScreen, "command-line": PromptScreen, "data": DataQualitySc
          "compare": CompareScreen}
 # An operator's changing action opens its dialog first (nothing happens until it is confirmed).
 # Left out: `d` (demo) trains in a worker and `Enter` on a challenger (compare) refits models.
-DIALOGS = {"cancel-job": ConfirmScreen, "registry-promote": ConfirmScreen,
+DIALOGS = {"cancel-job": ConfirmScreen, "registry-promote": ConfirmScreen, "compare-promote": ConfirmScreen,
            "registry-rollback": ConfirmScreen, "registry-prune": ConfirmScreen,
            "queues-approve": ConfirmScreen, "queues-reject": ConfirmScreen, "retrain": RetrainScreen,
            "retrain-detail": RetrainScreen}

@@ -7,7 +7,8 @@ from __future__ import annotations
 from textual.widgets import Checkbox, DataTable, Input, Static
 
 from brain import open_brain
-from huracan_tui.console.screens.registry import PromoteScreen, RegistryScreen, RollbackDialog
+from huracan_tui.console.screens.promote import PromoteScreen
+from huracan_tui.console.screens.registry import RegistryScreen, RollbackDialog
 from tests.tui.helpers import make_app, wait_until
 
 SLOT = "GOOG:1d:fwd_ret_1"

@@ -22,6 +22,7 @@ from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
+from huracan_tui.console.screens.promote import ask_promotion
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.comparison import champion_of, overall_verdict
@@ -243,6 +244,35 @@ class CompareScreen(FilteredScreen):
         app.submit_request("compare", {"slot": self.slot_key, "challengers": [number],
                                        "champion": self.state.champion},
                            on_done=lambda _command: self.load_state())
+
+    def promotion_candidate(self) -> VersionRecord | None:
+        """The challenger the operator is looking at: the focused result row's, else the selected
+        challenger's."""
+        if self.state is None:
+            return None
+        results = self.query_one("#results", DataTable)
+        number = None
+        if results.has_focus and results.row_count:
+            row_key, _ = results.coordinate_to_cell_key(results.cursor_coordinate)
+            number = int(str(row_key.value).split(":", 1)[0])
+        if number is None:
+            number = self.selected_challenger()
+        return next((v for v in self.state.versions if v.number == number), None)
+
+    def action_promote(self) -> None:
+        """P where the verdict is read: the same dialog as the registry's, with this verdict."""
+        app = self.app
+        if not app.allows("promote"):
+            app.deny("promote")
+            return
+        version = self.promotion_candidate()
+        if version is None:
+            self.notify("This slot has no challenger to promote.", severity="warning")
+            return
+        if version.status == "pruned":
+            self.notify(f"v{version.number} is pruned: it is never promoted again.", severity="warning")
+            return
+        ask_promotion(self, self.slot_key, version, on_done=lambda _request: self.load_state())
 
     @on(DataTable.RowSelected, "#results")
     def _result_selected(self, event: DataTable.RowSelected) -> None:

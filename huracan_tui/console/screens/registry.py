@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Checkbox, DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
 from brain import BrainError
 from brain.records import PromotionRecord, VersionRecord
@@ -28,6 +27,7 @@ from huracan_tui.console.screens.audit import who
 from huracan_tui.console.screens.confirm import ConfirmScreen
 from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
+from huracan_tui.console.screens.promote import ask_promotion
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
 from huracan_tui.console.widgets.status_bar import StatusBar
 
@@ -55,16 +55,6 @@ class RegistryLoaded(Message):
         self.error = error
 
 
-class VerdictRead(Message):
-    """A challenger's A/B verdict against the champion, read for the promote dialog."""
-
-    def __init__(self, version: VersionRecord, verdict: dict | None, error: str | None = None) -> None:
-        super().__init__()
-        self.version = version
-        self.verdict = verdict
-        self.error = error
-
-
 def read_registry(brain, slot_key: str) -> RegistryState:
     champion = brain.champion(slot_key)
     versions = brain.list_versions(slot_key)
@@ -83,20 +73,6 @@ def version_status(version: VersionRecord, champion: int | None) -> str:
     return "pruned" if version.status == "pruned" else "challenger"
 
 
-def verdict_line(slot_key: str, number: int, champion: int | None, verdict: dict | None) -> tuple[str, bool]:
-    """What the promote dialog says about the A/B evidence, and whether it passes."""
-    if champion is None:
-        return f"{slot_key} has no champion yet: v{number} becomes the first (no A/B verdict needed).", True
-    if verdict is None:
-        return (f"No A/B comparison of v{number} against champion v{champion} (C compares them). "
-                "The brain refuses this promotion unless you force it."), False
-    tests = ", ".join(f"{test} {word}" for test, word in sorted(verdict["tests"].items()))
-    if verdict["passes"]:
-        return f"A/B verdict against champion v{champion}: {verdict['verdict']} (passes) · {tests}", True
-    return (f"A/B verdict against champion v{champion}: {verdict['verdict']}: it does NOT pass · {tests}. "
-            "The brain refuses this promotion unless you force it."), False
-
-
 def version_details(slot_key: str, version: VersionRecord, status: str,
                     metrics: dict[str, float | None]) -> str:
     span = ("-" if version.data_start is None else f"{version.data_start:%Y-%m-%d}") + " → " + (
@@ -105,66 +81,6 @@ def version_details(slot_key: str, version: VersionRecord, status: str,
             f"{version.created_at:%Y-%m-%d %H:%M:%S} UTC  ·  data {span}\n"
             f"artifact sha256 {version.artifact_sha256}\nnotes: {version.notes or '-'}\n"
             f"out-of-sample metrics:\n{details_text(metrics)}\nmanifest:\n{details_text(version.manifest)}")
-
-
-def force_label(forced: bool) -> str:
-    if forced:
-        return "Force: YES, without a passing verdict (recorded)"
-    return "Force: no (Ctrl+F to force it)"
-
-
-class PromoteScreen(ConfirmScreen):
-    """The promotion dialog: the A/B verdict, a reason, and force offered only when it is needed.
-
-    With `submit` (reason, force, on_done) the dialog asks for the promotion itself and stays
-    open until the outcome is known: a refused promotion keeps the reason typed and says why and
-    how to force it; a done (or handed-on) one closes the dialog."""
-
-    AUTO_FOCUS = "#confirm-reason"
-    BINDINGS = [Binding("ctrl+f", "toggle_force", "Force", id="promote-force-toggle")]
-
-    def __init__(self, question: str, verdict: str, passes: bool, *, submit=None) -> None:
-        super().__init__(question)
-        self.verdict = verdict
-        self.passes = passes
-        self.submit = submit
-        self.asking = False  # a promotion asked for and not answered yet
-
-    def compose_extra(self) -> ComposeResult:
-        yield Static(self.verdict, id="promote-verdict",
-                     classes="verdict-pass" if self.passes else "verdict-fail")
-        if not self.passes:
-            yield Checkbox(force_label(False), id="promote-force")
-
-    def action_toggle_force(self) -> None:
-        """Ctrl+F ticks or clears "force" wherever the focus is (typing the reason, say)."""
-        for checkbox in self.query("#promote-force").results(Checkbox):
-            checkbox.toggle()
-
-    @on(Checkbox.Changed, "#promote-force")
-    def _force_changed(self, event: Checkbox.Changed) -> None:
-        # Said in words, not only by the box's colour: readable over SSH and with NO_COLOR.
-        event.checkbox.label = force_label(event.value)
-
-    def result(self, reason: str):
-        forced = not self.passes and self.query_one("#promote-force", Checkbox).value
-        if self.submit is None:
-            return reason, forced
-        if not self.asking:
-            self.asking = True
-            self.query_one("#confirm-hint", Static).update("Asking for the promotion… · Esc closes")
-            self.submit(reason, forced, lambda request: self._answered(request, reason, forced))
-        return None  # open until the answer comes
-
-    def _answered(self, request, reason: str, forced: bool) -> None:
-        self.asking = False
-        if request.state not in ("refused", "failed"):
-            self.dismiss((reason, forced))
-            return
-        how = ("Ctrl+F forces it (recorded as forced), then Enter" if self.query("#promote-force")
-               else "fix the cause and press Enter again")
-        self.query_one("#confirm-hint", Static).update(
-            f"Not promoted: {request.outcome} · {how} · Esc cancels")
 
 
 class RollbackDialog(ConfirmScreen):
@@ -361,38 +277,7 @@ class RegistryScreen(FilteredScreen):
         if status != "challenger":
             self.notify(f"v{version.number} is the {status}: nothing to promote.", severity="warning")
             return
-        self.read_verdict(version)
-
-    @work(thread=True, exclusive=True, group="verdict")
-    def read_verdict(self, version: VersionRecord) -> None:
-        try:
-            verdict = self.app.brain.promotion_verdict(self.slot_key, version.number)
-        except BrainError as error:
-            self.post_message(VerdictRead(version, None, str(error)))
-            return
-        self.post_message(VerdictRead(version, verdict))
-
-    @on(VerdictRead)
-    def _verdict_read(self, message: VerdictRead) -> None:
-        if message.error is not None:
-            self.notify(message.error, title="Brain unreachable", severity="error")
-            return
-        if self.state is None:
-            return
-        version = message.version
-        text, passes = verdict_line(self.slot_key, version.number, self.state.champion, message.verdict)
-
-        def submit(reason: str, force: bool, answered) -> None:
-            def done(request) -> None:
-                self._reload(request)
-                answered(request)
-
-            self.app.submit_request("promote", {
-                "slot": self.slot_key, "version": version.number, "reason": reason, "force": force,
-                "target": f"{self.slot_key} v{version.number}"}, on_done=done)
-
-        question = f"Promote {self.slot_key} v{version.number} ({version.model_kind}) to champion?"
-        self.app.push_screen(PromoteScreen(question, text, passes, submit=submit))
+        ask_promotion(self, self.slot_key, version, on_done=self._reload)
 
     def action_rollback(self) -> None:
         if self.state is None or self.state.champion is None:
