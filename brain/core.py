@@ -25,6 +25,7 @@ from brain.jobs import JobsMixin
 from brain.lease import LeaseMixin
 from brain.lifecycle import LifecycleMixin
 from brain.live import LiveMixin
+from brain.oos_predictions import OosPredictionsMixin
 from brain.queues import QueuesMixin
 from brain.registry import RegistryMixin
 from brain.requests import RequestsMixin
@@ -36,7 +37,7 @@ from brain.urls import default_brain_url, normalise_url, safe_url
 class Brain(
     RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, ImportanceMixin,
     ComparisonsMixin, DriftMixin, LifecycleMixin, QueuesMixin, RequestsMixin, JobEventsMixin,
-    LeaseMixin, LiveMixin, HistoryMixin, RolesMixin, ServeGapsMixin, FeedStatesMixin,
+    LeaseMixin, LiveMixin, HistoryMixin, RolesMixin, ServeGapsMixin, FeedStatesMixin, OosPredictionsMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 

@@ -265,3 +265,18 @@ class FeedStateRecord:
     state: str  # running | ended | failing
     detail: str
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OutOfSampleRecord:
+    """A version's walk-forward out-of-sample rows, column by column in bar order: the fold that
+    predicted each bar, the bar, the prediction (what the trading metrics trade on) and the next
+    bar's realised return it was scored against (a fraction). None stands for NaN."""
+
+    fold: tuple[int, ...]
+    ts: tuple[datetime, ...]
+    prediction: tuple[float | None, ...]
+    next_ret: tuple[float | None, ...]
+
+    def __len__(self) -> int:
+        return len(self.ts)

@@ -14,8 +14,9 @@ from sqlalchemy.engine import Row
 from brain.audit import insert_audit
 from brain.column_types import nan_to_null
 from brain.errors import BrainError
+from brain.oos_predictions import insert_oos_predictions
 from brain.part import BrainPart
-from brain.records import ChangeMarks, MetricRecord, SlotRecord, SlotStatus, VersionRecord
+from brain.records import ChangeMarks, MetricRecord, OutOfSampleRecord, SlotRecord, SlotStatus, VersionRecord
 from brain.rows import inserted_id
 from brain.schema import (
     artifacts,
@@ -154,10 +155,12 @@ class RegistryMixin(BrainPart):
         data_end: datetime | None,
         actor: str = "system",
         companions: Sequence[tuple[bytes, str]] = (),
+        out_of_sample: OutOfSampleRecord | None = None,
     ) -> VersionRecord:
-        """Register a trained model: artifact, version row, metrics and audit, all or nothing.
-        `companions` are (bytes, format) of further artifacts the version needs (its fitted
-        preprocessing), stored by address in the same transaction; the manifest names them."""
+        """Register a trained model: artifact, version row, metrics, out-of-sample predictions and
+        audit, all or nothing. `companions` are (bytes, format) of further artifacts the version
+        needs (its fitted preprocessing), stored by address in the same transaction; the manifest
+        names them. `out_of_sample`: its walk-forward predictions (brain.oos_predictions)."""
         sha256 = hashlib.sha256(artifact).hexdigest()
         stored_manifest = {**manifest, "artifact_sha256": sha256}
         now = datetime.now(UTC)
@@ -216,6 +219,8 @@ class RegistryMixin(BrainPart):
             ))
             if metrics:
                 conn.execute(insert(model_metrics), _metric_rows(version_id, metrics, now))
+            if out_of_sample is not None:
+                insert_oos_predictions(conn, version_id, out_of_sample)
             insert_audit(
                 conn,
                 "version.add",

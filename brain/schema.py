@@ -388,3 +388,14 @@ feed_states = Table(  # added by migration 11
     Column("detail", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# Each version's walk-forward out-of-sample rows, stored with the version (brain/oos_predictions.py).
+version_oos_predictions = Table(  # added by migration 12
+    "version_oos_predictions",
+    metadata,
+    Column("version_id", Integer, ForeignKey("model_versions.id"), primary_key=True),
+    Column("ts", UTCDateTime, primary_key=True),  # the bar predicted
+    Column("fold", Integer, nullable=False),
+    Column("prediction", Float),  # what the trading metrics trade on; NULL stands for NaN
+    Column("next_ret", Float),  # the next bar's realised return (a fraction) it was scored against
+)

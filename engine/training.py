@@ -61,6 +61,27 @@ RUN_OPTIONS = ("early_stopping",)
 Progress = Callable[..., None]
 
 
+@dataclass(frozen=True, eq=False)  # numpy fields: == compares identity, not an ambiguous array
+class OutOfSample:
+    """A version's walk-forward out-of-sample rows, fold after fold in bar order: what the overall
+    out-of-sample metrics were computed from. `prediction` is what the trading metrics trade on
+    (the forecast, or a classifier's expected direction), `next_ret` the next bar's realised
+    return it was scored against (a fraction), as engine.metrics.strategy_returns takes them."""
+
+    timestamps: tuple[datetime, ...]
+    prediction: np.ndarray
+    next_ret: np.ndarray
+    fold: np.ndarray  # the index of the fold that predicted each bar
+
+    def __post_init__(self) -> None:
+        lengths = {len(self.timestamps), len(self.prediction), len(self.next_ret), len(self.fold)}
+        if len(lengths) != 1:
+            raise ValueError(f"out-of-sample rows of unequal lengths: {sorted(lengths)}")
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+
 @dataclass(frozen=True)
 class TrainingResult:
     """What one training run made: how (the manifest), the model, and what the model itself says
@@ -77,6 +98,9 @@ class TrainingResult:
     # The fitted preprocessing (skops bytes), None for a spec without steps; its sha256 is in the
     # manifest, and serving loads it only when the bytes still hash to it.
     preprocessor: bytes | None = None
+    # The walk-forward's out-of-sample rows, stored with the version so its equity curve is drawn
+    # without a refit; None for a result made before they were kept.
+    out_of_sample: OutOfSample | None = None
 
 
 @dataclass
@@ -252,11 +276,18 @@ def train_model(
         fit_progress=_epoch_reporter(progress, model_kind, "final", n_steps, n_steps),
     )
     rows = np.concatenate([np.arange(test.start, test.stop) for test, _, _ in pieces])
+    out_of_sample = OutOfSample(
+        timestamps=tuple(data.timestamps[row] for row in rows),
+        prediction=np.concatenate([p for _, p, _ in pieces]),
+        next_ret=data.next_ret[rows],
+        fold=np.concatenate([np.full(len(test), fold.index) for (test, _, _), fold in
+                             zip(pieces, folds, strict=True)]),
+    )
     overall = score(
         model_kind,
         data,
         rows,
-        np.concatenate([p for _, p, _ in pieces]),
+        out_of_sample.prediction,
         None if not classifier else _stack_proba([q for _, _, q in pieces]),
         cost_bps,
         bars_per_year,
@@ -297,6 +328,7 @@ def train_model(
             importance, native, final_model, final_data, data, fitted_folds, model_kind, seed
         ),
         preprocessor=None if final_steps is None else final_steps.to_bytes(),
+        out_of_sample=out_of_sample,
     )
     if progress:
         progress(1.0, "done")

@@ -32,6 +32,7 @@ STEPS = (
     "m0009_roles_audit_append_only",
     "m0010_serve_gaps",
     "m0011_feed_states",
+    "m0012_version_oos_predictions",
 )
 SCHEMA_VERSION = len(STEPS)
 

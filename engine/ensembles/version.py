@@ -299,7 +299,7 @@ def train_ensemble_version(
     from engine.metrics import periods_per_year
     from engine.models.base import Determinism
     from engine.pipeline import input_columns
-    from engine.training import TrainingResult, checked_single_symbol
+    from engine.training import OutOfSample, TrainingResult, checked_single_symbol
 
     spec = ensemble_spec(members, method)
     newest = max(members, key=lambda member: member.number)
@@ -352,7 +352,17 @@ def train_ensemble_version(
         spec=spec.to_json(),
         spec_sha256=spec.digest(),
     )
-    return TrainingResult(manifest=manifest, artifact=artifact_bytes(final, members))
+    # The blended predictions of the ensemble's own walk-forward (fold k by the combination fitted
+    # on the folds before it), the rows its out-of-sample metrics were computed from.
+    out_of_sample = OutOfSample(
+        timestamps=tuple(ts for fold in folds for ts in fold.timestamps),
+        prediction=numpy.concatenate([fold.prediction for fold in folds]),
+        next_ret=numpy.concatenate([fold.next_ret for fold in folds]),
+        fold=numpy.concatenate([numpy.full(len(ours.timestamps), record.index)
+                                for record, ours in zip(records, folds, strict=True)]),
+    )
+    return TrainingResult(manifest=manifest, artifact=artifact_bytes(final, members),
+                          out_of_sample=out_of_sample)
 
 
 def replay_ensemble(frame, manifest, folds, alt: Mapping | None = None) -> list:

@@ -15,7 +15,7 @@ from datetime import datetime
 import polars as pl
 
 from brain import Brain
-from brain.records import SlotRecord, VersionRecord
+from brain.records import OutOfSampleRecord, SlotRecord, VersionRecord
 from engine.cadence import Cadence
 from engine.manifest import Manifest
 from engine.models import model_tags
@@ -55,6 +55,16 @@ def metric_rows(result: TrainingResult) -> list[dict]:
             for name, value in fold.metrics.items()
         ]
     return rows
+
+
+def out_of_sample_of(result: TrainingResult) -> OutOfSampleRecord | None:
+    """The walk-forward's out-of-sample rows as the brain stores them with the version."""
+    rows = result.out_of_sample
+    if rows is None:
+        return None
+    return OutOfSampleRecord(fold=tuple(rows.fold.tolist()), ts=rows.timestamps,
+                             prediction=tuple(rows.prediction.tolist()),
+                             next_ret=tuple(rows.next_ret.tolist()))
 
 
 def manifest_of(result: TrainingResult, slot_key: str) -> dict:
@@ -175,8 +185,9 @@ def fit_models(
 def store_result(
     brain: Brain, slot: SlotRecord, result: TrainingResult, *, actor: str = "system"
 ) -> VersionRecord:
-    """Artifact, manifest, version row, metrics and audit entry: one transaction in the brain.
-    Then the model's own feature importance, so importance trends grow with every retrain."""
+    """Artifact, manifest, version row, metrics, out-of-sample predictions and audit entry: one
+    transaction in the brain. Then the model's own feature importance, so importance trends grow
+    with every retrain."""
     manifest = result.manifest
     version = brain.add_version(
         slot.key,
@@ -189,6 +200,7 @@ def store_result(
         data_end=manifest.data_end,
         actor=actor,
         companions=[] if result.preprocessor is None else [(result.preprocessor, "skops")],
+        out_of_sample=out_of_sample_of(result),
     )
     record_importance(brain, version, result)
     return version

@@ -1,6 +1,8 @@
 """A slot in detail: its versions, the walk-forward folds and metrics of the chosen version,
 that version's spec (recipe, preprocessing, target, alternative data) and manifest (data window,
-fingerprint, features, hyperparameters, libraries), and the bars the live loop could not serve."""
+fingerprint, features, hyperparameters, libraries), the bars the live loop could not serve, and
+equity curves: the chosen version's walk-forward one and the champion's live one since its promotion
+(scheduler.services.equity, read in a worker per version shown)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from brain.records import MetricRecord, VersionRecord
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
+from huracan_tui.console.widgets.equity_chart import EquityChart
 from huracan_tui.console.widgets.status_bar import StatusBar
+from scheduler.services.equity import VersionEquity, version_equity
 
 VERSION_COLUMNS = (("number", "Ver"), ("model", "Model"), ("sharpe", "Sharpe"), ("hit", "Hit rate"),
                    ("ic", "IC"), ("rmse", "RMSE bps"), ("trained", "Trained (UTC)"))
@@ -44,6 +48,15 @@ class DetailLoaded(Message):
     def __init__(self, detail: SlotDetail) -> None:
         super().__init__()
         self.detail = detail
+
+
+class EquityLoaded(Message):
+    def __init__(self, equity: VersionEquity) -> None:
+        super().__init__()
+        self.equity = equity
+
+
+NO_WALK_FORWARD = "trained before out-of-sample predictions were stored"
 
 
 def overall(metrics: list[MetricRecord]) -> dict[str, float | None]:
@@ -123,6 +136,7 @@ class ModelDetailScreen(HuracanScreen):
         super().__init__()
         self.slot_key = slot_key
         self.detail: SlotDetail | None = None
+        self.shown_version: int | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -140,6 +154,9 @@ class ModelDetailScreen(HuracanScreen):
             folds.add_column(label, key=key)
         yield folds
         with VerticalScroll(id="manifest-scroll"):
+            # the champion's live curve first: at 80x24 it fills the visible rows exactly
+            yield EquityChart(id="equity-live")
+            yield EquityChart(id="equity-walk-forward")
             yield Static("", id="manifest")
         yield Footer()
 
@@ -183,6 +200,28 @@ class ModelDetailScreen(HuracanScreen):
         if self.detail.versions:
             self.show_version(self.detail.versions[-1].number)
 
+    @work(thread=True, exclusive=True, group="equity")
+    def load_equity(self, number: int) -> None:
+        self.post_message(EquityLoaded(version_equity(self.app.brain, self.slot_key, number)))
+
+    @on(EquityLoaded)
+    def _show_equity(self, message: EquityLoaded) -> None:
+        equity = message.equity
+        if equity.version != self.shown_version:
+            return  # the operator moved on to another version while this one was read
+        version = next(v for v in self.detail.versions if v.number == equity.version)
+        walk_forward = self.query_one("#equity-walk-forward", EquityChart)
+        walk_forward.show(f"[b]v{version.number} {version.model_kind} walk-forward[/b]", equity.walk_forward,
+                          NO_WALK_FORWARD)
+        live = self.query_one("#equity-live", EquityChart)
+        if equity.live is None:
+            live.show("[b]live[/b]", None, "no champion yet to draw")
+        else:
+            bars = 0 if equity.live.curve is None else len(equity.live.curve.timestamps)
+            live.show(f"[b]★ v{equity.live.version} live since {fmt.timestamp(equity.live.since)}[/b] · "
+                      f"{bars} matured forecast{'s' * (bars != 1)}",
+                      equity.live.curve, "no forecast made since the promotion has matured yet")
+
     @on(DataTable.RowHighlighted, "#versions")
     def _version_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if self.detail is not None and event.row_key.value is not None:
@@ -191,6 +230,9 @@ class ModelDetailScreen(HuracanScreen):
     def show_version(self, number: int) -> None:
         version = next(v for v in self.detail.versions if v.number == number)
         metrics = self.detail.metrics[version.id]
+        if number != self.shown_version:
+            self.shown_version = number
+            self.load_equity(number)
         self.query_one("#folds-title", Static).update(
             f"v{number} {version.model_kind}: walk-forward folds (out of sample)")
         folds = self.query_one("#folds", DataTable)
