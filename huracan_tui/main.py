@@ -120,17 +120,27 @@ def run(argv: list[str] | None = None) -> int:
         app.run()
     finally:
         if leader is not None:
+            leading = leader.leading()
             leader.stop()
+            if leading:  # said where the operator reads it, once the screen is the shell's again
+                print(HANDOVER_NOTE, file=sys.stderr)
         brain.close()
     return app.return_code or 0
 
 
+HANDOVER_NOTE = ("huracan-tui: this console ran the scheduler (the brain's leader), which stopped with it. "
+                 "A console standing by takes over within seconds; with none open, start one or "
+                 "`huracan-tui --headless`.")
+
+
 class LeaderProcess:
-    """With no leader alive, the console starts one beside itself (`huracan-tui --headless` in its
-    own process, so training, live feeds and policies never run on the UI's loop). It is started
-    once the console has painted its first frame (two interpreters starting at once on a small
-    machine slow the first paint), and stopped with the console. The URL travels in the
-    environment, not on a command line `ps` shows."""
+    """Every console with the embedded leader enabled starts one beside itself (`huracan-tui
+    --headless` in its own process, so training, live feeds and policies never run on the UI's
+    loop). With a leader alive elsewhere it stands by, and takes the lease when that one ends: a
+    console quitting hands the scheduler to another console still open. It is started once the
+    console has painted its first frame (two interpreters starting at once on a small machine
+    slow the first paint), and stopped with the console. The URL travels in the environment, not
+    on a command line `ps` shows."""
 
     def __init__(self, brain, brain_url: str, config_path, *, demo: bool) -> None:
         self.brain, self.brain_url, self.config_path, self.demo = brain, brain_url, config_path, demo
@@ -140,7 +150,7 @@ class LeaderProcess:
         import os
         import subprocess
 
-        if self.process is not None or self.brain.current_leader() is not None:
+        if self.process is not None:
             return
         command = [sys.executable, "-m", "huracan_tui.main", "--headless", "--exit-with", str(os.getpid())]
         if self.config_path:
@@ -154,6 +164,18 @@ class LeaderProcess:
                 start_new_session=True, env={**os.environ, "HURACAN_BRAIN": self.brain_url})
         finally:
             log.close()
+
+    def leading(self) -> bool:
+        """Whether this console's instance holds the lease now (its quitting ends the lead)."""
+        from brain import BrainError
+
+        if self.process is None:
+            return False
+        try:
+            lead = self.brain.current_leader()
+        except BrainError:
+            return False
+        return lead is not None and lead.pid == self.process.pid
 
     def stop(self, timeout: float = 20.0) -> None:
         import subprocess

@@ -150,11 +150,20 @@ class ConsoleConfig(_Strict):
     theme: str = "huracan-dark"
     # action id -> keys, e.g. {"quit": "ctrl+q", "help": "h,f1"}; ids are listed by the help screen
     keymap: dict[str, str] = Field(default_factory=dict)
-    export_dir: str = "."  # where table exports (CSV / JSON) and screenshots (SVG) are written
+    # Where table exports (CSV / JSON) and screenshots (SVG) are written. Unset: the user's data
+    # folder, $XDG_DATA_HOME/huracan/exports (~/.local/share/huracan/exports; the console resolves
+    # it). A relative folder is taken from the working directory when the config is read.
+    export_dir: str | None = None
     # Live numbers resting on fewer matured forecasts than this are shown dimmed beside their count.
     min_live_samples: int = Field(default=30, ge=1)
     # A slot whose newest forecast is older than this many of its bars is marked stale.
     stale_after_bars: int = Field(default=3, ge=1)
+
+    @field_validator("export_dir")
+    @classmethod
+    def _absolute_folder(cls, folder: str | None) -> str | None:
+        # Made absolute now, at the start: the toast names the file wherever the console runs.
+        return str(Path(folder).expanduser().absolute()) if folder else None
 
 
 class RolesConfig(_Strict):

@@ -14,10 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
-from textual import actions, on, work
+from textual import actions, events, on, work
 from textual.app import App
 from textual.message import Message
+from textual.notifications import SeverityLevel
+from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
+from textual.widgets import Input
 
 from brain import Brain, BrainError, RequestRecord
 from brain.identity import current_actor
@@ -29,14 +32,14 @@ from huracan_tui.console.actions import (
     action_name,
     bindings,
 )
-from huracan_tui.console.export import export_table
+from huracan_tui.console.export import ExportError, TypedColumns, export_folder, export_table, writable_folder
+from huracan_tui.console.notification_log import NotificationLog
 from huracan_tui.console.notifications import events_between
 from huracan_tui.console.palette import ActionsProvider
 from huracan_tui.console.prompt import PromptError, parse_prompt
 from huracan_tui.console.screens.data import DataQualityScreen
 from huracan_tui.console.screens.demo import DemoOfferScreen
-from huracan_tui.console.screens.detail import ModelDetailScreen
-from huracan_tui.console.screens.help import HelpScreen
+from huracan_tui.console.screens.help import HelpScreen, scope_of
 from huracan_tui.console.screens.jobs import JobsScreen
 from huracan_tui.console.screens.models import ModelsScreen
 from huracan_tui.console.screens.prompt import PromptScreen
@@ -49,6 +52,7 @@ from huracan_tui.console.state_file import (
     read_state,
     write_state,
 )
+from huracan_tui.console.status_line import StatusPart, fit_status, home_short
 from huracan_tui.console.widgets.disconnected import DisconnectedBanner, retry_seconds
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.config import HuracanConfig
@@ -67,10 +71,18 @@ def clamp_refresh(seconds: float) -> float:
 
 
 def brain_label(url: str) -> str:
-    """Short enough for a status bar: the SQLite file's name, or PostgreSQL's host and database."""
+    """Which brain: the SQLite file's path (absolute, the home directory as `~`; the status bar
+    shortens it from the left where the line is too wide), or PostgreSQL's host and database
+    (never its user or password)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return f"sqlite:{Path(parsed.database or ':memory:').name}"
+        database = parsed.database or ":memory:"
+        if database == ":memory:":
+            return "sqlite::memory:"
+        # A read-only opening is `sqlite:///file:PATH?mode=ro&uri=true`: the file is after `file:`.
+        if parsed.query.get("uri") == "true":
+            database = database.removeprefix("file:")
+        return f"sqlite:{home_short(Path(database))}"
     return f"{parsed.get_backend_name()}:{parsed.host or 'localhost'}/{parsed.database}"
 
 
@@ -166,6 +178,9 @@ class HuracanApp(App):
         self._failed_polls = 0
         self._denials_unwritten: set[threading.Event] = set()  # refusals whose audit row is on its way
         self._queued_jobs: set[int] = set()  # jobs this console's requests queued, no poll has seen yet
+        self.notification_log = NotificationLog()  # every toast shown: the Notifications view (N)
+        self._held_toasts: list[dict] = []  # raised while a dialog's input is typed in: shown after it
+        self._ui_thread: int | None = None  # notify's callers on other threads log on this one
         for theme in THEMES:
             self.register_theme(theme)
         # Set before mounting: the theme is applied with the first styling pass instead of
@@ -182,6 +197,8 @@ class HuracanApp(App):
                             sort_reverse=self.remembered.sort_reverse)
 
     def on_mount(self) -> None:
+        self._ui_thread = threading.get_ident()
+        self.screen_change_signal.subscribe(self, self._screen_changed)
         if self.config.console.keymap:
             self.set_keymap(self.config.console.keymap)
         if self._state_warning:
@@ -244,6 +261,53 @@ class HuracanApp(App):
         # Seen now: active ones are in the next `before`, ended ones were just told.
         self._queued_jobs -= {job.id for job in after.jobs}
 
+    # --- toasts and their log -----------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast, whoever raises it (a poll's events, an action, a screen), is logged for the
+        Notifications view at once; while a dialog's text input has the focus (the `:` prompt, a
+        reason being typed) the toast itself waits until the dialog closes, never drawn over what
+        is being typed. Thread-safe like Textual's: a worker's toast is logged on the UI thread."""
+        if self._ui_thread is not None and threading.get_ident() != self._ui_thread:
+            self.call_later(self.notify, message, title=title, severity=severity, timeout=timeout,
+                            markup=markup)
+            return
+        self.notification_log.add(self.clock(), severity, title, message)
+        self._show_notification_log()
+        toast = {"message": message, "title": title, "severity": severity, "timeout": timeout,
+                 "markup": markup}
+        if self._typing():
+            self._held_toasts.append(toast)
+        else:
+            super().notify(**toast)
+
+    def _typing(self) -> bool:
+        """A dialog is up with its text input focused: a toast would cover what is typed (at 80×24
+        the prompt's input is where toasts are drawn). Held, rather than moved, as the only place
+        Textual puts toasts is the screen's bottom-right corner, where the prompt sits."""
+        screen = self.screen_stack[-1] if self.screen_stack else None
+        return isinstance(screen, ModalScreen) and isinstance(screen.focused, Input)
+
+    def _screen_changed(self, screen: Screen) -> None:
+        # After the refresh: a dialog just pushed has focused its input by then (still typing).
+        if self._held_toasts:
+            self.call_after_refresh(self._release_toasts)
+
+    def _release_toasts(self) -> None:
+        if self._typing():
+            return
+        held, self._held_toasts = self._held_toasts, []
+        for toast in held:
+            super().notify(**toast)
+
+    def _show_notification_log(self) -> None:
+        from huracan_tui.console.screens.notifications import NotificationsScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, NotificationsScreen) and screen.is_mounted:
+                screen.load()
+
     def remember(self, **changes) -> None:
         """Keep a changed setting for this user's next start (fields of RememberedState)."""
         state = replace(self.remembered, **changes)
@@ -257,10 +321,26 @@ class HuracanApp(App):
                         severity="warning")
 
     def _show(self, snapshot: BrainSnapshot) -> None:
+        self._show_status(snapshot)
         for screen in self.screen_stack:
             # A screen still composing shows app.snapshot from its own on_mount instead.
             if isinstance(screen, ModelsScreen | JobsScreen) and screen.is_mounted:
                 screen.show_snapshot(snapshot)
+
+    def _show_status(self, snapshot: BrainSnapshot) -> None:
+        """The one status line, on every view in the stack after every poll: the one on top and
+        those under it (back on them, the clock is not stale). One line for all, fitted once."""
+        line = self.status_line(snapshot)
+        for screen in self.screen_stack:
+            if screen.is_mounted:
+                for bar in screen.query(StatusBar):
+                    bar.show(line)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # The line is fitted to the width: a narrower terminal drops parts of it, a wider one
+        # gets them back, without waiting for the next poll (none comes while paused).
+        if self.snapshot is not None:
+            self.call_after_refresh(self._show_status, self.snapshot)
 
     @on(PollFailed)
     def _poll_failed(self, message: PollFailed) -> None:
@@ -304,18 +384,32 @@ class HuracanApp(App):
         if start:
             self.start_demo()
 
-    def status_line(self, snapshot: BrainSnapshot) -> str:
+    def status_line(self, snapshot: BrainSnapshot, width: int | None = None) -> str:
+        """The status bar's line in `width` characters (default: the terminal's, less the bar's
+        padding). Where it does not fit, parts give way in this order: the refresh interval (never
+        PAUSED), the brain's path from its left, the user's name (the role stays), the slot count,
+        the feeds, a failing feed's reason, the leader, the jobs, and the brain last."""
+        width = self.size.width - 2 if width is None else width
         active = len(snapshot.active_jobs)
         jobs = f"{active} job{'s' if active != 1 else ''} active" if active else "idle"
         role = "READ-ONLY" if self.role == "viewer" else "OPERATOR"
-        live = "PAUSED" if self.paused else f"every {self.refresh_seconds:g}s"
-        leader = f"leader: {snapshot.leader.label}" if snapshot.leader else "no leader"
+        refreshed = f"refreshed {snapshot.taken_at:%H:%M:%S} UTC"
+        if self.paused:
+            fresh = StatusPart(f"{refreshed} (PAUSED)")
+        else:
+            fresh = StatusPart(f"{refreshed} (every {self.refresh_seconds:g}s)", drop=9, short=refreshed)
+        brain = f"brain {brain_label(self.brain.url)}"
         feeds = feeds_text(snapshot.feeds)
-        if feeds:
-            leader += f"  ·  {feeds}"
-        return (f"brain {brain_label(self.brain.url)}  ·  {leader}  ·  {self.user} {role}  ·  "
-                f"{len(snapshot.slots)} slots  ·  {jobs}  ·  refreshed {snapshot.taken_at:%H:%M:%S} UTC "
-                f"({live})")
+        failing = any(feed.state == "failing" for feed in snapshot.feeds)
+        return fit_status([
+            StatusPart(brain, drop=1, shrink=8, keep=brain.index(":") + 1),
+            StatusPart(f"leader: {snapshot.leader.label}" if snapshot.leader else "no leader", drop=3),
+            StatusPart(feeds, drop=4 if failing else 5, short="feed FAILING" if failing else ""),
+            StatusPart(f"{self.user} {role}", drop=7, short=role),
+            StatusPart(f"{len(snapshot.slots)} slots", drop=6),
+            StatusPart(jobs, drop=2),
+            fresh,
+        ], width)
 
     # --- the one gate -------------------------------------------------------------------------
 
@@ -380,9 +474,10 @@ class HuracanApp(App):
 
     # --- actions ------------------------------------------------------------------------------
 
-    def start_demo(self) -> None:
+    def start_demo(self, *, asked: bool = False) -> None:
         """An operator request like any other (the leader checks the role again); the demo job
-        it creates trains in a worker process."""
+        it creates trains in a worker process. On a brain with models (`d`, or `--demo`) it asks
+        first: the demo would train every demo slot again."""
         if not self.allows("demo"):
             self.deny("demo.start")
             return
@@ -391,9 +486,18 @@ class HuracanApp(App):
         if running:  # the handler refuses it too; the console knows already, from its snapshot
             self.notify(f"The demo is already running as job {running[0].id}.")
             return
+        trained = [slot for slot in (self.snapshot.slots if self.snapshot else []) if slot.versions]
+        if trained and not asked:
+            self.push_screen(DemoOfferScreen(existing=len(trained)),
+                             lambda start: self.start_demo(asked=True) if start else None)
+            return
         self.submit_request("demo", {})
 
     def open_slot(self, slot_key: str) -> None:
+        # Imported when first opened: its equity charts bring plotext and numpy, a tenth of a
+        # second the console's first paint does not wait for.
+        from huracan_tui.console.screens.detail import ModelDetailScreen
+
         self.push_screen(ModelDetailScreen(slot_key))
 
     def action_demo(self) -> None:
@@ -473,6 +577,12 @@ class HuracanApp(App):
         if not isinstance(self.screen, QueuesScreen):
             self.push_screen(QueuesScreen())
 
+    def action_show_notifications(self) -> None:
+        from huracan_tui.console.screens.notifications import NotificationsScreen
+
+        if not isinstance(self.screen, NotificationsScreen):
+            self.push_screen(NotificationsScreen())
+
     def action_show_jobs(self) -> None:
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
@@ -529,8 +639,9 @@ class HuracanApp(App):
         self.submit_request("cancel_job", {"job": job_id, "reason": reason, "target": f"job {job_id}"})
 
     def action_help(self) -> None:
+        """Help for the view in front: its columns (COLUMN_HELP, where it has one) and keys first."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(scope_of(self.screen), getattr(self.screen, "COLUMN_HELP", ())))
 
     def action_command_line(self) -> None:
         if not isinstance(self.screen, PromptScreen):
@@ -568,13 +679,24 @@ class HuracanApp(App):
         else:
             self.call_later(self.run_action, command.action)
 
-    def export_table(self, table, name: str, fmt: str) -> None:
-        path = export_table(table, Path(self.config.console.export_dir), name, fmt, self.clock())
-        self.notify(f"Wrote {path}", title="Export")
+    def export_table(self, table, name: str, fmt: str, typed: TypedColumns | None = None) -> None:
+        """Write the table shown to the export folder; the toast names the file, or why not."""
+        try:
+            path = export_table(table, export_folder(self.config.console.export_dir), name, fmt,
+                                self.clock(), typed)
+        except ExportError as error:
+            self.notify(f"Export not written: {error}", severity="warning", title="Export", markup=False)
+            return
+        self.notify(f"Wrote {path}", title="Export", markup=False)
 
     def action_save_svg(self) -> None:
-        folder = Path(self.config.console.export_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        path = self.save_screenshot(path=str(folder),
-                                    filename=f"huracan-{self.clock():%Y%m%dT%H%M%S}.svg")
-        self.notify(f"Wrote {path}", title="Screenshot")
+        folder = export_folder(self.config.console.export_dir)
+        try:
+            path = self.save_screenshot(path=str(writable_folder(folder)),
+                                        filename=f"huracan-{self.clock():%Y%m%dT%H%M%S}.svg")
+        except (ExportError, OSError) as error:
+            why = error if isinstance(error, ExportError) else f"cannot write to {folder} ({error.strerror})"
+            self.notify(f"Screenshot not written: {why}", severity="warning", title="Screenshot",
+                        markup=False)
+            return
+        self.notify(f"Wrote {path}", title="Screenshot", markup=False)

@@ -22,6 +22,7 @@ PROMPT_WORDS: dict[str, tuple[str, str, str]] = {
     "rollbacks": ("show_rollbacks", "", "the Rollback log"),
     "audit": ("show_audit", "", "the Audit log"),
     "queues": ("show_queues", "", "the retrain and prune queues"),
+    "notifications": ("show_notifications", "", "every toast this console showed, newest first"),
     "replay": ("show_replay", "[HOURS]", "the Replay view: what the console showed in the last HOURS (24)"),
     "drift": ("show_drift", "[SLOT]", "the Drift view of a slot (default: the one in view)"),
     "importance": ("show_importance", "[SLOT]", "the Importance view of a slot"),

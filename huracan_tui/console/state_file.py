@@ -1,7 +1,8 @@
 """What the console remembers for its user between runs: theme, the Models view's sort and the
 refresh interval. A small JSON file under the XDG state directory (platformdirs), written
 atomically (a temporary file renamed over it) so a crash never leaves half a file; one that
-cannot be read is ignored (the caller warns), never a traceback."""
+cannot be read is ignored (the caller warns), never a traceback. `user_dir` is the one place the
+console's XDG folders are resolved (state here, data for exports)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Literal
 
-from platformdirs import user_state_dir
+from platformdirs import user_data_dir, user_state_dir
 
+APP_NAME = "huracan"
 STATE_FILE_NAME = "console.json"
 
 
@@ -30,9 +33,15 @@ class StateFileError(ValueError):
     """Why the state file was ignored, as one line for a toast."""
 
 
+def user_dir(kind: Literal["state", "data"]) -> Path:
+    """The console's folder under an XDG base (platformdirs): `state` $XDG_STATE_HOME/huracan
+    (~/.local/state/huracan), `data` $XDG_DATA_HOME/huracan (~/.local/share/huracan). Read at call
+    time: a variable set after import (tests) is honoured."""
+    return Path(user_state_dir(APP_NAME) if kind == "state" else user_data_dir(APP_NAME))
+
+
 def default_state_path() -> Path:
-    # Read at call time: XDG_STATE_HOME set after import (tests) is honoured.
-    return Path(user_state_dir("huracan")) / STATE_FILE_NAME
+    return user_dir("state") / STATE_FILE_NAME
 
 
 def read_state(path: Path) -> RememberedState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 
 from textual.widgets import DataTable, Static
@@ -11,6 +12,7 @@ from huracan_tui.console.screens.demo import DemoOfferScreen
 from huracan_tui.console.screens.detail import ModelDetailScreen
 from huracan_tui.console.screens.help import HelpScreen
 from huracan_tui.console.screens.models import ModelsScreen
+from huracan_tui.console.widgets.slot_table import MODEL_COLUMNS
 from scheduler.config import HuracanConfig
 from tests.conftest import FAST_TRAINING
 from tests.tui.helpers import make_app, wait_until
@@ -25,7 +27,7 @@ def models_table(app) -> DataTable:
 
 async def test_opens_on_models_view_with_trained_slots(seeded_brain_url):
     app = make_app(seeded_brain_url)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 40)) as pilot:  # wide enough for every column
         await wait_until(pilot, lambda: models_table(app).row_count == 2, what="two slot rows")
         assert isinstance(app.screen, ModelsScreen)
         table = models_table(app)
@@ -66,11 +68,41 @@ async def test_help_lists_every_key_and_closes(seeded_brain_url):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        keys = app.screen.query_one("#help-keys", DataTable)
-        listed = {str(keys.get_row_at(i)[0]) for i in range(keys.row_count)}
+        listed = {key for _, key, _ in app.screen.shown}
         assert {"q", "? / F1", "Enter", "Esc", "d", "r"} <= listed
         await pilot.press("escape")
         assert isinstance(app.screen, ModelsScreen)
+
+
+async def test_help_explains_the_columns_of_the_view_it_was_opened_on_then_groups_keys_by_view(
+        seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: models_table(app).row_count == 2, what="two slot rows")
+        await pilot.press("question_mark")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen) and help_screen.scope == "models"
+        sections = list(dict.fromkeys(section for section, _, _ in help_screen.shown))
+        assert sections[:3] == ["Columns of the Models view", "Keys in the Models view", "Keys everywhere"]
+        assert "Keys in the Replay view" in sections and sections[-1].startswith("Commands")
+        columns = {key: text for section, key, text in help_screen.shown if section.startswith("Columns")}
+        assert set(columns) == {label for _, label in MODEL_COLUMNS}  # every column, by its header
+        assert columns["Sharpe"].startswith("Walk-forward, out of sample")
+        assert "champion" in columns["Sharpe"]
+        assert columns["Live Sharpe"].startswith("Live")
+        assert columns["Latest"].startswith("The latest version")
+        # Esc is listed once per view that has it, under that view: never seven bare rows in a list.
+        escapes = [section for section, key, _ in help_screen.shown if key == "Esc"]
+        assert len(escapes) == len(set(escapes))
+        await pilot.press(*"drift")
+        await wait_until(pilot, lambda: all("drift" in " ".join(row).lower() for row in help_screen.shown),
+                         what="the search applied")
+        await pilot.press("escape")
+        await pilot.press("down", "enter")  # the slot detail: its own keys come first
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelDetailScreen), what="the detail")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen) and app.screen.scope == "detail"
+        assert app.screen.shown[0][0] == "Keys in the slot detail"
 
 
 async def test_q_quits(seeded_brain_url):
@@ -97,7 +129,7 @@ async def test_view_updates_in_place_as_the_brain_changes(seeded_brain_url, fast
     from scheduler.services.training import train_slot
 
     app = make_app(seeded_brain_url)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(200, 40)) as pilot:  # wide enough for every column
         await wait_until(pilot, lambda: models_table(app).row_count == 2, what="slot rows")
         table = models_table(app)
         with open_brain(seeded_brain_url) as other:
@@ -210,3 +242,25 @@ async def test_the_sort_order_holds_after_refreshes_that_change_the_sorted_colum
                          what="EURUSD's new live Sharpe")
         shown = [str(table.get_cell(row.key, "live_sharpe")) for row in table.ordered_rows]
         assert shown == ["+2.10", "+1.66"]
+
+
+async def test_the_demo_asks_first_on_a_brain_that_has_models(seeded_brain_url):
+    """`--demo` (or `d`) on a brain with models would train every demo slot again: it asks."""
+    app = make_app(seeded_brain_url, demo=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, DemoOfferScreen), what="the question")
+        asked = str(app.screen.query_one("#demo-offer", Static).render())
+        assert "already has 2 slots with models" in asked and "Run the demo anyway?" in asked
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="the question gone")
+        assert app.brain.list_requests() == [] and app.brain.list_jobs() == []  # nothing started
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, DemoOfferScreen), what="asked again")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: [r.action for r in app.brain.list_requests()] == ["demo"],
+                         what="the demo asked for")
+        job = (await wait_until(pilot, lambda: app.brain.list_jobs(), what="the demo job"))[0]
+        app.brain.cancel_job(job.id)  # its worker stops at its next report
+        pid = app.brain.get_job(job.id).pid  # None: cancelled before a worker claimed it
+        await wait_until(pilot, lambda: pid is None or not os.path.exists(f"/proc/{pid}"), timeout=120,
+                         what="the worker gone")

@@ -74,6 +74,19 @@ async def test_filter_narrows_rows_and_escape_clears(seeded_brain_url):
         assert app.focused is table(app)
 
 
+async def test_enter_keeps_the_filter_and_closes_its_box(seeded_brain_url):
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        await pilot.press("slash", *"eur", "enter")
+        await wait_until(pilot, lambda: table(app).row_count == 1, what="one matching row")
+        box = app.screen.query_one("#filter")
+        assert not box.display and app.focused is table(app)  # the box gave its row back
+        assert "1 of 2 match 'eur'" in str(app.screen.query_one("#models-title").render())
+        await pilot.press("slash")  # opens again with the text kept
+        assert box.display and box.value == "eur"
+
+
 async def test_sort_cycles_columns_and_reverses(seeded_brain_url):
     app = make_app(seeded_brain_url)
     async with app.run_test(size=(120, 40)) as pilot:

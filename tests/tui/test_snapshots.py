@@ -14,6 +14,13 @@ from tests.tui.helpers import make_app, wait_until
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 
 
+@pytest.fixture(autouse=True)
+def home_is_the_tests_folder(tmp_path, monkeypatch) -> None:
+    """The status bar names the brain's file from the home directory (`~/brain.db`): the same
+    header in every run, wherever pytest keeps its temporary folders."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
 def _slot_rows(app) -> int:
     return app.screen.query_one("#models", DataTable).row_count
 
@@ -43,6 +50,27 @@ def test_model_detail(snap_compare, seeded_brain_url, size):
         await pilot.press("down", "enter")
         await wait_until(pilot, lambda: pilot.app.screen.query_one("#folds", DataTable).row_count == 3,
                          what="fold rows")
+        await wait_until(pilot, lambda: pilot.app.screen.query_one("#equity-live").summary,
+                         what="equity lines")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_goog)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_model_detail_with_live_equity(snap_compare, seeded_brain_url, size):
+    """GOOG's champion with 60 matured forecasts since its promotion: its live equity curve."""
+    from huracan_tui.console.widgets.equity_chart import EquityChart
+    from tests.scheduler.test_sched_equity import seed_live_equity
+
+    seed_live_equity(seeded_brain_url)
+
+    async def open_goog(pilot) -> None:
+        await _models_loaded(pilot)
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: pilot.app.screen.query("#equity-live")
+                         and "since" in pilot.app.screen.query_one("#equity-live", EquityChart).summary,
+                         what="the live equity curve")
         await pilot.pause()
 
     assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_goog)
@@ -346,3 +374,23 @@ def test_models_view_with_the_live_loop(snap_compare, seeded_brain_url, size):
         brain.enqueue("retrain", "GOOG:1d:fwd_ret_1", rule="live_sharpe", reason="live Sharpe -0.30 < 0",
                       now=checked)
     assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=_models_loaded)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_notifications_view(snap_compare, seeded_brain_url, size):
+    async def open_notifications(pilot) -> None:
+        await _models_loaded(pilot)
+        app = pilot.app
+        app.notify("Job 7 (train GOOG:1d:fwd_ret_1) finished: stored 1 version", title="Job finished")
+        app.notify("GOOG:1d:fwd_ret_1: 3 of 8 features drifted (PSI)", title="Drift detected",
+                   severity="warning")
+        app.notify("Job 8 (train EURUSD:1h:fwd_ret_1) failed: worker lost", title="Job failed",
+                   severity="error")
+        await pilot.press("N")
+        await wait_until(pilot, lambda: app.screen.query("#notifications")
+                         and app.screen.query_one("#notifications", DataTable).row_count == 3,
+                         what="three notifications")
+        app.clear_notifications()  # the view, not the toasts over it
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_notifications)

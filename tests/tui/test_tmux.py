@@ -95,9 +95,9 @@ def test_operator_round_trip(seeded_brain_url, terminal_env, tmp_path):
         term.keys("Escape")
         assert "EURUSD:1h:fwd_ret_1" in term.wait_gone("walk-forward folds")
         term.keys("?")
-        term.wait_for("Huracan — keys")
+        term.wait_for("Huracan — help")
         term.keys("Escape")
-        term.wait_gone("Huracan — keys")
+        term.wait_gone("Huracan — help")
         term.keys("q")
         assert term.wait_exit() == 0
     finally:

@@ -82,9 +82,9 @@ async def test_replay_opens_by_key_and_steps_back_to_the_older_champion(seeded_b
         await pilot.press("left")  # the table has focus: the arrow still steps through frames
         await wait_until(pilot, lambda: screen.index == 1, what="one frame back")
         assert "10:00:00" in title(app) and "frame 2 of 3" in title(app)
-        assert cell(app, GOOG, "champion") == "v1" and cell(app, GOOG, "latest") == "v2"
+        assert cell(app, GOOG, "champion") == "v1" and cell(app, GOOG, "version") == "v2"
         assert cell(app, GOOG, "queue") == "retrain"
-        assert (cell(app, GOOG, "live_sharpe"), cell(app, GOOG, "live_win"), cell(app, GOOG, "live_n")) == (
+        assert (cell(app, GOOG, "live_sharpe"), cell(app, GOOG, "live_hit"), cell(app, GOOG, "live_n")) == (
             "+0.80", "54.0%", "40")
         assert "2/3" in cell(app, GOOG, "drift") and "!" in cell(app, GOOG, "drift")
         queue = screen.query_one("#replay-queue", DataTable)

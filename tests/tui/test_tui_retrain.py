@@ -141,3 +141,30 @@ async def test_an_ensemble_of_a_slot_with_one_kind_is_refused_in_one_line(seeded
                                     timeout=60, what="the request to be decided")
             assert done[0].state == "failed" and "an ensemble blends at least 2 kinds" in done[0].outcome
             assert brain.list_jobs() == []
+
+
+async def test_the_dialog_starts_on_the_champions_kind_and_offers_only_kinds_fitting_the_target(
+        seeded_brain_url):
+    with open_brain(seeded_brain_url) as brain:
+        champion = brain.promote_version(GOOG, 2, actor="carol", reason="first", force=True)
+        champion_kind = brain.get_version(GOOG, champion.version).model_kind
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await models_ready(pilot)
+        await pilot.press("down", "t")
+        await wait_until(pilot, lambda: isinstance(app.screen, RetrainScreen) and app.screen.champion_loaded,
+                         what="the dialog with the champion's spec")
+        dialog = app.screen
+        kind = dialog.query_one("#retrain-kind", Select)
+        assert kind.value == champion_kind == "lightgbm"  # not the first kind of the list
+        offered = [value for _, value in kind._options]
+        assert "lightgbm" in offered and "logistic" not in offered  # a regression target: no classifiers
+        dialog.query_one("#retrain-target", Select).value = "direction"
+        await wait_until(pilot, lambda: "logistic" in [v for _, v in kind._options], what="classifiers")
+        offered = [value for _, value in kind._options]
+        assert "lightgbm_classifier" in offered and "lightgbm" not in offered and "linear" not in offered
+        assert kind.value in offered
+        # The list is searched by typing: open it, type, Enter picks the match.
+        kind.focus()
+        await pilot.press("enter", *"xgb", "enter")
+        await wait_until(pilot, lambda: kind.value == "xgboost_classifier", what="the typed kind chosen")

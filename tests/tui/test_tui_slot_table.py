@@ -11,7 +11,13 @@ from textual.app import App, ComposeResult
 
 from huracan_tui.console.widgets import slot_table
 from huracan_tui.console.widgets.filtered_table import matching
-from huracan_tui.console.widgets.slot_table import SlotTable
+from huracan_tui.console.widgets.slot_table import (
+    CELL_PADDING,
+    COLUMN_PRIORITY,
+    MODEL_COLUMNS,
+    SlotTable,
+    fit_columns,
+)
 from scheduler.services.overview import LiveSummary, OosMetrics, SlotOverview
 
 T0 = datetime(2026, 1, 6, 8, tzinfo=UTC)
@@ -84,3 +90,14 @@ async def test_slots_without_live_numbers_stay_last_whichever_way_the_column_is_
             table.show_slots(slots, sort_by="live_sharpe", reverse=reverse, resort=True)
             assert [str(table.get_row_at(i)[0]).split(":")[0] for i in range(table.row_count)] == expected
 
+
+
+def test_columns_that_do_not_fit_are_dropped_least_important_first():
+    widths = {key: len(label) for key, label in MODEL_COLUMNS}
+    every = sum(width + CELL_PADDING for width in widths.values())
+    assert fit_columns(widths, every) == tuple(key for key, _ in MODEL_COLUMNS)
+    narrow = fit_columns(widths, 60)
+    assert narrow == tuple(key for key, _ in MODEL_COLUMNS if key in COLUMN_PRIORITY[:len(narrow)])
+    assert sum(widths[key] + CELL_PADDING for key in narrow) <= 60
+    # The sorted column stays, even when it is the least important; the slot always does.
+    assert fit_columns(widths, 10, keep="mae") == ("slot", "mae")

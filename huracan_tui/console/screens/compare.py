@@ -33,8 +33,10 @@ VERDICT_STYLES = {"challenger_better": "bold green", "champion_better": "bold re
                   "no_difference": "dim", "mixed": "yellow"}
 CHALLENGER_COLUMNS = (("version", "Ver"), ("model", "Model"), ("trained", "Trained (UTC)"),
                       ("verdict", "Last verdict"))
+# "p adj.": the p-value after the multiple-testing correction (Holm by default); short, so the
+# verdicts fit an 80-column terminal.
 RESULT_COLUMNS = (("challenger", "Ver"), ("test", "Test"), ("statistic", "Statistic"),
-                  ("p", "p"), ("p_adjusted", "p corrected"), ("effect", "Effect"), ("verdict", "Verdict"))
+                  ("p", "p"), ("p_adjusted", "p adj."), ("effect", "Effect"), ("verdict", "Verdict"))
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def result_cells(row: dict) -> dict[str, object]:
 def result_details(row: dict) -> str:
     return (f"v{row['challenger_version']} against champion v{row['champion_version']}  ·  {row['test']}  ·  "
             f"{fmt.timestamp(row['ts'])} UTC\nstatistic {fmt.number(row['statistic'], 6)}  "
-            f"p {fmt.number(row['p_value'], 6)}  p corrected {fmt.number(row['p_adjusted'], 6)} "
+            f"p {fmt.number(row['p_value'], 6)}  p adj. {fmt.number(row['p_adjusted'], 6)} "
             f"({row['correction'] or '-'})  effect {fmt.number(row['effect_size'], 6)}  ·  "
             f"verdict {row['verdict']}\n{details_text(row.get('details'))}")
 

@@ -1,7 +1,7 @@
 """What the table views share (Models, Jobs, Data, Registry, Drift, Importance, A/B and the log
 tables): `/` opens a filter box above the tables and every keystroke hands its text to the view's
-FilteredTables (which narrow their rows, synced in place); Enter keeps the filter and returns to
-the table, Esc in the box clears it. A details panel under the tables shows what Enter drilled
+FilteredTables (which narrow their rows, synced in place); Enter keeps the filter, closes the box and
+returns to the table, Esc in the box clears it. A details panel under the tables shows what Enter drilled
 into; Esc closes it before it leaves the view."""
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ class FilteredScreen(HuracanScreen):
 
     @on(Input.Submitted, "#filter")
     def _filter_kept(self) -> None:
+        # The box closes and gives its row back; the heading still says the filter is on, and
+        # `/` opens it again with its text.
+        self.query_one("#filter", FilterInput).display = False
         self.query_one(f"#{self.FILTER_TABLE}", DataTable).focus()
 
     def clear_filter(self) -> None:

@@ -11,9 +11,16 @@ from textual.widgets import DataTable, Footer, ProgressBar, Static
 
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
+from huracan_tui.console.export import TypedColumns
 from huracan_tui.console.screens.filtered import FilteredScreen
 from huracan_tui.console.widgets.filtered_table import filter_box, sync_rows
-from huracan_tui.console.widgets.slot_table import MODEL_COLUMNS, LiveCellRules, SlotTable
+from huracan_tui.console.widgets.slot_table import (
+    COLUMN_MEANINGS,
+    MODEL_COLUMNS,
+    MODEL_VALUES,
+    LiveCellRules,
+    SlotTable,
+)
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.overview import BrainSnapshot
 
@@ -57,6 +64,18 @@ def job_message(job) -> str:
     return job.error or job.message or ""
 
 
+# Kept free beside the table for its vertical scrollbar, so the columns that fit are not cut.
+SCROLLBAR_WIDTH = 2
+
+
+def columns_hint(table: SlotTable) -> str:
+    """What the heading says of columns the terminal is too narrow for, and how to see them."""
+    if table.wide:
+        return "  ·  all columns (w fits them to the width)"
+    hidden = table.hidden_columns
+    return f"  ·  +{hidden} column{'s' if hidden != 1 else ''} (w shows all)" if hidden else ""
+
+
 def set_display(widget, shown: bool) -> None:
     """Show or hide, touching the widget (and the layout) only when that changes."""
     if widget.display != shown:
@@ -65,6 +84,7 @@ def set_display(widget, shown: bool) -> None:
 
 class ModelsScreen(FilteredScreen):
     BINDINGS = bindings("models")
+    COLUMN_HELP = tuple((label, COLUMN_MEANINGS[key]) for key, label in MODEL_COLUMNS)  # for `?`
     AUTO_FOCUS = "#models"
     FILTER_TABLE = "models"
 
@@ -112,13 +132,15 @@ class ModelsScreen(FilteredScreen):
         if first_frame and by_key and len(slots) > FIRST_FRAME_ROWS:
             slots = slots[:FIRST_FRAME_ROWS]
         console = self.app.config.console
-        shown = self.query_one("#models", SlotTable).show_slots(
+        table = self.query_one("#models", SlotTable)
+        shown = table.show_slots(
             slots, sort_by=self.sort_column, reverse=self.sort_reverse, resort=resort, now=snapshot.taken_at,
-            rules=LiveCellRules(console.min_live_samples, console.stale_after_bars))
+            rules=LiveCellRules(console.min_live_samples, console.stale_after_bars),
+            width=self.app.size.width - SCROLLBAR_WIDTH)
         title = ("Models" if not self.filter_text
                  else f"Models: {shown} of {len(snapshot.slots)} match '{self.filter_text}'")
         sort = dict(MODEL_COLUMNS)[self.sort_column] + (" ↓" if self.sort_reverse else " ↑")
-        heading = f"{title}  ·  sorted by {sort}"
+        heading = f"{title}  ·  sorted by {sort}{columns_hint(table)}"
         if heading != self._heading:  # an unchanged heading must not cost a layout pass
             self._heading = heading
             self.query_one("#models-title", Static).update(heading)
@@ -134,6 +156,14 @@ class ModelsScreen(FilteredScreen):
     def show_filtered(self) -> None:
         if self.app.snapshot is not None:
             self.show_snapshot(self.app.snapshot)
+
+    def on_resize(self) -> None:
+        self.show_filtered()  # the columns that fit the new width
+
+    def action_toggle_wide(self) -> None:
+        table = self.query_one("#models", SlotTable)
+        table.wide = not table.wide
+        self.show_filtered()
 
     def selected_slot(self) -> str | None:
         table = self.query_one("#models", DataTable)
@@ -169,7 +199,8 @@ class ModelsScreen(FilteredScreen):
             self.show_snapshot(self.app.snapshot, resort=True)
 
     def action_export(self, fmt: str) -> None:
-        self.app.export_table(self.query_one("#models", DataTable), "models", fmt)
+        table = self.query_one("#models", SlotTable)  # typed values from the overviews behind the rows
+        self.app.export_table(table, "models", fmt, TypedColumns(MODEL_VALUES, table.overview, MODEL_COLUMNS))
 
     def action_copy_slot(self) -> None:
         slot = self.selected_slot()

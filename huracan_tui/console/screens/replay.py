@@ -26,23 +26,15 @@ from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
 from huracan_tui.console.widgets.filtered_table import sync_rows
 from huracan_tui.console.widgets.heatmap import dataset_cell
+from huracan_tui.console.widgets.slot_table import MODEL_COLUMNS
 from huracan_tui.console.widgets.status_bar import StatusBar
 
 DEFAULT_HOURS = 24.0
 KINDS = ("metrics", "queues", "drift")
-SLOT_COLUMNS = (
-    ("slot", "Slot"),
-    ("champion", "Champ"),
-    ("latest", "Latest"),
-    ("model", "Model"),
-    ("sharpe", "Sharpe"),
-    ("hit", "Hit rate"),
-    ("live_sharpe", "Live Sh."),
-    ("live_win", "Live win"),
-    ("live_n", "Live n"),
-    ("drift", "Drift"),
-    ("queue", "Queue"),
-)
+# The Models view's figures under the Models view's names (one name per figure across views).
+SLOT_COLUMNS = tuple((key, dict(MODEL_COLUMNS)[key]) for key in (
+    "slot", "champion", "version", "model", "sharpe", "hit", "live_sharpe", "live_hit", "live_n", "drift",
+    "queue"))
 QUEUE_COLUMNS = (
     ("id", "#"),
     ("queue", "Queue"),
@@ -118,12 +110,12 @@ def slot_cells(step: ReplayStep, slot: str) -> dict[str, object]:
     return {
         "slot": slot,
         "champion": fmt.right(f"v{metrics['champion']}" if metrics.get("champion") else "-"),
-        "latest": fmt.right(f"v{metrics['latest']}" if metrics.get("latest") else "-"),
+        "version": fmt.right(f"v{metrics['latest']}" if metrics.get("latest") else "-"),
         "model": metrics.get("model") or "-",
         "sharpe": fmt.signed(oos.get("sharpe")),
         "hit": fmt.percent(oos.get("hit_rate")),
         "live_sharpe": fmt.signed(live.get("sharpe")),
-        "live_win": fmt.percent(live.get("win_rate")),
+        "live_hit": fmt.percent(live.get("win_rate")),
         "live_n": fmt.right("-" if live_n is None else f"{live_n:.0f}"),
         "drift": dataset_cell(*drift_counts(check)) if check else Text("-", style="dim"),
         "queue": queue_label([item for item in step.queue_items() if item["slot"] == slot]),

@@ -77,18 +77,33 @@ class RetrainChoice:
 
 
 class ChampionSpec(Message):
-    """The champion's (else newest version's) recipe, steps and target kind, read off the UI thread."""
+    """The champion's (else newest version's) kind, recipe, steps and target kind, read off the UI
+    thread."""
 
-    def __init__(self, recipe: str | None, steps: str = "", learns: str = "fwd_ret") -> None:
+    def __init__(self, recipe: str | None, steps: str = "", learns: str = "fwd_ret",
+                 kind: str | None = None) -> None:
         super().__init__()
-        self.recipe, self.steps, self.learns = recipe, steps, learns
+        self.recipe, self.steps, self.learns, self.kind = recipe, steps, learns, kind
 
 
-def retrain_kinds() -> list[str]:
-    """The kinds that can train here, simplest first (engine.models.zoo: names and cards only)."""
-    from engine.models import zoo
+def retrain_kinds() -> dict[str, str]:
+    """The kinds that can train here, simplest first, with their task (regression or
+    classification): engine.models' registry and cards only, no learning library."""
+    from engine.models import model_class, zoo
 
-    return [entry["kind"] for entry in zoo() if entry["available"]]
+    return {entry["kind"]: str(getattr(model_class(entry["kind"]), "task", "regression"))
+            for entry in zoo() if entry["available"]}
+
+
+def fits_target(task: str, learns: str) -> bool:
+    """A classifier learns a direction, a regressor a number (as job_params checks it)."""
+    return (task == "classification") == (learns == "direction")
+
+
+def kind_options(kinds: dict[str, str], learns: str) -> list[tuple[str, str]]:
+    """The kinds that can learn `learns`, then the ensembles (they blend the slot's own versions)."""
+    return [*((kind, kind) for kind, task in kinds.items() if fits_target(task, learns)),
+            *((label, ENSEMBLE_KIND + method) for method, label in ENSEMBLE_LABELS.items())]
 
 
 class RetrainScreen(ModalScreen[RetrainChoice | None]):
@@ -110,20 +125,22 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
     }
     """
 
-    def __init__(self, slot_key: str, kinds: list[str], kind: str, *, cadence: str = "full") -> None:
+    def __init__(self, slot_key: str, kinds: dict[str, str], kind: str, *, cadence: str = "full") -> None:
+        """`kinds`: kind -> task (retrain_kinds); `kind`: the default until the champion's is read."""
         super().__init__()
         self.slot_key = slot_key
         self.kinds = kinds
-        self.default_kind = kind if kind in kinds else kinds[0]
+        self.learns = "fwd_ret"
+        first = next(value for _, value in kind_options(kinds, self.learns))
+        self.default_kind = kind if kind in kinds and fits_target(kinds[kind], self.learns) else first
         self.default_cadence = cadence
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-dialog"):
             yield Static(f"Retrain {self.slot_key}", classes="section-title")
-            yield Label("Model kind", id="retrain-first")
-            yield Select([*((kind, kind) for kind in self.kinds),
-                          *((label, ENSEMBLE_KIND + method) for method, label in ENSEMBLE_LABELS.items())],
-                         value=self.default_kind, allow_blank=False, id="retrain-kind", compact=True)
+            yield Label("Model kind (those that can learn the target; type to search)", id="retrain-first")
+            yield Select(kind_options(self.kinds, self.learns), value=self.default_kind, allow_blank=False,
+                         id="retrain-kind", compact=True)
             yield Label("Device (neural kinds; the others train on the CPU)")
             yield Select([(DEVICE_LABELS[name], name) for name in DEVICE_CHOICES], value="auto",
                          allow_blank=False, id="retrain-device", compact=True)
@@ -159,7 +176,11 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
         if summary is None:  # nothing to default to: the presets as they are
             self.post_message(ChampionSpec(None))
             return
-        self.post_message(ChampionSpec(summary.recipe, summary.preprocessing, summary.target_kind))
+        kind = version.model_kind
+        if kind == "ensemble":  # retrained as what it is: a blend by the same method
+            ensemble = (version.manifest.get("spec") or {}).get("ensemble") or {}
+            kind = ENSEMBLE_KIND + str(ensemble.get("method"))
+        self.post_message(ChampionSpec(summary.recipe, summary.preprocessing, summary.target_kind, kind))
 
     @on(ChampionSpec)
     def _preselect(self, message: ChampionSpec) -> None:
@@ -170,6 +191,22 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
         self.query_one("#retrain-features-label", Label).update(
             f"Features and preprocessing (the champion's: {self.champion_features})")
         self.query_one("#retrain-target", Select).value = message.learns
+        self._offer_kinds(message.learns, prefer=message.kind)
+
+    @on(Select.Changed, "#retrain-target")
+    def _target_changed(self, event: Select.Changed) -> None:
+        if event.value != self.learns:
+            self._offer_kinds(str(event.value))
+
+    def _offer_kinds(self, learns: str, *, prefer: str | None = None) -> None:
+        """Only the kinds that can learn `learns`; the one chosen stays where it still fits."""
+        self.learns = learns
+        select = self.query_one("#retrain-kind", Select)
+        options = kind_options(self.kinds, learns)
+        values = [value for _, value in options]
+        keep = next((kind for kind in (prefer, select.value) if kind in values), values[0])
+        select.set_options(options)
+        select.value = keep
 
     def choice(self) -> RetrainChoice:
         return RetrainChoice(
