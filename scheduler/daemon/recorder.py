@@ -6,7 +6,8 @@ Three kinds of frame, each a small JSON document built from the brain:
   Sharpe / hit rate / IC / MAE and live numbers (brain.live_summaries) when there are any (the
   latest version's before the slot has a champion);
 - "queues": the open retrain and prune items with their rules and reasons;
-- "drift": per slot, the newest check's drifted features per method and the dataset verdict.
+- "drift": per slot, the newest check's drifted features per method and the dataset verdict, and
+  the drift flag exactly as the console reads it (its method's newest check).
 
 Numbers are rounded to 4 significant digits: enough to read, and noise below that does not count
 as a change, so an unchanged brain costs no rows (brain.history stores only changes).
@@ -94,10 +95,16 @@ def latest_drift_check(brain: Brain, slot_key: str) -> dict[str, Any] | None:
 
 
 def drift_frame(brain: Brain) -> dict[str, Any]:
+    """Each slot's newest check, and ("flag") the drift flag the console's Models view shows: the
+    very read it makes (brain.drift_flags), so a replayed frame shows what the console showed."""
+    flags = brain.drift_flags()
     slots = {}
     for slot in brain.list_slots():
         check = latest_drift_check(brain, slot.key)
         if check is not None:
+            flag = flags.get(slot.key)
+            if flag is not None:
+                check["flag"] = {**flag, "ts": flag["ts"].isoformat()}
             slots[slot.key] = check
     return {"slots": slots}
 

@@ -77,7 +77,9 @@ def test_frames_follow_promotions_queue_items_and_drift_checks(brain):
     drift = brain.frame_at("drift", T0 + 2 * MINUTE).payload["slots"]
     assert drift == {GOOG: {"checked": (T0 + MINUTE).isoformat(), "features": 3, "methods": {
         "ks": {"drifted": [], "dataset_drift": False},
-        "psi": {"drifted": ["obv", "rsi_14"], "dataset_drift": True}}}}
+        "psi": {"drifted": ["obv", "rsi_14"], "dataset_drift": True}},
+        # The flag the console's Models view shows, read as it reads it.
+        "flag": {"ts": (T0 + MINUTE).isoformat(), "features": 3, "drifted": 2, "method": "psi"}}}
 
     # A newer check replaces the older one in the next frame; the older frame still answers for its time.
     _drift(brain, T0 + 3 * MINUTE, [])

@@ -34,7 +34,10 @@ class Terminal:
         self.exit_file = exit_file
         program = " ".join(shlex.quote(part) for part in command)
         variables = " ".join(f"{key}={shlex.quote(value)}" for key, value in env.items())
-        line = f"env {variables} {program}; echo $? > {shlex.quote(str(exit_file))}"
+        # Without COLUMNS / LINES: a pane started from pytest had COLUMNS=80 LINES=24 in its
+        # environment, and Python's terminal size reads those first (the console drew 80×24 in
+        # a 120×40 pane).
+        line = f"env -u COLUMNS -u LINES {variables} {program}; echo $? > {shlex.quote(str(exit_file))}"
         self.tmux("new-session", "-d", "-s", "main", "-x", str(size[0]), "-y", str(size[1]), line)
 
     def tmux(self, *args: str) -> str:
@@ -84,9 +87,10 @@ def test_operator_round_trip(seeded_brain_url, terminal_env, tmp_path):
     term = Terminal([str(BIN / "huracan-tui"), "--brain", seeded_brain_url], terminal_env,
                     tmp_path / "exit-status")
     try:
-        screen = term.wait_for("GOOG:1d:fwd_ret_1")
+        screen = term.wait_for("lightgbm")
         row = next(line for line in screen.splitlines() if "GOOG:1d:fwd_ret_1" in line)
-        assert "v2" in row and "lightgbm" in row
+        assert "lightgbm" in row and "+0.74" in row  # the model kind and the out-of-sample Sharpe
+        assert "+6 columns (w shows all)" in screen  # 120 columns: the least important left out
         assert "EURUSD:1h:fwd_ret_1" in screen
         term.keys("Down", "Enter")
         screen = term.wait_for("walk-forward folds")

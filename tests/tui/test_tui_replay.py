@@ -74,7 +74,7 @@ async def test_replay_opens_by_key_and_steps_back_to_the_older_champion(seeded_b
         assert "2026-01-05 11:00:00 UTC" in title(app) and "frame 3 of 3" in title(app)
         assert cell(app, GOOG, "champion") == "v2" and cell(app, EURUSD, "champion") == "-"
         assert cell(app, GOOG, "queue") == "-" and cell(app, GOOG, "live_sharpe") == "-"
-        assert "0/3" in cell(app, GOOG, "drift")
+        assert cell(app, GOOG, "drift") == "ok 0/3"
         assert screen.query_one("#replay-queue", DataTable).row_count == 0
         assert list(screen.query_one("#timeline-drift", Sparkline).data) == [0, 2, 0]
         assert list(screen.query_one("#timeline-queue", Sparkline).data) == [0, 1, 0]
@@ -83,10 +83,10 @@ async def test_replay_opens_by_key_and_steps_back_to_the_older_champion(seeded_b
         await wait_until(pilot, lambda: screen.index == 1, what="one frame back")
         assert "10:00:00" in title(app) and "frame 2 of 3" in title(app)
         assert cell(app, GOOG, "champion") == "v1" and cell(app, GOOG, "version") == "v2"
-        assert cell(app, GOOG, "queue") == "retrain"
+        assert cell(app, GOOG, "queue") == "retrain 1"  # as the Models view showed it
         assert (cell(app, GOOG, "live_sharpe"), cell(app, GOOG, "live_hit"), cell(app, GOOG, "live_n")) == (
             "+0.80", "54.0%", "40")
-        assert "2/3" in cell(app, GOOG, "drift") and "!" in cell(app, GOOG, "drift")
+        assert cell(app, GOOG, "drift") == "⚠ 2/3"
         queue = screen.query_one("#replay-queue", DataTable)
         assert queue.row_count == 1 and "rsi_14 and obv drifted" in str(queue.get_row_at(0)[-1])
 
@@ -152,3 +152,34 @@ def test_the_cursor_sits_under_the_sparkline_column_of_its_frame():
     assert cursor_columns(5, 10, 5) == [2]  # more frames than columns: its bucket
     assert cursor_columns(0, 1, 4) == [0, 1, 2, 3]
     assert cursor_columns(0, 0, 4) == []
+
+
+async def test_a_replayed_frame_is_what_the_models_view_showed_then(seeded_brain_url):
+    """The console flags drift by its method's newest check (PSI: 1 of 3 features); a KS check
+    at the same time flags all 3. The replay once counted every method's (3/3); it shows 1/3,
+    every shared column as the Models view had it."""
+    with open_brain(seeded_brain_url) as brain:
+        brain.promote_version(GOOG, 1, actor="alice", reason="first", at=FROZEN_NOW - 2 * HOUR)
+        brain.record_metrics(brain.get_version(GOOG, 1).id, [
+            {"name": f"live_{name}", "value": value, "scope": "live"}
+            for name, value in (("sharpe", 0.8), ("win_rate", 0.54), ("mae", 95.1), ("n", 12.0))])
+        brain.enqueue("retrain", GOOG, rule="drift", reason="drifted", now=FROZEN_NOW - 2 * HOUR)
+        features = brain.latest_version(GOOG).manifest["features"][:3]
+        for method, drifted in (("psi", 1), ("ks", 3)):
+            brain.record_drift_results(
+                [{"feature": name, "method": method, "statistic": 0.3, "threshold": 0.1,
+                  "drifted": position < drifted} for position, name in enumerate(features)],
+                slot_key=GOOG, ts=FROZEN_NOW - HOUR)
+        record_console_frames(brain, now=FROZEN_NOW - HOUR)
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(200, 40)) as pilot:  # wide: every Models column shown
+        await wait_until(pilot, lambda: app.snapshot is not None
+                         and app.screen.query_one("#models", DataTable).row_count == 2, what="the slots")
+        models = app.screen.query_one("#models", DataTable)
+        shown = {key.value: str(models.get_cell(GOOG, key)).strip() for key in models.columns}
+        assert shown["drift"] == "⚠ 1/3"
+        await pilot.press("H")
+        await wait_until(pilot, lambda: loaded(app), what="the recorded frame")
+        replayed = {key.value: cell(app, GOOG, key.value) for key in slots_table(app).columns}
+        assert replayed["drift"] == "⚠ 1/3"
+        assert {key: shown[key] for key in replayed} == replayed

@@ -7,11 +7,11 @@ and a timeline of drifted features and open queue items marks where in the windo
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -25,9 +25,10 @@ from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
 from huracan_tui.console.widgets.filtered_table import sync_rows
-from huracan_tui.console.widgets.heatmap import dataset_cell
-from huracan_tui.console.widgets.slot_table import MODEL_COLUMNS
+from huracan_tui.console.widgets.slot_table import MODEL_COLUMNS, LiveCellRules
+from huracan_tui.console.widgets.slot_table import slot_cells as model_cells
 from huracan_tui.console.widgets.status_bar import StatusBar
+from scheduler.services.overview import DriftFlag, LiveSummary, OosMetrics, SlotOverview
 
 DEFAULT_HOURS = 24.0
 KINDS = ("metrics", "queues", "drift")
@@ -70,7 +71,9 @@ class ReplayStep:
         return (self.queues or {}).get("items", [])
 
     def drifted_features(self) -> int:
-        return sum(drift_counts(check)[0] for check in (self.drift or {}).get("slots", {}).values())
+        """Drifted features over the slots, by the drift flags the console showed."""
+        flags = (frame_drift_flag(check) for check in (self.drift or {}).get("slots", {}).values())
+        return sum(flag.drifted for flag in flags if flag is not None)
 
 
 def replay_steps(frames: dict[str, list[HistoryFrame]]) -> list[ReplayStep]:
@@ -87,39 +90,47 @@ def replay_steps(frames: dict[str, list[HistoryFrame]]) -> list[ReplayStep]:
     return steps
 
 
-def drift_counts(check: dict | None) -> tuple[int, int, bool]:
-    """(features drifted by any method, features, dataset drift by any method) of one check."""
-    if not check:
-        return 0, 0, False
-    methods = check.get("methods", {}).values()
-    drifted = {feature for method in methods for feature in method.get("drifted", [])}
-    return len(drifted), check.get("features", 0), any(method.get("dataset_drift") for method in methods)
-
-
-def queue_label(items: list[dict]) -> Text:
-    text = ", ".join(f"{item['queue']}" + (f" v{item['version']}" if item.get("version") else "")
-                     for item in items)
-    return Text(text or "-", style="yellow" if items else "dim")
-
-
-def slot_cells(step: ReplayStep, slot: str) -> dict[str, object]:
+def frame_overview(step: ReplayStep, slot: str) -> SlotOverview:
+    """The slot as the console held it at the step: its frames turned back into the SlotOverview
+    the Models view formats, so a replayed row is formatted by the Models view's own code."""
     metrics = (step.metrics or {}).get("slots", {}).get(slot, {})
-    oos, live = metrics.get("oos", {}), metrics.get("live", {})
-    check = (step.drift or {}).get("slots", {}).get(slot)
-    live_n = live.get("n")
-    return {
-        "slot": slot,
-        "champion": fmt.right(f"v{metrics['champion']}" if metrics.get("champion") else "-"),
-        "version": fmt.right(f"v{metrics['latest']}" if metrics.get("latest") else "-"),
-        "model": metrics.get("model") or "-",
-        "sharpe": fmt.signed(oos.get("sharpe")),
-        "hit": fmt.percent(oos.get("hit_rate")),
-        "live_sharpe": fmt.signed(live.get("sharpe")),
-        "live_hit": fmt.percent(live.get("win_rate")),
-        "live_n": fmt.right("-" if live_n is None else f"{live_n:.0f}"),
-        "drift": dataset_cell(*drift_counts(check)) if check else Text("-", style="dim"),
-        "queue": queue_label([item for item in step.queue_items() if item["slot"] == slot]),
-    }
+    symbol, timeframe, target = (slot.split(":", 2) + ["", ""])[:3]
+    oos = OosMetrics.of(metrics.get("oos"))
+    live = metrics.get("live")
+    queues = Counter(item["queue"] for item in step.queue_items() if item["slot"] == slot)
+    return SlotOverview(
+        slot=slot, symbol=symbol, timeframe=timeframe, target=target, horizon=0,
+        latest_version=metrics.get("latest"), model_kind=metrics.get("model"), metrics=oos,
+        champion=metrics.get("champion"), champion_kind=metrics.get("model"), champion_metrics=oos,
+        live=None if not live else LiveSummary(version=metrics.get("champion") or 0, ts=step.ts,
+                                               **{name: live.get(name) for name in ("sharpe", "win_rate",
+                                                                                     "mae", "n")}),
+        drift=frame_drift_flag((step.drift or {}).get("slots", {}).get(slot)),
+        queue=tuple(sorted(queues.items())))
+
+
+def frame_drift_flag(check: dict | None) -> DriftFlag | None:
+    """The drift flag the console showed: the frame's own copy of it ("flag"); frames recorded
+    before they kept one give their check's PSI entry, the console's method."""
+    if not check:
+        return None
+    if flag := check.get("flag"):
+        return DriftFlag(ts=datetime.fromisoformat(flag["ts"]), features=int(flag["features"]),
+                         drifted=int(flag["drifted"]), method=flag["method"])
+    psi = check.get("methods", {}).get("psi")
+    if psi is None:
+        return None
+    return DriftFlag(ts=datetime.fromisoformat(check["checked"]), features=int(check.get("features", 0)),
+                     drifted=len(psi.get("drifted", [])), method="psi")
+
+
+DEFAULT_RULES = LiveCellRules()
+
+
+def slot_cells(step: ReplayStep, slot: str, rules: LiveCellRules = DEFAULT_RULES) -> dict[str, object]:
+    """The Models view's cells of the slot at the step (slot_table.slot_cells on frame_overview)."""
+    cells = model_cells(frame_overview(step, slot), rules)
+    return {key: cells[key] for key, _ in SLOT_COLUMNS}
 
 
 def queue_cells(item: dict) -> dict[str, object]:
@@ -275,8 +286,11 @@ class ReplayScreen(HuracanScreen):
         self.query_one("#timeline-ends", Label).update(
             f"{self.steps[0].ts:%H:%M}→{self.steps[-1].ts:%H:%M}"[:LABEL_WIDTH])
         self.query_one(TimelineCursor).point(self.index, count)
+        console = self.app.config.console
+        rules = LiveCellRules(console.min_live_samples, console.stale_after_bars)
         sync_rows(self.query_one("#replay-slots", DataTable),
-                  {slot: slot_cells(step, slot) for slot in step.slot_keys()}, sort_by="slot")
+                  {slot: slot_cells(step, slot, rules) for slot in step.slot_keys()},
+                  sort_by="slot", sort_key=str)
         items = step.queue_items()
         sync_rows(self.query_one("#replay-queue", DataTable),
                   {str(item["id"]): queue_cells(item) for item in items}, sort_by="id",

@@ -72,7 +72,7 @@ COLUMN_MEANINGS = {
 # the table drops them from the end of this list (keeping the slot, pinned on the left, and the
 # sorted column), says how many it left out, and `w` shows them all.
 COLUMN_PRIORITY = ("slot", "champion", "live_sharpe", "live_n", "drift", "sharpe", "queue", "last_forecast",
-                   "model", "live_hit", "hit", "trend", "version", "trained", "ic", "rmse", "mae")
+                   "model", "version", "live_hit", "hit", "trend", "trained", "ic", "rmse", "mae")
 CELL_PADDING = 2  # DataTable's cell padding, one column each side
 
 
