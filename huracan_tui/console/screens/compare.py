@@ -14,7 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from brain import BrainError
 from brain.records import JobRecord, VersionRecord
@@ -24,6 +24,7 @@ from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
 from huracan_tui.console.screens.promote import ask_promotion
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.comparison import champion_of, overall_verdict
 
@@ -135,7 +136,7 @@ class CompareScreen(FilteredScreen):
         yield results
         yield Static("", id="overall")
         yield details_panel()
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         if self.app.snapshot is not None:

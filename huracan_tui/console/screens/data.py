@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from brain import BrainError
 from brain.records import QualityLogRecord
@@ -18,6 +18,7 @@ from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
+from huracan_tui.console.widgets.footer import ConsoleFooter
 
 QUALITY_COLUMNS = (
     ("source", "Source"),
@@ -93,7 +94,7 @@ class DataQualityScreen(FilteredScreen):
         yield table
         yield Static(EMPTY_HINT, id="empty-hint")
         yield details_panel()
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#empty-hint").display = False

@@ -14,13 +14,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from brain.records import MetricRecord, VersionRecord
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
 from huracan_tui.console.widgets.equity_chart import EquityChart
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.equity import VersionEquity, version_equity
 
@@ -158,7 +159,7 @@ class ModelDetailScreen(HuracanScreen):
             yield EquityChart(id="equity-live")
             yield EquityChart(id="equity-walk-forward")
             yield Static("", id="manifest")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         if self.app.snapshot is not None:

@@ -14,13 +14,14 @@ from datetime import datetime
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from brain import BrainError
 from brain.drift import DriftResultRecord
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.filtered import FilteredScreen
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.heatmap import (
     LEVEL_GLYPHS,
     P_VALUE_METHODS,
@@ -117,7 +118,7 @@ class DriftScreen(FilteredScreen):
         yield FilteredTable(id="drift-grid", cursor_type="row", header_height=2, filter_by_key=True)
         yield Static(EMPTY_HINT, id="empty-hint")
         yield Static("", id="drift-legend")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#empty-hint").display = False

@@ -10,12 +10,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from brain.drift import DriftResultRecord
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.histogram import BAR_WIDTH, HistogramPair, bar, bin_label, histogram_pair
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.drift import feature_drift
@@ -84,7 +85,7 @@ class DriftFeatureScreen(HuracanScreen):
             table.add_column(label, key=key)
         yield table
         yield Static("", id="feature-statistics")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         if self.app.snapshot is not None:

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from brain import BrainError
 from huracan_tui.console import formatting as fmt
@@ -21,6 +21,7 @@ from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
 from huracan_tui.console.screens.filtered import FilteredScreen
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.heatmap import sparkline
 from huracan_tui.console.widgets.status_bar import StatusBar
 
@@ -130,7 +131,7 @@ class ImportanceScreen(FilteredScreen):
             table.add_column(label, key=key)
         yield table
         yield Static(EMPTY_HINT, id="empty-hint")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#empty-hint").display = False
@@ -229,7 +230,7 @@ class FeatureImportanceScreen(HuracanScreen):
                            ("rank", "Rank"), ("of", "Of"), ("change", "Δ rank")):
             table.add_column(label, key=key)
         yield table
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         if self.app.snapshot is not None:

@@ -10,7 +10,7 @@ from datetime import datetime
 from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from brain import BrainError
 from brain.records import JobRecord
@@ -21,6 +21,7 @@ from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
 from huracan_tui.console.screens.models import job_cells
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.loss_chart import LossChart, latest_curve
 from huracan_tui.console.widgets.status_bar import StatusBar
 
@@ -104,7 +105,7 @@ class JobsScreen(FilteredScreen):
         yield table
         yield details_panel()
         yield LossChart(id="loss-chart")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         if self.app.snapshot is not None:

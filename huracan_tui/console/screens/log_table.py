@@ -12,11 +12,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from brain import BrainError
 from huracan_tui.console.screens.filtered import FilteredScreen
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 
 
@@ -69,7 +70,7 @@ class LogTableScreen(FilteredScreen):
             table.add_column(label, key=key)
         yield table
         yield Static("", id="log-details", classes="log-details")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#log-details").display = False

@@ -7,13 +7,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static
 
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.export import TypedColumns
 from huracan_tui.console.screens.filtered import FilteredScreen
 from huracan_tui.console.widgets.filtered_table import filter_box, sync_rows
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.slot_table import (
     COLUMN_MEANINGS,
     MODEL_COLUMNS,
@@ -112,7 +113,7 @@ class ModelsScreen(FilteredScreen):
             for key, label in JOB_COLUMNS:
                 jobs.add_column(label, key=key)
             yield jobs
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#job-progress").display = False

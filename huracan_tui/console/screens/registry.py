@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from brain import BrainError
 from brain.records import PromotionRecord, VersionRecord
@@ -29,6 +29,7 @@ from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
 from huracan_tui.console.screens.promote import ask_promotion
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 
 VERSION_COLUMNS = (("version", "Ver"), ("model", "Model"), ("status", "Status"), ("trained", "Trained (UTC)"),
@@ -153,7 +154,7 @@ class RegistryScreen(FilteredScreen):
             timeline.add_column(label, key=key)
         yield timeline
         yield details_panel(self.DETAILS_ID)
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         if self.app.snapshot is not None:

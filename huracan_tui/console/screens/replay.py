@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Label, Sparkline, Static
+from textual.widgets import DataTable, Label, Sparkline, Static
 
 from brain import BrainError
 from brain.history import HistoryFrame
@@ -25,6 +25,7 @@ from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
 from huracan_tui.console.widgets.filtered_table import sync_rows
+from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.slot_table import MODEL_COLUMNS, LiveCellRules
 from huracan_tui.console.widgets.slot_table import slot_cells as model_cells
 from huracan_tui.console.widgets.status_bar import StatusBar
@@ -222,7 +223,7 @@ class ReplayScreen(HuracanScreen):
             queue.add_column(label, key=key)
         yield queue
         yield Static(empty_hint(self.hours), id="empty-hint")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one("#empty-hint").display = False
