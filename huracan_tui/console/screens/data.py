@@ -19,6 +19,7 @@ from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
 from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
 from huracan_tui.console.widgets.footer import ConsoleFooter
+from huracan_tui.console.widgets.status_bar import StatusBar
 
 QUALITY_COLUMNS = (
     ("source", "Source"),
@@ -84,6 +85,7 @@ class DataQualityScreen(FilteredScreen):
         self._full_sources: dict[str, str] = {}  # shown (shortened) source -> its full path
 
     def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
         yield Static(
             "Data quality: the latest report of each source", classes="section-title", id="data-title"
         )
@@ -97,6 +99,8 @@ class DataQualityScreen(FilteredScreen):
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
+        if self.app.snapshot is not None:
+            self.query_one(StatusBar).show(self.app.status_line(self.app.snapshot))
         self.query_one("#empty-hint").display = False
         self.load_reports()
 
