@@ -86,3 +86,17 @@ def compare_job_params(champion: int, challengers: list[int], *, alpha: float = 
 def ensemble_job_params(members: list[int], method: str) -> dict:
     """An ensemble of member versions of the job's slot (scheduler.services.ensembles)."""
     return {"members": list(members), "method": method}
+
+
+def what_it_runs(kind: str, params: dict | None) -> str:
+    """What a job trains or compares, in a few words, from its params alone (no engine import):
+    'lightgbm, lstm' (train), 'stacking' (ensemble), 'v3 vs v1' (compare), '' otherwise."""
+    params = params or {}
+    if kind in ("train", "demo"):
+        return ", ".join(str(model) for model in (params.get("training") or {}).get("models", []))
+    if kind == "ensemble":
+        return str(params.get("method", ""))
+    if kind == "compare":
+        challengers = ", ".join(f"v{number}" for number in params.get("challengers", []))
+        return f"{challengers} vs v{params.get('champion', '?')}" if challengers else ""
+    return ""

@@ -132,7 +132,8 @@ def test_console_shows_a_headless_leaders_jobs_live(seeded_brain_url, terminal_e
         assert f"leader: {lead.host}:{leader.pid}" in term.screen()
         # The leader queues a retrain per slot at start; its workers store versions 3 and 4.
         screen = term.wait_for("succeeded", timeout=120)
-        assert "train GOOG:1d:fwd_ret_1" in screen or "train EURUSD:1h:fwd_ret_1" in screen
+        assert "· GOOG:1d:fwd_ret_1" in screen or "· EURUSD:1h:fwd_ret_1" in screen
+        assert "train linear" in screen or "train lightgbm" in screen  # what the job trains
         deadline = time.monotonic() + 120
         while True:
             rows = [line for line in term.screen().splitlines() if "fwd_ret_1" in line and "v4" in line]

@@ -40,7 +40,7 @@ async def test_jobs_view_shows_progress_device_and_eta(seeded_brain_url):
         assert isinstance(app.screen, JobsScreen)
         await wait_until(pilot, lambda: table(app).row_count == 1, what="the job row")
         row = [str(cell) for cell in table(app).get_row_at(0)]
-        assert row[:5] == [str(job_id), f"train {GOOG}", "running", "25.0%", "cpu"]
+        assert row[:5] == [str(job_id), f"train · {GOOG}", "running", "25.0%", "cpu"]
         assert row[5:7] == ["1:00", "3:00"]  # 60 s for 25 % -> 180 s to go
 
 
@@ -100,3 +100,22 @@ async def test_a_snapshot_arriving_while_the_jobs_view_composes_is_shown_once_it
         await wait_until(pilot, lambda: app.screen.is_mounted and table(app).row_count == 1,
                          what="the job row")
         assert str(table(app).get_row_at(0)[0]) == str(job_id)
+
+
+async def test_the_kind_column_says_what_each_job_trains_or_compares(seeded_brain_url):
+    from scheduler.config import TrainingConfig
+    from scheduler.services.job_params import compare_job_params, ensemble_job_params, train_job_params
+
+    with open_brain(seeded_brain_url) as brain:
+        train = brain.create_job("train", slot_key=GOOG, params=train_job_params(
+            "GOOG", "1d", TrainingConfig.model_validate({"models": ["lightgbm", "lstm"]}))).id
+        blend = brain.create_job("ensemble", slot_key=GOOG, params=ensemble_job_params([1, 2], "stacking")).id
+        compare = brain.create_job("compare", slot_key=GOOG, params=compare_job_params(1, [2])).id
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("J")
+        await wait_until(pilot, lambda: table(app).row_count == 3, what="the three jobs")
+        kinds = {key.value: str(table(app).get_cell(key, "kind")) for key in table(app).rows}
+        assert kinds == {str(train): f"train lightgbm, lstm · {GOOG}",
+                         str(blend): f"ensemble stacking · {GOOG}",
+                         str(compare): f"compare v2 vs v1 · {GOOG}"}

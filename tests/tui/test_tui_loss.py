@@ -3,7 +3,7 @@ while it trains; jobs without epochs (non-neural) show no panel."""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Static
 
 from brain import open_brain
 from huracan_tui.console.widgets.loss_chart import LossChart
@@ -44,18 +44,20 @@ async def test_the_selected_neural_job_shows_its_loss_curve_and_it_grows_in_plac
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("J")
         await wait_until(pilot, lambda: chart(app).display, what="the loss chart")
-        loss_line = chart(app).query_one("#loss-line", Sparkline)
-        assert list(loss_line.data) == LOSS[:4]
-        assert list(chart(app).query_one("#val-loss-line", Sparkline).data) == VAL_LOSS[:4]
+        plot = chart(app).query_one("#loss-plot")
+        assert chart(app).curve.loss == LOSS[:4] and chart(app).curve.val_loss == VAL_LOSS[:4]
         assert summary(app) == (f"lstm · fold 1 · {GOOG} · epoch 4/6 · loss 0.6600 · "
                                 "val_loss 0.9100 (best 0.9000)")
+        # Labelled: the axes say what they are and the legend names each line.
+        drawn = plot.plt.build()
+        assert "epoch" in drawn and "loss" in drawn and "val_loss" in drawn
         add_epochs(seeded_brain_url, job_id, range(5, 7))
-        await wait_until(pilot, lambda: list(loss_line.data) == LOSS, what="the new epochs")
-        assert chart(app).query_one("#loss-line", Sparkline) is loss_line  # updated, not rebuilt
+        await wait_until(pilot, lambda: chart(app).curve.loss == LOSS, what="the new epochs")
+        assert chart(app).query_one("#loss-plot") is plot  # redrawn, not rebuilt
         assert "epoch 6/6" in summary(app)
         # The next fold starts a new curve.
         add_epochs(seeded_brain_url, job_id, range(1, 3), fold="final")
-        await wait_until(pilot, lambda: list(loss_line.data) == LOSS[:2], what="the final fit's curve")
+        await wait_until(pilot, lambda: chart(app).curve.loss == LOSS[:2], what="the final fit's curve")
         assert summary(app).startswith(f"lstm · final fit · {GOOG} · epoch 2/6")
 
 

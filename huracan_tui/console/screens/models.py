@@ -23,6 +23,7 @@ from huracan_tui.console.widgets.slot_table import (
     SlotTable,
 )
 from huracan_tui.console.widgets.status_bar import StatusBar
+from scheduler.services.job_params import what_it_runs
 from scheduler.services.overview import BrainSnapshot
 
 JOB_COLUMNS = (
@@ -51,11 +52,17 @@ def job_cells(job) -> dict[str, object]:
     style = STATE_STYLES.get(job.state, "").replace("$accent", "yellow")
     return {
         "id": fmt.right(str(job.id)),
-        "kind": job.kind if not job.slot_key else f"{job.kind} {job.slot_key}",
+        "kind": job_kind(job),
         "state": Text(job.state, style=style),
         "progress": fmt.percent(job.progress if job.progress is not None else 0.0),
         "message": job_message(job)[:60],
     }
+
+
+def job_kind(job) -> str:
+    """'train lightgbm · GOOG:1d:fwd_ret_1': the job's kind, what it trains, and its slot."""
+    kind = " ".join(part for part in (job.kind, what_it_runs(job.kind, job.params)) if part)
+    return f"{kind} · {job.slot_key}" if job.slot_key else kind
 
 
 def job_message(job) -> str:

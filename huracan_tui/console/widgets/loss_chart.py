@@ -1,6 +1,7 @@
-"""The loss curve of a job's current fit: loss and val_loss over epochs as two sparklines, with
-the epoch count and the last values as text. Fed from the brain's job_events; updated in place
-(new data for the same sparklines), so a live job redraws without rebuilding anything."""
+"""The loss curve of a job's current fit: loss and val_loss over epochs, plotted (plotext, through
+textual-plotext) with labelled axes (epoch; loss) and a legend, under a line with the epoch count
+and the last values. Fed from the brain's job_events; the same plot is redrawn with the new
+epochs, so a live job redraws without rebuilding anything."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Sparkline, Static
+from textual.containers import Vertical
+from textual.widgets import Static
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,15 @@ def latest_curve(events: Sequence) -> LossCurve | None:
     )
 
 
+LOSS = ("loss", "green")
+VAL_LOSS = ("val_loss", "orange")
+Y_TICKS = 4
+
+
 class LossChart(Vertical):
-    """Hidden until a curve is shown; `show(None)` hides it again."""
+    """Hidden until a curve is shown; `show(None)` hides it again. `curve`: the one drawn."""
+
+    curve: LossCurve | None = None
 
     DEFAULT_CSS = """
     LossChart {
@@ -72,35 +80,39 @@ class LossChart(Vertical):
     LossChart #loss-summary {
         height: 1;
     }
-    LossChart Horizontal {
-        height: 3;
-    }
-    LossChart .loss-label {
-        width: 10;
-    }
-    LossChart Sparkline {
+    LossChart #loss-plot {
+        height: 9;
         width: 1fr;
-        height: 3;
     }
     """
 
     def compose(self) -> ComposeResult:
+        # Imported with the view that shows it: plotext is not part of the console's start.
+        from textual_plotext import PlotextPlot
+
         yield Static("", id="loss-summary")
-        with Horizontal():
-            yield Static("loss", classes="loss-label")
-            yield Sparkline([], id="loss-line")
-        with Horizontal(id="val-loss-row"):
-            yield Static("val_loss", classes="loss-label")
-            yield Sparkline([], id="val-loss-line")
+        yield PlotextPlot(id="loss-plot")
 
     def on_mount(self) -> None:
         self.display = False
 
     def show(self, curve: LossCurve | None) -> None:
         self.display = curve is not None
+        self.curve = curve
         if curve is None:
             return
         self.query_one("#loss-summary", Static).update(curve.summary())
-        self.query_one("#loss-line", Sparkline).data = curve.loss
-        self.query_one("#val-loss-row").display = bool(curve.val_loss)
-        self.query_one("#val-loss-line", Sparkline).data = curve.val_loss
+        plot = self.query_one("#loss-plot")
+        plt = plot.plt
+        plt.clear_figure()
+        plt.xlabel("epoch")
+        plt.ylabel("loss")
+        shown = [curve.loss] + ([curve.val_loss] if curve.val_loss else [])
+        for values, (label, colour) in zip(shown, (LOSS, VAL_LOSS), strict=False):
+            plt.plot(curve.epochs[:len(values)], values, label=label, color=colour, marker="braille")
+        plt.xticks(sorted(set(curve.epochs)) if len(set(curve.epochs)) <= 10 else None)
+        low, high = min(min(values) for values in shown), max(max(values) for values in shown)
+        if high - low > 1e-12:
+            spots = [low + (high - low) * i / (Y_TICKS - 1) for i in range(Y_TICKS)]
+            plt.yticks(spots, [f"{spot:.3g}" for spot in spots])
+        plot.refresh()
