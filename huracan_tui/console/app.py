@@ -642,6 +642,11 @@ class HuracanApp(App):
         """Help for the view in front: its columns (COLUMN_HELP, where it has one) and keys first."""
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(scope_of(self.screen), getattr(self.screen, "COLUMN_HELP", ())))
+            if not self.remembered.hint_seen:  # read: the first-run hint goes, for good
+                self.remember(hint_seen=True)
+                for screen in self.screen_stack:
+                    for hint in screen.query("#first-run-hint"):
+                        hint.display = False
 
     def action_command_line(self) -> None:
         if not isinstance(self.screen, PromptScreen):

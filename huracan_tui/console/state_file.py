@@ -1,8 +1,8 @@
-"""What the console remembers for its user between runs: theme, the Models view's sort and the
-refresh interval. A small JSON file under the XDG state directory (platformdirs), written
-atomically (a temporary file renamed over it) so a crash never leaves half a file; one that
-cannot be read is ignored (the caller warns), never a traceback. `user_dir` is the one place the
-console's XDG folders are resolved (state here, data for exports)."""
+"""What the console remembers for its user between runs: theme, the Models view's sort, the
+refresh interval and whether the first-run hint was read. A small JSON file under the XDG state
+directory (platformdirs), written atomically (a temporary file renamed over it) so a crash never
+leaves half a file; one that cannot be read is ignored (the caller warns), never a traceback.
+`user_dir` is the one place the console's XDG folders are resolved (state here, data for exports)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class RememberedState:
     sort_column: str | None = None
     sort_reverse: bool = False
     refresh_seconds: float | None = None
+    hint_seen: bool = False  # the Models view's first-run hint was read (help opened once)
 
 
 class StateFileError(ValueError):
@@ -60,7 +61,7 @@ def read_state(path: Path) -> RememberedState:
     state = RememberedState(**values)
     seconds = state.refresh_seconds
     if not (_optional(state.theme, str) and _optional(state.sort_column, str)
-            and isinstance(state.sort_reverse, bool)
+            and isinstance(state.sort_reverse, bool) and isinstance(state.hint_seen, bool)
             and _optional(seconds, int | float) and not isinstance(seconds, bool)):
         raise StateFileError(f"{path}: not read (a value of the wrong type)")
     return state

@@ -264,3 +264,22 @@ async def test_the_demo_asks_first_on_a_brain_that_has_models(seeded_brain_url):
         pid = app.brain.get_job(job.id).pid  # None: cancelled before a worker claimed it
         await wait_until(pilot, lambda: pid is None or not os.path.exists(f"/proc/{pid}"), timeout=120,
                          what="the worker gone")
+
+
+async def test_a_first_run_hint_says_what_slots_champions_and_live_numbers_are_until_help_is_read(
+        seeded_brain_url, tmp_path):
+    state = tmp_path / "console.json"
+    app = make_app(seeded_brain_url, state_path=state)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: models_table(app).row_count == 2, what="two slot rows")
+        hint = app.screen.query_one("#first-run-hint", Static)
+        said = str(hint.render())
+        assert hint.display and "A row is a slot" in said and "champion" in said and "Live columns" in said
+        await pilot.press("question_mark")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="back to Models")
+        assert not hint.display
+    again = make_app(seeded_brain_url, state_path=state)  # remembered: the next start has no hint
+    async with again.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: models_table(again).row_count == 2, what="two slot rows")
+        assert not again.screen.query_one("#first-run-hint").display

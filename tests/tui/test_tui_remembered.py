@@ -41,7 +41,8 @@ async def test_theme_sort_and_interval_are_restored_at_the_next_start(seeded_bra
         await pilot.press("q")
     assert default_state_path().is_relative_to(private_state_dir)
     assert json.loads(default_state_path().read_text()) == {
-        "theme": "nord", "sort_column": "champion", "sort_reverse": True, "refresh_seconds": 7}
+        "theme": "nord", "sort_column": "champion", "sort_reverse": True, "refresh_seconds": 7,
+        "hint_seen": False}
 
     again = make_app(seeded_brain_url)
     async with again.run_test(size=(120, 40)) as pilot:

@@ -72,6 +72,11 @@ def job_message(job) -> str:
     return job.error or job.message or ""
 
 
+# Shown until the user first opens the help (remembered per user): what the rows and columns are.
+FIRST_RUN_HINT = ("New here? A row is a slot: a symbol, a timeframe and a target. Its champion is the "
+                  "version serving live forecasts; the Live columns score those, Sharpe and Hit rate the "
+                  "walk-forward out-of-sample test. ? explains every column (and hides this hint).")
+
 # Kept free beside the table for its vertical scrollbar, so the columns that fit are not cut.
 SCROLLBAR_WIDTH = 2
 
@@ -112,6 +117,9 @@ class ModelsScreen(FilteredScreen):
             "the demo models.",
             id="empty-hint",
         )
+        hint = Static(FIRST_RUN_HINT, id="first-run-hint")
+        hint.display = not self.app.remembered.hint_seen
+        yield hint
         yield SlotTable(id="models", cursor_type="row", zebra_stripes=True)
         with Vertical(id="jobs-panel"):
             yield Static("Jobs", classes="section-title")
