@@ -3,22 +3,10 @@ key column (the slot) is in view, and its key bar shows Help and Quit; Esc comes
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
 import time
-from pathlib import Path
 
-import pytest
+from tests.tui.test_tmux import BIN, Terminal, pytestmark  # noqa: F401  (tmux marks, shared)
 
-from tests.tui.test_tmux import Terminal
-
-pytestmark = [
-    pytest.mark.tmux,
-    pytest.mark.skipif(shutil.which("tmux") is None and os.environ.get("CI") != "true",
-                       reason="tmux is not installed (CI installs it and never skips)"),
-]
-BIN = Path(sys.executable).parent
 GOOG = "GOOG:1d:fwd_ret_1"
 EURUSD = "EURUSD:1h:fwd_ret_1"
 # key -> what the view shows once open (the slot in view is EURUSD, the first row).

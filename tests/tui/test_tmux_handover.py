@@ -3,26 +3,13 @@ stands by; when the first quits it says so, and the second's takes the lead with
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
-
-import pytest
 
 from brain import open_brain
 from huracan_tui.main import HANDOVER_NOTE
-from tests.tui.test_tmux import Terminal
-
-pytestmark = [
-    pytest.mark.tmux,
-    pytest.mark.skipif(shutil.which("tmux") is None and os.environ.get("CI") != "true",
-                       reason="tmux is not installed (CI installs it and never skips)"),
-]
-BIN = Path(sys.executable).parent
+from tests.tui.test_tmux import BIN, Terminal, pytestmark  # noqa: F401  (tmux marks, shared)
 
 
 def embedded_leaders() -> set[int]:
