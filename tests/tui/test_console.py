@@ -80,8 +80,10 @@ async def test_help_explains_the_columns_of_the_view_it_was_opened_on_then_group
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: models_table(app).row_count == 2, what="two slot rows")
         await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen.shown,
+                         what="the help, filled")
         help_screen = app.screen
-        assert isinstance(help_screen, HelpScreen) and help_screen.scope == "models"
+        assert help_screen.scope == "models"
         sections = list(dict.fromkeys(section for section, _, _ in help_screen.shown))
         assert sections[:3] == ["Columns of the Models view", "Keys in the Models view", "Keys everywhere"]
         assert "Keys in the Replay view" in sections and sections[-1].startswith("Commands")
@@ -101,7 +103,9 @@ async def test_help_explains_the_columns_of_the_view_it_was_opened_on_then_group
         await pilot.press("down", "enter")  # the slot detail: its own keys come first
         await wait_until(pilot, lambda: isinstance(app.screen, ModelDetailScreen), what="the detail")
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen) and app.screen.scope == "detail"
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen.shown,
+                         what="the detail's help, filled")
+        assert app.screen.scope == "detail"
         assert app.screen.shown[0][0] == "Keys in the slot detail"
 
 
@@ -248,14 +252,16 @@ async def test_the_demo_asks_first_on_a_brain_that_has_models(seeded_brain_url):
     """`--demo` (or `d`) on a brain with models would train every demo slot again: it asks."""
     app = make_app(seeded_brain_url, demo=True)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, DemoOfferScreen), what="the question")
+        await wait_until(pilot, lambda: bool(app.screen.query("DemoOfferScreen #demo-offer")),
+                         what="the question")
         asked = str(app.screen.query_one("#demo-offer", Static).render())
         assert "already has 2 slots with models" in asked and "Run the demo anyway?" in asked
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="the question gone")
         assert app.brain.list_requests() == [] and app.brain.list_jobs() == []  # nothing started
         await pilot.press("d")
-        await wait_until(pilot, lambda: isinstance(app.screen, DemoOfferScreen), what="asked again")
+        await wait_until(pilot, lambda: bool(app.screen.query("DemoOfferScreen #demo-offer")),
+                         what="asked again")
         await pilot.press("enter")
         await wait_until(pilot, lambda: [r.action for r in app.brain.list_requests()] == ["demo"],
                          what="the demo asked for")

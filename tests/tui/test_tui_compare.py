@@ -129,8 +129,10 @@ async def test_p_in_the_a_b_view_promotes_the_challenger_whose_verdict_is_shown(
         view = app.screen
         results(app).focus()
         await pilot.press("P")
-        await wait_until(pilot, lambda: isinstance(app.screen, PromoteScreen), what="the promote dialog")
+        await wait_until(pilot, lambda: bool(app.screen.query("PromoteScreen #promote-verdict")),
+                         what="the promote dialog")
         dialog = app.screen
+        assert isinstance(dialog, PromoteScreen)
         assert "Promote GOOG:1d:fwd_ret_1 v2" in str(dialog.query_one("#confirm-question", Static).render())
         assert "against champion v1: challenger_better (passes)" in str(
             dialog.query_one("#promote-verdict", Static).render())
