@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-from pathlib import Path
 
-from huracan_tui import __version__
-from huracan_tui.settings import add_global_options, resolve_brain_url, resolve_config
+
+def _stopped_while_starting(_signum, _frame) -> None:
+    raise SystemExit(0)
+
+
+if "--headless" in sys.argv[1:]:
+    # A SIGTERM while the headless scheduler is still importing (a second or two under load) is a
+    # clean stop: nothing runs yet. Set before the imports below; run_headless puts its own
+    # handler in place once it runs.
+    signal.signal(signal.SIGTERM, _stopped_while_starting)
+from pathlib import Path  # noqa: E402 (after the early stop handler)
+
+from huracan_tui import __version__  # noqa: E402 (after the early stop handler)
+from huracan_tui.settings import add_global_options, resolve_brain_url, resolve_config  # noqa: E402 (after the early stop handler)
 
 
 def build_parser() -> argparse.ArgumentParser:
