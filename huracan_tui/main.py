@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 
 
 def _stopped_while_starting(_signum, _frame) -> None:
@@ -17,8 +18,6 @@ if "--headless" in sys.argv[1:]:
     # clean stop: nothing runs yet. Set before the imports below; run_headless puts its own
     # handler in place once it runs.
     signal.signal(signal.SIGTERM, _stopped_while_starting)
-from pathlib import Path  # noqa: E402 (after the early stop handler)
-
 from huracan_tui import __version__  # noqa: E402 (after the early stop handler)
 from huracan_tui.settings import add_global_options, resolve_brain_url, resolve_config  # noqa: E402 (after the early stop handler)
 
