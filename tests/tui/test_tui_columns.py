@@ -69,3 +69,30 @@ async def test_a_wider_terminal_brings_the_left_out_columns_back(seeded_brain_ur
         await wait_until(pilot, lambda: len(shown_keys(app)) == len(MODEL_COLUMNS), what="every column")
         assert "columns (w shows all)" not in heading(app)
         assert narrow < len(MODEL_COLUMNS)
+
+
+def header_text(table) -> str:
+    """The table's header line as drawn now (scrolled as it is)."""
+    return table.render_line(0).text
+
+
+async def test_every_views_key_column_stays_in_view_when_its_table_is_scrolled_right(seeded_brain_url):
+    from textual.widgets import DataTable
+
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: models(app).row_count == 2, what="two slot rows")
+        await pilot.press("A")  # the audit log: wider than 80 columns (its reasons)
+        await wait_until(pilot, lambda: app.screen.query("#audit")
+                         and app.screen.query_one("#audit", DataTable).row_count > 0,
+                         what="the audit log's rows")
+        table = app.screen.query_one("#audit", DataTable)
+        first = str(table.ordered_columns[0].label)
+        assert table.virtual_size.width > table.size.width, "the table must be wider than 80 columns"
+        assert first in header_text(table)
+        table.scroll_to(x=table.max_scroll_x, animate=False)
+        await wait_until(pilot, lambda: table.scroll_x == table.max_scroll_x, what="scrolled right")
+        await pilot.pause()
+        last = str(table.ordered_columns[-1].label)
+        drawn = header_text(table)
+        assert last in drawn and first in drawn

@@ -142,7 +142,7 @@ class ModelDetailScreen(HuracanScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static(f"Slot {self.slot_key}: versions", classes="section-title", id="detail-title")
-        versions = DataTable(id="versions", cursor_type="row", zebra_stripes=True)
+        versions = DataTable(id="versions", cursor_type="row", zebra_stripes=True, fixed_columns=1)
         for key, label in VERSION_COLUMNS:
             versions.add_column(label, key=key)
         yield versions
@@ -150,7 +150,7 @@ class ModelDetailScreen(HuracanScreen):
         gaps.display = False  # shown only when the live loop left bars unserved
         yield gaps
         yield Static("Walk-forward folds (out of sample)", classes="section-title", id="folds-title")
-        folds = DataTable(id="folds", cursor_type="none", show_cursor=False)
+        folds = DataTable(id="folds", cursor_type="none", show_cursor=False, fixed_columns=1)
         for key, label in FOLD_COLUMNS:
             folds.add_column(label, key=key)
         yield folds

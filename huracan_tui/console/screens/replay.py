@@ -213,7 +213,7 @@ class ReplayScreen(HuracanScreen):
         with Horizontal(classes="timeline"):
             yield Label("", id="timeline-ends")
             yield TimelineCursor(id="timeline-cursor")
-        slots = DataTable(id="replay-slots", cursor_type="row", zebra_stripes=True)
+        slots = DataTable(id="replay-slots", cursor_type="row", zebra_stripes=True, fixed_columns=1)
         for key, label in SLOT_COLUMNS:
             slots.add_column(label, key=key)
         yield slots

@@ -64,9 +64,12 @@ def sync_rows(table: DataTable, rows: Rows, *, sort_by: str | None = None, sort_
 
 
 class FilteredTable(LiveTable):
-    """A table that shows the rows matching its `filter_text`."""
+    """A table that shows the rows matching its `filter_text`. Its first column (what a row is
+    about: the slot, the job, the feature) stays in view when the table is scrolled right, as
+    on a terminal too narrow for every column."""
 
     def __init__(self, *args, filter_by_key: bool = False, **kwargs) -> None:
+        kwargs.setdefault("fixed_columns", 1)
         super().__init__(*args, **kwargs)
         self.filter_text = ""
         self.filter_by_key = filter_by_key
