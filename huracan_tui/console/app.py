@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 from textual import actions, events, on, work
@@ -32,18 +33,14 @@ from huracan_tui.console.actions import (
     action_name,
     bindings,
 )
-from huracan_tui.console.export import ExportError, TypedColumns, export_folder, export_table, writable_folder
 from huracan_tui.console.notification_log import NotificationLog
 from huracan_tui.console.notifications import events_between
 from huracan_tui.console.palette import ActionsProvider
 from huracan_tui.console.prompt import PromptError, parse_prompt
-from huracan_tui.console.screens.data import DataQualityScreen
 from huracan_tui.console.screens.demo import DemoOfferScreen
 from huracan_tui.console.screens.help import HelpScreen, scope_of
-from huracan_tui.console.screens.jobs import JobsScreen
 from huracan_tui.console.screens.models import ModelsScreen
 from huracan_tui.console.screens.prompt import PromptScreen
-from huracan_tui.console.screens.replay import open_replay
 from huracan_tui.console.screens.slot_view import push_slot_view
 from huracan_tui.console.state_file import (
     RememberedState,
@@ -61,6 +58,12 @@ from scheduler.services.requests import submit_request
 from scheduler.services.roles import effective_role
 from scheduler.services.worker_process import start_worker
 from themes import STYLESHEET, THEME_NAMES, THEMES
+
+if TYPE_CHECKING:
+    from huracan_tui.console.export import TypedColumns
+
+# The views not on screen at the start (Data, Jobs, Replay, the exports) are imported when first
+# opened: the first paint waits for every module imported here.
 
 MIN_REFRESH_SECONDS = 0.25
 MAX_REFRESH_SECONDS = 300.0
@@ -127,6 +130,12 @@ def feeds_text(feeds) -> str:
     parts = [f"{count} {state}" for state, count in counts.items() if count]
     return f"feeds: {', '.join(parts)}" if parts else ""
 
+
+def undeliverable_text(count: int) -> str:
+    """Alerts no sink got after every retry ('2 alerts UNDELIVERABLE'); empty with none."""
+    return f"{count} alert{'s' if count != 1 else ''} UNDELIVERABLE" if count else ""
+
+
 class HuracanApp(App):
     TITLE = "Huracan"
     CSS_PATH = str(STYLESHEET)
@@ -144,6 +153,7 @@ class HuracanApp(App):
         clock: Clock = utc_now,
         worker_log: Path | None = None,
         identity: tuple[str, str | None] | None = None,
+        acting_as: str | None = None,
         snapshot: BrainSnapshot | None = None,
         after_first_paint: Callable[[], None] | None = None,
         state_path: Path | None = None,
@@ -155,7 +165,11 @@ class HuracanApp(App):
         self.clock = clock
         self.worker_log = worker_log
         self.user, self.origin = identity or current_actor()
-        self.role = effective_role(brain, config, self.user, read_only=read_only)
+        # `--as NAME` (an SSH forced command on a shared account): NAME acts, bounded by the account.
+        self.account: str | None = None
+        if acting_as is not None:
+            self.account, self.user = self.user, acting_as
+        self.role = effective_role(brain, config, self.user, read_only=read_only, account=self.account)
         # Read before the app starts (huracan-tui does), the first frame already shows the slots:
         # no empty frame first, and the read does not compete with Textual's start for the GIL.
         self.snapshot: BrainSnapshot | None = snapshot
@@ -324,7 +338,7 @@ class HuracanApp(App):
         self._show_status(snapshot)
         for screen in self.screen_stack:
             # A screen still composing shows app.snapshot from its own on_mount instead.
-            if isinstance(screen, ModelsScreen | JobsScreen) and screen.is_mounted:
+            if getattr(screen, "SHOWS_SNAPSHOT", False) and screen.is_mounted:
                 screen.show_snapshot(snapshot)
 
     def _show_status(self, snapshot: BrainSnapshot) -> None:
@@ -388,7 +402,8 @@ class HuracanApp(App):
         """The status bar's line in `width` characters (default: the terminal's, less the bar's
         padding). Where it does not fit, parts give way in this order: the refresh interval (never
         PAUSED), the brain's path from its left, the user's name (the role stays), the slot count,
-        the feeds, a failing feed's reason, the leader, the jobs, and the brain last."""
+        the feeds, a failing feed's reason and the count of undeliverable alerts, the leader, the
+        jobs, and the brain last."""
         width = self.size.width - 2 if width is None else width
         active = len(snapshot.active_jobs)
         jobs = f"{active} job{'s' if active != 1 else ''} active" if active else "idle"
@@ -401,10 +416,12 @@ class HuracanApp(App):
         brain = f"brain {brain_label(self.brain.url)}"
         feeds = feeds_text(snapshot.feeds)
         failing = any(feed.state == "failing" for feed in snapshot.feeds)
+        lost = snapshot.alerts.undeliverable
         return fit_status([
             StatusPart(brain, drop=1, shrink=8, keep=brain.index(":") + 1),
             StatusPart(f"leader: {snapshot.leader.label}" if snapshot.leader else "no leader", drop=3),
             StatusPart(feeds, drop=4 if failing else 5, short="feed FAILING" if failing else ""),
+            StatusPart(undeliverable_text(lost), drop=4, short=f"{lost} undelivered" if lost else ""),
             StatusPart(f"{self.user} {role}", drop=7, short=role),
             StatusPart(f"{len(snapshot.slots)} slots", drop=6),
             StatusPart(jobs, drop=2),
@@ -459,8 +476,9 @@ class HuracanApp(App):
     def _audit_denial(self, what: str, target: str | None, written: threading.Event) -> None:
         """The refusal's audit row, written off the UI thread (the brain may be slow or away)."""
         try:
+            details = {"role": self.role, **({"account": self.account} if self.account else {})}
             self.brain.audit(what, actor=self.user, origin=self.origin, target=target, outcome="denied",
-                             details={"role": self.role})
+                             details=details)
         except BrainError as error:
             self.call_from_thread(self.notify, str(error), title=f"{what}: not audited", severity="error")
         finally:
@@ -530,6 +548,8 @@ class HuracanApp(App):
         self.set_refresh_seconds(self.refresh_seconds * 2)
 
     def action_show_data(self) -> None:
+        from huracan_tui.console.screens.data import DataQualityScreen
+
         if not isinstance(self.screen, DataQualityScreen):
             self.push_screen(DataQualityScreen())
 
@@ -584,10 +604,14 @@ class HuracanApp(App):
             self.push_screen(NotificationsScreen())
 
     def action_show_jobs(self) -> None:
+        from huracan_tui.console.screens.jobs import JobsScreen
+
         if not isinstance(self.screen, JobsScreen):
             self.push_screen(JobsScreen())
 
     def action_show_replay(self, hours: str = "") -> None:
+        from huracan_tui.console.screens.replay import open_replay
+
         open_replay(self, hours)
 
     def submit_request(self, action: str, args: dict, *,
@@ -605,6 +629,7 @@ class HuracanApp(App):
         try:
             request = submit_request(self.brain, self.config, action, args, actor=self.user,
                                      origin=self.origin, role=self.role, handler=f"console {self.user}",
+                                     account=self.account,
                                      start_job=self._start_worker)
         except BrainError as error:
             self.call_from_thread(self.notify, str(error), title=action, severity="error")
@@ -686,6 +711,8 @@ class HuracanApp(App):
 
     def export_table(self, table, name: str, fmt: str, typed: TypedColumns | None = None) -> None:
         """Write the table shown to the export folder; the toast names the file, or why not."""
+        from huracan_tui.console.export import ExportError, export_folder, export_table
+
         try:
             path = export_table(table, export_folder(self.config.console.export_dir), name, fmt,
                                 self.clock(), typed)
@@ -695,6 +722,8 @@ class HuracanApp(App):
         self.notify(f"Wrote {path}", title="Export", markup=False)
 
     def action_save_svg(self) -> None:
+        from huracan_tui.console.export import ExportError, export_folder, writable_folder
+
         folder = export_folder(self.config.console.export_dir)
         try:
             path = self.save_screenshot(path=str(writable_folder(folder)),

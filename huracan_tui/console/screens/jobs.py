@@ -81,6 +81,7 @@ class JobEventsLoaded(Message):
 class JobsScreen(FilteredScreen):
     BINDINGS = bindings("jobs")
     AUTO_FOCUS = "#all-jobs"
+    SHOWS_SNAPSHOT = True  # the app hands it every poll's snapshot (HuracanApp._show)
     FILTER_TABLE = "all-jobs"
     DEFAULT_CSS = """
     JobsScreen #all-jobs {

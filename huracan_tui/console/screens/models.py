@@ -99,6 +99,7 @@ class ModelsScreen(FilteredScreen):
     BINDINGS = bindings("models")
     COLUMN_HELP = tuple((label, COLUMN_MEANINGS[key]) for key, label in MODEL_COLUMNS)  # for `?`
     AUTO_FOCUS = "#models"
+    SHOWS_SNAPSHOT = True  # the app hands it every poll's snapshot (HuracanApp._show)
     FILTER_TABLE = "models"
 
     def __init__(self, *, sort_column: str = "slot", sort_reverse: bool = False) -> None:
