@@ -108,6 +108,7 @@ def check_spec(spec: VersionSpec, *, alt_rows: Mapping[str, int] | None = None, 
                 f"target.kind: {kind} is a {task} kind and {spec.target.kind} a {spec.target.task} target "
                 f"(use {wanted})"
             )
+        _check_kind_target(kind, spec)
     if alt_rows is not None:
         for index, item in enumerate(spec.alt):
             if not alt_rows.get(item.kind):
@@ -115,6 +116,28 @@ def check_spec(spec: VersionSpec, *, alt_rows: Mapping[str, int] | None = None, 
                 raise SpecError(
                     f"alt[{index}].kind: the brain holds no {item.kind} rows{where}; import some first"
                 )
+
+
+def _check_kind_target(kind: str, spec: VersionSpec) -> None:
+    """A kind that learns from one target only (the agents' reward is the next bar's return)
+    declares it as `target_kinds` / `target_horizons` on its class; one that reads a champion's
+    forecast (ppo_sizing) as `needs_signal`."""
+    from engine.models import model_class
+
+    cls = model_class(kind)
+    if getattr(cls, "needs_signal", False):
+        raise SpecError(
+            f"model.kind: {kind} needs a champion forecast per bar as its signal, which the training "
+            f"pipeline does not feed yet; fit {cls.__module__}.{cls.__name__} with the signal as X's first"
+            " column"
+        )
+    kinds, horizons = getattr(cls, "target_kinds", None), getattr(cls, "target_horizons", None)
+    if (kinds and spec.target.kind not in kinds) or (horizons and spec.target.horizon not in horizons):
+        raise SpecError(
+            f"target: {kind} learns from the next bar's return; use target {' or '.join(kinds or ())} "
+            f"with horizon {' or '.join(map(str, horizons or ()))} (got {spec.target.kind} over "
+            f"{spec.target.horizon} bar(s))"
+        )
 
 
 def _task(kind: str) -> str:

@@ -30,6 +30,7 @@ __all__ = [
     "MODEL_CLASSES",
     "MODEL_KINDS",
     "NEURAL_MODEL_CLASSES",
+    "RL_MODEL_CLASSES",
     "TABULAR_MODEL_CLASSES",
     "CatBoostClassifierModel",
     "CatBoostModel",
@@ -96,14 +97,23 @@ try:
 except ImportError:
     NEURAL_MODEL_CLASSES: dict[str, type] = {}
 
+# Reinforcement-learning agents (stable-baselines3 over engine.rl's environments); like the
+# neural package, importing them imports no torch, gymnasium or stable-baselines3.
+try:
+    from engine.models.rl_kinds import RL_MODEL_CLASSES
+except ImportError:
+    RL_MODEL_CLASSES: dict[str, type] = {}
+
 # Every kind make_model / load_model / zoo know, by its public id (configs, CLI, manifests).
-MODEL_CLASSES: dict[str, type] = {**TABULAR_MODEL_CLASSES, **NEURAL_MODEL_CLASSES, **ONLINE_MODEL_CLASSES}
+MODEL_CLASSES: dict[str, type] = {
+    **TABULAR_MODEL_CLASSES, **NEURAL_MODEL_CLASSES, **ONLINE_MODEL_CLASSES, **RL_MODEL_CLASSES
+}
 
 # The kinds train_model is wired and tested for (continuous targets, the walk-forward slice);
 # the rest of the zoo joins it as the training pipeline learns classification targets.
 MODEL_KINDS: dict[str, type] = {"linear": LinearModel, "lightgbm": LightGBMModel}
 
-_FAMILY_ORDER = ("baseline", "tree", "neural", "online", "ensemble")
+_FAMILY_ORDER = ("baseline", "tree", "neural", "online", "reinforcement", "ensemble")
 
 # Formats a kind once wrote and no longer loads, because they can run code: versions stored in
 # them are refused with a message to retrain them.
