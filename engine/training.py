@@ -218,7 +218,7 @@ def train_model(
     early_stopping = bool(model_params.pop("early_stopping", early_stopping))
     if early_stopping and not model_tags(model_kind).accepts_eval_set:
         raise ValueError(f"early_stopping: model kind {model_kind!r} has no early stopping")
-    model_params = model_defaults(model_kind, model_params, horizon, seed)
+    model_params = model_defaults(model_kind, model_params, horizon, seed, cost_bps)
     make_model(model_kind, **model_params)  # bad parameters fail before any work
     bars_per_year = periods_per_year(timeframe)
     frame = checked_single_symbol(frame)
@@ -338,11 +338,16 @@ def train_model(
 # ---- pieces shared with engine.tuning ------------------------------------------------------
 
 
-def model_defaults(kind: str, params: dict, horizon: int, seed: int) -> dict:
-    """`params` plus the seed, and for kinds that purge internally (neural) the horizon."""
+def model_defaults(kind: str, params: dict, horizon: int, seed: int, cost_bps: float | None = None) -> dict:
+    """`params` plus the seed; for kinds that purge internally (neural) the horizon; for kinds
+    whose learning pays costs (the agents' reward) the run's `cost_bps`, so an agent learns under
+    the costs it is scored with."""
     merged = {**params, "seed": seed}
-    if "horizon" in model_class(kind).param_names() and "horizon" not in params:
+    names = model_class(kind).param_names()
+    if "horizon" in names and "horizon" not in params:
         merged["horizon"] = horizon
+    if cost_bps is not None and "cost_bps" in names and "cost_bps" not in params:
+        merged["cost_bps"] = cost_bps
     return merged
 
 

@@ -86,6 +86,12 @@ _LIGHTGBM = {
     "colsample_bytree": ("float", 0.5, 1.0),
 }
 _CATBOOST = {**_BOOSTED, "depth": ("int", 3, 8), "l2_leaf_reg": ("log", 1.0, 10.0)}
+_AGENT: dict[str, tuple] = {
+    "learning_rate": ("log", 1e-4, 3e-3),
+    "gamma": ("float", 0.8, 0.99),
+    "window": ("int", 5, 30),
+    "total_timesteps": ("int", 2000, 20000),
+}
 SEARCH_SPACES: dict[str, dict[str, tuple]] = {
     "linear": {"alpha": ("log", 1e-3, 100.0)},
     "logistic": {"C": ("log", 1e-3, 10.0)},
@@ -107,6 +113,9 @@ SEARCH_SPACES: dict[str, dict[str, tuple]] = {
     **{f"{kind}_classifier": _NEURAL for kind in ("lstm", "gru", "bilstm_attention", "transformer")},
     "river_linear": {"learning_rate": ("log", 1e-3, 0.1)},
     "river_logistic": {"learning_rate": ("log", 1e-3, 0.1)},
+    # The agents: a trial's cost is its timesteps, so the search stays where a fit takes seconds.
+    "dqn": {**_AGENT, "exploration_fraction": ("float", 0.1, 0.5)},
+    "ppo_sizing": {**_AGENT, "ent_coef": ("log", 1e-4, 0.05)},
 }
 
 
@@ -189,7 +198,7 @@ def tune(
         kind = trial.suggest_categorical("model", kinds)
         params = {**_suggest(trial, kind, fixed_params.get(kind, {})), **fixed_params.get(kind, {})}
         trial.set_user_attr("params", params)
-        model_params = model_defaults(kind, params, horizon, seed)
+        model_params = model_defaults(kind, params, horizon, seed, cost_bps)
         scores = []
         for fold in folds:
             train, test = range(fold.train_start, fold.train_end), range(fold.test_start, fold.test_end)
@@ -215,7 +224,8 @@ def tune(
     best_params = dict(best.user_attrs.get("params", {}))
 
     # The one look at the holdout: the best kind and params, fitted on the whole tuning region.
-    model = fit_final(best_kind, model_defaults(best_kind, best_params, horizon, seed), tuning, horizon)
+    model = fit_final(best_kind, model_defaults(best_kind, best_params, horizon, seed, cost_bps), tuning,
+                      horizon)
     holdout_rows = range(holdout_start, data.n_rows)
     # Sequence models read the rows before the holdout as context: features only, the past.
     prediction, proba = predict_rows(model, data.X, holdout_rows)
