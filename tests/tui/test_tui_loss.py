@@ -78,3 +78,25 @@ async def test_a_job_without_epochs_shows_no_panel(seeded_brain_url):
         assert str(table.get_row_at(1)[0]) == str(neural)
         await pilot.press("up")
         await wait_until(pilot, lambda: not chart(app).display, what="the chart hidden again")
+
+
+async def test_an_agents_job_shows_its_loss_and_its_episode_reward(seeded_brain_url):
+    """A DQN fit reports no loss before it first learns and no reward before an episode ends:
+    the chart draws each series where it has values, the reward on its own axis."""
+    job_id = running_job(seeded_brain_url)
+    records = [(1, None, None), (2, None, -0.4), (3, 0.031, -0.1), (4, 0.027, 0.35)]
+    with open_brain(seeded_brain_url) as brain:
+        for step, (epoch, loss, reward) in enumerate(records):
+            brain.record_job_event(job_id, step, {
+                "epoch": epoch, "loss": loss, "episode_reward": reward, "max_epochs": 4,
+                "timesteps": 250 * epoch, "model_kind": "dqn", "fold": 0, "slot": GOOG})
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("J")
+        await wait_until(pilot, lambda: chart(app).display, what="the agent's chart")
+        curve = chart(app).curve
+        assert curve.loss == [0.031, 0.027] and curve.loss_epochs == [3, 4]
+        assert curve.episode_reward == [(2, -0.4), (3, -0.1), (4, 0.35)]
+        assert summary(app) == f"dqn · fold 1 · {GOOG} · epoch 4/4 · loss 0.0270 · episode reward 0.350"
+        drawn = chart(app).query_one("#loss-plot").plt.build()
+        assert "episode reward" in drawn and "loss" in drawn

@@ -1,12 +1,14 @@
 """The loss curve of a job's current fit: loss and val_loss over epochs, plotted (plotext, through
 textual-plotext) with labelled axes (epoch; loss) and a legend, under a line with the epoch count
-and the last values. Fed from the brain's job_events; the same plot is redrawn with the new
-epochs, so a live job redraws without rebuilding anything."""
+and the last values. An agent's fit (dqn, ppo_sizing) reports each batch of environment steps as
+an "epoch" with its episode reward, drawn on the right-hand axis (its scale is not the loss's).
+Fed from the brain's job_events; the same plot is redrawn with the new epochs, so a live job
+redraws without rebuilding anything."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -22,14 +24,19 @@ class LossCurve:
     loss: list[float]
     val_loss: list[float]  # empty when the fit had no validation rows
     max_epochs: int | None
+    # An agent's: (epoch, mean reward of the episodes finished by then); empty for other kinds.
+    episode_reward: list[tuple[int, float]] = field(default_factory=list)
+    loss_epochs: list[int] | None = None  # the epochs `loss` belongs to, where not every one has a loss
 
     def summary(self) -> str:
         done = f"epoch {self.epochs[-1]}/{self.max_epochs}" if self.max_epochs else f"epoch {self.epochs[-1]}"
-        last = f"loss {self.loss[-1]:.4f}"
+        parts = [f"loss {self.loss[-1]:.4f}" if self.loss else "loss -"]
         if self.val_loss:
             best = min(self.val_loss)
-            last += f" · val_loss {self.val_loss[-1]:.4f} (best {best:.4f})"
-        return f"{self.title} · {done} · {last}"
+            parts[0] += f" · val_loss {self.val_loss[-1]:.4f} (best {best:.4f})"
+        if self.episode_reward:
+            parts.append(f"episode reward {self.episode_reward[-1][1]:.3f}")
+        return " · ".join([self.title, done, *parts])
 
 
 def _fit_of(values: dict) -> tuple:
@@ -47,22 +54,29 @@ def latest_curve(events: Sequence) -> LossCurve | None:
     """The curve of the fit the job reported last (events: brain JobEventRecords in step order);
     None when the job reported no epochs (non-neural jobs)."""
     epochs = [event.values for event in events if isinstance(event.values, dict) and "epoch" in event.values
-              and event.values.get("loss") is not None]
+              and (event.values.get("loss") is not None or event.values.get("episode_reward") is not None)]
     if not epochs:
         return None
     current = _fit_of(epochs[-1])
     fit = [values for values in epochs if _fit_of(values) == current]
+    # An agent has no loss before it first learns (DQN's learning_starts), nor a reward before
+    # its first episode ends: each series keeps the epochs it has a value for.
+    with_loss = [values for values in fit if values.get("loss") is not None]
     return LossCurve(
         title=_title(fit[-1]),
         epochs=[int(values["epoch"]) for values in fit],
-        loss=[float(values["loss"]) for values in fit],
+        loss=[float(values["loss"]) for values in with_loss],
         val_loss=[float(values["val_loss"]) for values in fit if values.get("val_loss") is not None],
         max_epochs=fit[-1].get("max_epochs"),
+        episode_reward=[(int(values["epoch"]), float(values["episode_reward"])) for values in fit
+                        if values.get("episode_reward") is not None],
+        loss_epochs=[int(values["epoch"]) for values in with_loss],
     )
 
 
 LOSS = ("loss", "green")
 VAL_LOSS = ("val_loss", "orange")
+REWARD = ("episode reward", "cyan")
 Y_TICKS = 4
 
 
@@ -107,12 +121,22 @@ class LossChart(Vertical):
         plt.clear_figure()
         plt.xlabel("epoch")
         plt.ylabel("loss")
-        shown = [curve.loss] + ([curve.val_loss] if curve.val_loss else [])
-        for values, (label, colour) in zip(shown, (LOSS, VAL_LOSS), strict=False):
-            plt.plot(curve.epochs[:len(values)], values, label=label, color=colour, marker="braille")
+        loss_epochs = curve.loss_epochs if curve.loss_epochs is not None else curve.epochs
+        shown = [(loss_epochs, curve.loss, LOSS)] if curve.loss else []
+        if curve.val_loss:
+            shown.append((curve.epochs[:len(curve.val_loss)], curve.val_loss, VAL_LOSS))
+        for xs, values, (label, colour) in shown:
+            plt.plot(xs[:len(values)], values, label=label, color=colour, marker="braille")
+        if curve.episode_reward:
+            xs, rewards = zip(*curve.episode_reward, strict=True)
+            plt.plot(list(xs), list(rewards), label=REWARD[0], color=REWARD[1], marker="braille",
+                     yside="right")
+            plt.ylabel("episode reward", yside="right")
         plt.xticks(sorted(set(curve.epochs)) if len(set(curve.epochs)) <= 10 else None)
-        low, high = min(min(values) for values in shown), max(max(values) for values in shown)
-        if high - low > 1e-12:
-            spots = [low + (high - low) * i / (Y_TICKS - 1) for i in range(Y_TICKS)]
-            plt.yticks(spots, [f"{spot:.3g}" for spot in spots])
+        if shown:
+            low = min(min(values) for _, values, _ in shown)
+            high = max(max(values) for _, values, _ in shown)
+            if high - low > 1e-12:
+                spots = [low + (high - low) * i / (Y_TICKS - 1) for i in range(Y_TICKS)]
+                plt.yticks(spots, [f"{spot:.3g}" for spot in spots])
         plot.refresh()
