@@ -168,3 +168,14 @@ async def test_the_dialog_starts_on_the_champions_kind_and_offers_only_kinds_fit
         kind.focus()
         await pilot.press("enter", *"xgb", "enter")
         await wait_until(pilot, lambda: kind.value == "xgboost_classifier", what="the typed kind chosen")
+
+
+def test_the_agents_are_offered_where_they_can_learn_and_only_there():
+    from huracan_tui.console.screens.retrain import kind_options, retrain_kinds
+
+    kinds = retrain_kinds()
+    offered = {target: [value for _, value in kind_options(kinds, target)]
+               for target in ("fwd_ret", "net_edge", "direction")}
+    assert {"dqn", "ppo_sizing"} <= set(offered["fwd_ret"])  # they learn from the next bar's return
+    assert not {"dqn", "ppo_sizing"} & set(offered["net_edge"] + offered["direction"])
+    assert "linear" in offered["net_edge"]

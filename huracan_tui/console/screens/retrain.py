@@ -100,9 +100,20 @@ def fits_target(task: str, learns: str) -> bool:
     return (task == "classification") == (learns == "direction")
 
 
+def learns_from(kind: str, learns: str) -> bool:
+    """Whether `kind` accepts the target `learns`: a kind bound to some targets names them
+    (`target_kinds`: the agents learn from the next bar's return only)."""
+    from engine.models import model_class
+
+    targets = getattr(model_class(kind), "target_kinds", None)
+    return not targets or learns in targets
+
+
 def kind_options(kinds: dict[str, str], learns: str) -> list[tuple[str, str]]:
     """The kinds that can learn `learns`, then the ensembles (they blend the slot's own versions)."""
-    return [*((kind, kind) for kind, task in kinds.items() if fits_target(task, learns)),
+    fitting = [kind for kind, task in kinds.items()
+               if fits_target(task, learns) and learns_from(kind, learns)]
+    return [*((kind, kind) for kind in fitting),
             *((label, ENSEMBLE_KIND + method) for method, label in ENSEMBLE_LABELS.items())]
 
 
