@@ -1,9 +1,26 @@
-"""Who is acting: the OS user and, over SSH, where they came from (for the audit log)."""
+"""Who is acting: the OS user and, over SSH, where they came from (for the audit log).
+
+A person may also act under their own name through a shared OS account: `huracan-tui --as
+alice`, the forced command of alice's key in the service account's `authorized_keys`
+(docs/ssh.md). The name is what the audit log shows; the account bounds what the name may do
+(scheduler.services.roles.effective_role: the lowest of both).
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who acts and from where. `account` is the OS account `name` acts through (`--as NAME`);
+    None when the OS user acts as themselves (then `name` is that user)."""
+
+    name: str
+    origin: str | None
+    account: str | None = None
 
 
 def current_actor() -> tuple[str, str | None]:
@@ -18,3 +35,11 @@ def current_actor() -> tuple[str, str | None]:
         if fields:
             return user, fields[0]
     return user, None
+
+
+def current_identity(acting_as: str | None = None) -> Identity:
+    """This process's identity: the OS user, or `acting_as` through the OS user's account."""
+    user, origin = current_actor()
+    if acting_as is None:
+        return Identity(user, origin)
+    return Identity(acting_as, origin, account=user)

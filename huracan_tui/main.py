@@ -38,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="look, never act: every action that changes something is disabled")
     parser.add_argument("--no-leader", action="store_true",
                         help="do not start a scheduler beside the console when none is running")
+    parser.add_argument("--as", dest="acting_as", metavar="NAME",
+                        help="act as NAME, one the config's roles.users names, through this OS account "
+                        "(an SSH forced command on a shared account; never more than the account may)")
     # A leader started by a console stops when that console's process ends.
     parser.add_argument("--exit-with", type=int, metavar="PID", help=argparse.SUPPRESS)
     return parser
@@ -74,6 +77,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         config = resolve_config(args.config)
         check_console_config(config, args.config)
+        check_acting_name(args, config)  # before the brain is opened: a refusal writes nothing
         brain_url = resolve_brain_url(args.brain, config)
         if args.headless:
             from scheduler.daemon.headless import run_headless
@@ -125,18 +129,64 @@ def run(argv: list[str] | None = None) -> int:
         print(f"huracan-tui: error: {error}", file=sys.stderr)
         return 1
     app = HuracanApp(brain, brain_url, config, demo=args.demo, read_only=args.read_only,
-                     worker_log=_state_dir() / "workers.log", snapshot=first,
+                     worker_log=_state_dir() / "workers.log", snapshot=first, acting_as=args.acting_as,
                      after_first_paint=leader.start if leader is not None else None)
+    hangup = HangUp(app)
     try:
         app.run()
     finally:
+        hangup.winding_down = True  # another SIGHUP now must not cut the leader's stop short
         if leader is not None:
             leading = leader.leading()
             leader.stop()
-            if leading:  # said where the operator reads it, once the screen is the shell's again
+            # Said where the operator reads it, once the screen is the shell's again (if it still is).
+            if leading and not hangup.happened:
                 print(HANDOVER_NOTE, file=sys.stderr)
         brain.close()
+        hangup.restore()
     return app.return_code or 0
+
+
+def check_acting_name(args, config) -> None:
+    """`--as NAME` names a user the config's roles.users lists, and only for the console."""
+    from scheduler.config import ConfigError
+    from scheduler.services.roles import acting_name_refusal
+
+    if args.acting_as is None:
+        return
+    if args.headless:
+        raise ConfigError("--as: a console option (the headless scheduler acts as its own account)")
+    refusal = acting_name_refusal(config, args.acting_as)
+    if refusal is not None:
+        raise ConfigError(refusal)
+
+
+class HangUp:
+    """A terminal that goes away (a dropped SSH connection closes the pty: SIGHUP) ends the
+    console as a quit does, so the `finally` of `run` stops its leader process too; by default
+    SIGHUP would kill the console on the spot and leave that child to notice on its own
+    (`--exit-with`). The handler only schedules the exit on the app's loop."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.happened = False
+        self.winding_down = False  # the app has ended: the rest of `run` is stopping the leader
+        self.previous = signal.signal(signal.SIGHUP, self._hung_up)
+
+    def _hung_up(self, _signum, _frame) -> None:
+        import asyncio
+
+        self.happened = True
+        if self.winding_down:
+            return
+        try:
+            loop = asyncio.get_running_loop()  # the app's, on this (the main) thread
+        except RuntimeError:
+            raise SystemExit(129) from None  # not running yet or any more: nothing to wind down
+        loop.call_soon_threadsafe(self.app.exit, None, 129)
+
+    def restore(self) -> None:
+        signal.signal(signal.SIGHUP, self.previous)
 
 
 HANDOVER_NOTE = ("huracan-tui: this console ran the scheduler (the brain's leader), which stopped with it. "

@@ -6,6 +6,12 @@ role again against its own config (a viewer's request is refused, whatever the a
 through), runs the handler, and records the outcome in the row and in the audit log. The asker
 reports the row's outcome, whoever claimed it.
 
+A request from a name acting through a shared account (`huracan-tui --as alice`) carries both:
+the name as its actor, the account in its args (ACCOUNT_ARG), and the executor applies the
+lowest of both roles. Nothing in the row raises a role: its `role` can only lower one, and a row
+naming alice without the account is judged as the OS user alice (a viewer unless granted), so
+leaving the account out gains nothing; naming an account gains no more than asking as it.
+
 A claim names its handler's process ("cli host:pid"). A handler killed before it finished leaves
 the row running; the leader's reaper (`reap_abandoned_requests`) fails it once that process is
 gone, or once the claim is older than CLAIM_BOUND_SECONDS. It is never run again: the effect
@@ -39,6 +45,9 @@ _POLL_SECONDS = 0.2
 # Requests take seconds; a claim this old belongs to a handler that hung or died on another
 # machine (one of this machine is checked directly: is its pid alive?).
 CLAIM_BOUND_SECONDS = 120.0
+# The OS account a request's actor acted through (`--as NAME`), where it did: kept in the args,
+# as the table has no column for it.
+ACCOUNT_ARG = "acting_account"
 
 
 class RequestRefused(Exception):
@@ -98,12 +107,15 @@ def handles(action: str, *, audited_as: str | None = None) -> Callable[[Handler]
 def submit_request(
     brain: Brain, config: HuracanConfig, action: str, args: dict, *, actor: str, origin: str | None,
     role: str, handler: str, start_job: Callable[[int], None] | None = None,
-    wait_seconds: float = REQUEST_WAIT_SECONDS,
+    wait_seconds: float = REQUEST_WAIT_SECONDS, account: str | None = None,
 ) -> RequestRecord:
     """Record what an operator asked for and see it through: a live leader carries it out (this
     waits for its outcome), else this process does, with the same checks. A leader that comes up
     meanwhile may claim the row first; either way the row's own outcome comes back, or the row as
-    it stands (pending, running) when `wait_seconds` pass first."""
+    it stands (pending, running) when `wait_seconds` pass first. `account`: the OS account
+    `actor` acts through (`--as actor`), judged with it by whoever carries the request out."""
+    if account is not None:
+        args = {**args, ACCOUNT_ARG: account}
     request = brain.submit_request(action, args, actor=actor, origin=origin, role=role)
     if brain.current_leader() is None:
         ctx = RequestContext(brain, config, handler, start_job)
@@ -138,9 +150,12 @@ def _reason(request: RequestRecord) -> str:
 
 
 def role_of(brain: Brain, config: HuracanConfig, request: RequestRecord) -> str:
-    """The executor's own view of the actor's role: the brain's, lowered by its own config; a
-    console that ran read-only stays a viewer (what the asker claimed can only lower it)."""
-    return effective_role(brain, config, request.actor, read_only=request.role == "viewer")
+    """The executor's own view of the actor's role: the brain's, lowered by its own config (and,
+    for a name acting through an account, the lowest of both); a console that ran read-only
+    stays a viewer (what the asker claimed can only lower it)."""
+    account = request.args.get(ACCOUNT_ARG)
+    return effective_role(brain, config, request.actor, read_only=request.role == "viewer",
+                          account=str(account) if account is not None else None)
 
 
 def carry_out_request(ctx: RequestContext, request: RequestRecord) -> RequestRecord:
@@ -165,10 +180,16 @@ def carry_out_request(ctx: RequestContext, request: RequestRecord) -> RequestRec
         brain.audit(AUDITED_AS.get(request.action, request.action), actor=request.actor,
                     origin=request.origin, target=target, reason=request.args.get("reason"),
                     outcome=f"{state}: {outcome}",
-                    details={"request": request.id, "executed_by": ctx.handler})
+                    details={"request": request.id, "executed_by": ctx.handler,
+                             **_account_detail(request)})
     brain.finish_request(request.id, state=state, outcome=outcome, result=result)
     log.info("request %s %s by %s: %s (%s)", request.id, request.action, request.actor, state, outcome)
     return brain.get_request(request.id)
+
+
+def _account_detail(request: RequestRecord) -> dict:
+    account = request.args.get(ACCOUNT_ARG)
+    return {} if account is None else {"account": account}
 
 
 def carry_out_pending(ctx: RequestContext) -> int:
