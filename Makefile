@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: on the project's machines this takes a CPU build from local disk,
 	# where an unpinned requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,bench,catboost]'
+	$(BIN)/pip install -q -e '.[test,bench,catboost,mlflow]'
 	# Bytecode now, as a wheel install would have it: where PYTHONDONTWRITEBYTECODE is set, the
 	# checkout would otherwise be compiled again at every start of the console.
 	$(BIN)/python -m compileall -q huracan_tui brain scheduler engine themes

@@ -9,6 +9,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from brain import migrations
+from brain.alerts import AlertsMixin
 from brain.altdata import AltDataMixin
 from brain.audit import AuditMixin
 from brain.bars import BarsMixin
@@ -25,6 +26,7 @@ from brain.jobs import JobsMixin
 from brain.lease import LeaseMixin
 from brain.lifecycle import LifecycleMixin
 from brain.live import LiveMixin
+from brain.mlflow_exports import MlflowExportsMixin
 from brain.oos_predictions import OosPredictionsMixin
 from brain.queues import QueuesMixin
 from brain.registry import RegistryMixin
@@ -38,6 +40,7 @@ class Brain(
     RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, ImportanceMixin,
     ComparisonsMixin, DriftMixin, LifecycleMixin, QueuesMixin, RequestsMixin, JobEventsMixin,
     LeaseMixin, LiveMixin, HistoryMixin, RolesMixin, ServeGapsMixin, FeedStatesMixin, OosPredictionsMixin,
+    AlertsMixin, MlflowExportsMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 

@@ -7,10 +7,11 @@ dead, or whose job was cancelled, learns it from a False return instead of overw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Float, case, cast, extract, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from brain.errors import BrainError
@@ -18,6 +19,28 @@ from brain.part import BrainPart
 from brain.records import ACTIVE_JOB_STATES, JobRecord
 from brain.rows import inserted_id
 from brain.schema import jobs
+
+
+class JobTally(NamedTuple):
+    """The jobs of one kind in one state (brain.job_tallies): how many; how many of them ran (a
+    start and an end, so a duration), the sum of those durations in seconds, how many lasted at
+    most each bound asked for (cumulative, as a Prometheus histogram counts), and when the newest
+    of them ended."""
+
+    kind: str
+    state: str
+    jobs: int
+    timed: int
+    duration_sum: float
+    within: tuple[int, ...]
+    last_finished_at: datetime | None
+
+
+def _duration_seconds(dialect: str):
+    """A job's running time in seconds, in SQL: SQLite keeps times as text, PostgreSQL as timestamptz."""
+    if dialect == "sqlite":
+        return (func.julianday(jobs.c.finished_at) - func.julianday(jobs.c.started_at)) * 86400.0
+    return cast(extract("epoch", jobs.c.finished_at - jobs.c.started_at), Float)
 
 
 def _job_record(row: Row) -> JobRecord:
@@ -234,3 +257,22 @@ class JobsMixin(BrainPart):
             query = query.where(jobs.c.state.in_(states))
         with self._read() as conn:
             return [_job_record(row) for row in conn.execute(query)]
+
+    def job_tallies(self, bounds: Sequence[float] = ()) -> list[JobTally]:
+        """Every job counted by kind and state in one grouped query, whatever the table's size:
+        what monitoring reads (counts that survive a leader restart, durations observed once per
+        job), by kind then state."""
+        with self._read() as conn:
+            ran = jobs.c.started_at.is_not(None) & jobs.c.finished_at.is_not(None)
+            duration = _duration_seconds(conn.dialect.name)
+            timed = case((ran, duration))  # NULL for a job that never ran or runs still
+            query = (
+                select(jobs.c.kind, jobs.c.state, func.count(), func.count(timed),
+                       func.coalesce(func.sum(timed), 0.0), func.max(jobs.c.finished_at),
+                       *[func.sum(case((ran & (duration <= bound), 1), else_=0)) for bound in bounds])
+                .group_by(jobs.c.kind, jobs.c.state)
+                .order_by(jobs.c.kind, jobs.c.state)
+            )
+            return [JobTally(kind, state, count, timed_count, float(total), tuple(int(n) for n in within),
+                             last)
+                    for kind, state, count, timed_count, total, last, *within in conn.execute(query)]

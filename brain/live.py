@@ -38,6 +38,7 @@ _PREDICTION_KEYS = {
     "blended",
     "realised",
     "realised_at",
+    "details",
 }
 
 
@@ -56,6 +57,8 @@ class PredictionRecord:
     blended: float
     realised: float | None  # forward return in bps over the slot's horizon
     realised_at: datetime | None
+    # An agent's choice on the bar ({"action", "position", "q_values"} or {"size", "action"}).
+    details: dict | None = None
 
 
 def _select_predictions():
@@ -71,6 +74,7 @@ def _select_predictions():
         predictions.c.blended,
         predictions.c.realised,
         predictions.c.realised_at,
+        predictions.c.details,
     ).join(model_versions, model_versions.c.id == predictions.c.version_id)
 
 

@@ -326,6 +326,7 @@ predictions = Table(  # added by migration 6
     Column("blended", Float, nullable=False),
     Column("realised", Float),
     Column("realised_at", UTCDateTime),
+    Column("details", JSONText),  # an agent's choice on the bar (migration 15); NULL for other kinds
     UniqueConstraint("slot_key", "version_id", "ts", name="uq_predictions_slot_version_ts"),
     Index("ix_predictions_slot_ts", "slot_key", "ts"),
 )
@@ -398,4 +399,63 @@ version_oos_predictions = Table(  # added by migration 12
     Column("fold", Integer, nullable=False),
     Column("prediction", Float),  # what the trading metrics trade on; NULL stands for NaN
     Column("next_ret", Float),  # the next bar's realised return (a fraction) it was scored against
+)
+
+# Changes of state told to webhooks and commands (brain/alerts.py); dedupe_key: one row per change.
+alerts = Table(  # added by migration 13
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),  # drift, rollback, job_failed, feed_stale, leader_change
+    Column("subject", Text, nullable=False),  # the slot, job, feed or lease it is about
+    Column("condition", Text, nullable=False),  # what the subject's state is now, by this alert
+    Column("dedupe_key", Text, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("payload", JSONText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("dedupe_key", name="uq_alerts_dedupe_key"),
+    Index("ix_alerts_kind_subject", "kind", "subject", "id"),
+)
+
+# One per alert and sink: pending (next_attempt_at says when), delivered or undeliverable.
+alert_deliveries = Table(  # added by migration 13
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("sink", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", Text),
+    Column("delivered_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("alert_id", "sink", name="uq_alert_deliveries_alert_sink"),
+    Index("ix_alert_deliveries_state_next", "state", "next_attempt_at"),
+)
+
+# What `huracan export mlflow` wrote to each tracking server (brain/mlflow_exports.py).
+mlflow_runs = Table(  # added by migration 14
+    "mlflow_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("tracking_uri", Text, nullable=False),  # never with a password: those are refused
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("experiment_id", Text, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("model_version", Text),  # the registered model's version made from the run
+    Column("exported_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tracking_uri", "version_id", name="uq_mlflow_runs_uri_version"),
+)
+
+# One per tracking server and slot: its experiment, registered model and last `champion` alias.
+mlflow_models = Table(  # added by migration 14
+    "mlflow_models",
+    metadata,
+    Column("tracking_uri", Text, primary_key=True),
+    Column("slot_key", Text, primary_key=True),
+    Column("experiment_id", Text, nullable=False),
+    Column("registered_model", Text, nullable=False),
+    Column("champion_number", Integer),  # the version the alias points at; NULL: no alias
+    Column("updated_at", UTCDateTime, nullable=False),
 )

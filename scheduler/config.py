@@ -134,10 +134,11 @@ class ScheduleConfig(_Strict):
     requests_every: float = Field(
         default=1.0, validation_alias=AliasChoices("requests_every", "commands_every"))
     record_every: float = 60.0  # frames of what the console shows, for replay
+    alerts_every: float = 10.0  # detect changes of state, deliver pending alerts (with alerts.sinks)
     misfire_grace: float = 300.0
 
     @field_validator("retrain_every", "dispatch_every", "drift_every", "live_every", "requests_every",
-                     "record_every", "misfire_grace", mode="before")
+                     "record_every", "alerts_every", "misfire_grace", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
@@ -250,6 +251,171 @@ class LiveConfig(_Strict):
     max_backfill: int = Field(default=200, ge=0)
 
 
+ALERT_KINDS = ("drift", "rollback", "job_failed", "feed_stale", "leader_change")
+AlertKind = Literal["drift", "rollback", "job_failed", "feed_stale", "leader_change"]
+
+
+class AlertSinkConfig(_Strict):
+    """Where alerts go: a `webhook` (an HTTP POST of the alert's JSON document, with `headers`) or
+    a `command` (an argv list, run without a shell, the document on its stdin; a non-zero exit is
+    a failed attempt). `events`: the kinds it wants (default all). `name`: how deliveries and
+    errors name it (default `webhook HOST` / `command PROGRAM`)."""
+
+    webhook: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)  # may hold a token
+    command: list[str] | None = None
+    events: tuple[AlertKind, ...] = ALERT_KINDS
+    name: str | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        # Only the scheme is named: the rest of a webhook's address often carries its secret.
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"must be an http:// or https:// URL, not {parts.scheme or '(no scheme)'}://…")
+        if not parts.hostname:
+            raise ValueError("must name a host (https://host/path)")
+        try:
+            parts.port  # noqa: B018 (urlsplit checks the port when it is read)
+        except ValueError:
+            raise ValueError("its port must be a number from 0 to 65535") from None
+        return url
+
+    @field_validator("command")
+    @classmethod
+    def _argv(cls, argv: list[str] | None) -> list[str] | None:
+        if argv is not None and (not argv or not all(argv)):
+            raise ValueError("an argv list: the program, then its arguments, none empty")
+        return argv
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AlertSinkConfig:
+        if (self.webhook is None) == (self.command is None):
+            raise ValueError("webhook: a sink is exactly one of `webhook` and `command`")
+        if self.headers and self.webhook is None:
+            raise ValueError("headers: only a webhook sink takes headers")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The sink's name: given, or made from its host / program (never its path or query)."""
+        if self.name:
+            return self.name
+        if self.webhook is not None:
+            from urllib.parse import urlsplit
+
+            return f"webhook {urlsplit(self.webhook).hostname}"
+        return f"command {Path((self.command or ['?'])[0]).name}"
+
+
+class AlertBackoffConfig(_Strict):
+    """Wait `base` after a failed attempt, `factor` times longer after each next one, `max` at most."""
+
+    base: float = 2.0
+    factor: float = Field(default=2.0, ge=1)
+    max: float = 300.0
+
+    @field_validator("base", "max", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    def delay(self, attempts: int) -> float:
+        """Seconds before the next attempt, after `attempts` failed ones (1, 2, ...)."""
+        return min(self.base * self.factor ** max(attempts - 1, 0), self.max)
+
+
+class AlertsConfig(_Strict):
+    """Alerts to webhooks and commands, sent by the headless leader (scheduler/services/alerts.py),
+    one per change of state. `retries`: attempts after the first before an alert is undeliverable;
+    `timeout`: the most one attempt may take; `lookback`: how far back failed jobs and rollbacks
+    are told (a brain's older history is never sent); `feed_silence`: a poll feed with no new bar
+    for this long is stale (unset: only its feed state, ended or failing, makes it stale)."""
+
+    sinks: list[AlertSinkConfig] = Field(default_factory=list)
+    retries: int = Field(default=5, ge=0)
+    backoff: AlertBackoffConfig = Field(default_factory=AlertBackoffConfig)
+    timeout: float = 10.0
+    lookback: float = 24 * 3600.0
+    feed_silence: float | None = None
+
+    @field_validator("timeout", "lookback", "feed_silence", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+    @field_validator("sinks")
+    @classmethod
+    def _distinct_names(cls, sinks: list[AlertSinkConfig]) -> list[AlertSinkConfig]:
+        seen: set[str] = set()
+        for sink in sinks:
+            if sink.label in seen:
+                raise ValueError(f"two sinks are named {sink.label!r}; give each its own `name`")
+            seen.add(sink.label)
+        return sinks
+
+    def wanted(self) -> set[str]:
+        """The kinds some sink wants (only those are detected)."""
+        return {kind for sink in self.sinks for kind in sink.events}
+
+
+class MetricsConfig(_Strict):
+    """Monitoring: the Prometheus endpoint each `huracan-tui --headless` serves (leader and standby
+    alike, off unless `enabled`; a leader a console embeds serves none) and the limit `huracan health`
+    judges feeds by. `port: 0` takes any free port (tests; the port is logged). `cache_seconds`:
+    how long one read of the brain answers scrapes, so a scrape storm costs one read.
+    `max_feed_lag`: how old a running feed's newest bar may be before health says unhealthy
+    (unset: bars' age is reported, not judged, as a market's closures are not known here)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9464, ge=0, le=65535)
+    cache_seconds: float = Field(default=1.0, ge=0)
+    max_feed_lag: float | None = Field(default=None, gt=0)
+
+    @field_validator("max_feed_lag", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return None if value is None else parse_duration(value)
+
+
+class MlflowConfig(_Strict):
+    """Mirroring to an MLflow tracking server (scheduler/services/mlflow_export.py): the headless
+    leader exports what is new every `mirror_every` (a schedule entry `mlflow`); `huracan export
+    mlflow` takes `tracking_uri` from here when not given. Credentials never go in the URI: MLflow
+    reads MLFLOW_TRACKING_TOKEN (or _USERNAME / _PASSWORD) from the environment. `timeout` and
+    `retries` bound each request (MLflow's own defaults wait minutes on a dead server)."""
+
+    tracking_uri: str
+    mirror_every: float = 300.0
+    slots: list[str] = Field(default_factory=list)  # empty: every slot
+    timeout: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=1, ge=0)
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _no_password(cls, uri: str) -> str:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(uri.strip())
+        if not uri.strip():
+            raise ValueError("empty; the tracking server's URI (http://host:5000)")
+        if parts.password is not None or (parts.username and parts.scheme in ("http", "https")):
+            raise ValueError("the URI carries credentials; give them in the environment instead (MLFLOW_"
+                             "TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD)")
+        return uri.strip()
+
+    @field_validator("mirror_every", "timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
 class HuracanConfig(_Strict):
     brain: str | None = None
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
@@ -259,6 +425,9 @@ class HuracanConfig(_Strict):
     roles: RolesConfig = Field(default_factory=RolesConfig)
     live: LiveConfig = Field(default_factory=LiveConfig)
     policies: PoliciesConfig = Field(default_factory=PoliciesConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    mlflow: MlflowConfig | None = None  # off unless configured
     # Per-slot training overrides keyed by slot id (GOOG:1d:net_edge_5): any `training:` key.
     slots: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -313,12 +482,18 @@ def load_config(path: str | Path | None) -> HuracanConfig:
         return HuracanConfig.model_validate(raw)
     except ValidationError as error:
         first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        key = config_key(first["loc"])
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
         message = message.removeprefix("Value error, ")
         more = len(error.errors()) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         raise ConfigError(f"{path}: {key}: {message}{suffix}") from None
+
+
+def config_key(loc: tuple) -> str:
+    """A validation error's location as the YAML's key path: `alerts.sinks[0].webhook`."""
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    return key or "(top level)"
 
 
 def _from_ml_framework(path: Path, raw: dict) -> HuracanConfig:

@@ -33,6 +33,9 @@ STEPS = (
     "m0010_serve_gaps",
     "m0011_feed_states",
     "m0012_version_oos_predictions",
+    "m0013_alerts",
+    "m0014_mlflow_exports",
+    "m0015_prediction_details",
 )
 SCHEMA_VERSION = len(STEPS)
 

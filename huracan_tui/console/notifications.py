@@ -1,5 +1,6 @@
 """What happened between two polls, worded for a toast: jobs that ended, a slot's drift flag
-turning on or off, champions changed, rollbacks (automatic ones say so) and new queue items.
+turning on or off, champions changed, rollbacks (automatic ones say so), new queue items and
+alerts that turned undeliverable.
 Changes of state only: a new drift check with the same verdict, or a poll that finds things as
 they were, says nothing. Plain Python on two snapshots, so it is tested without a terminal."""
 
@@ -26,7 +27,20 @@ def events_between(before: BrainSnapshot, after: BrainSnapshot, *,
     # A rollback's own toast says how the champion changed; the slot's change adds nothing.
     rolled_back = after.newest_rollback.slot_key if rollbacks else None
     return [*_finished_jobs(before, after, queued_since), *rollbacks,
-            *_slot_changes(before, after, rolled_back)]
+            *_slot_changes(before, after, rolled_back), *_undeliverable_alerts(before, after)]
+
+
+def _undeliverable_alerts(before: BrainSnapshot, after: BrainSnapshot) -> list[Event]:
+    """An alert the leader could not deliver to a sink after its last retry (the newest of those
+    the count grew by; `huracan alerts --undeliverable` lists them all)."""
+    grown = after.alerts.undeliverable - before.alerts.undeliverable
+    events = []
+    for alert in after.alerts.newest[:max(grown, 0)]:
+        failed = [d for d in alert.deliveries if d.state == "undeliverable"]
+        why = "; ".join(f"{d.sink}: {d.last_error}" for d in failed)
+        events.append(Event("Alert undeliverable", f"#{alert.id} {alert.kind}: {alert.message} ({why})",
+                            "error"))
+    return events
 
 
 def _finished_jobs(before: BrainSnapshot, after: BrainSnapshot, queued_since: Collection[int]) -> list[Event]:

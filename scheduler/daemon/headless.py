@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from scheduler.config import HuracanConfig
 from scheduler.daemon import pause_points
 from scheduler.daemon.executor import Executor, make_executor
 from scheduler.daemon.lease import HEARTBEAT_SECONDS, LeaderLease
+from scheduler.daemon.metrics_server import MetricsUnavailable, serve_metrics
 from scheduler.daemon.recorder import record_console_frames
 from scheduler.services.feeds import feeds_from_config
 from scheduler.services.job_params import train_job_params
@@ -94,6 +96,10 @@ class Leader:
             ScheduleEntry("record", self.record_frames, schedule.record_every, at_start=True),
             ScheduleEntry("dispatch", self.dispatch, schedule.dispatch_every, at_start=True),
             ScheduleEntry("reap", self.reap, REAP_EVERY_SECONDS),
+            *([ScheduleEntry("alerts", self.send_alerts, schedule.alerts_every, at_start=True)]
+              if self.config.alerts.sinks else []),
+            *([ScheduleEntry("mlflow", self.mirror_mlflow, self.config.mlflow.mirror_every)]
+              if self.config.mlflow else []),
         ]
 
     def reap(self) -> list[int]:
@@ -114,6 +120,36 @@ class Leader:
         report = live_tick(self.brain, self.config, self.feeds)
         if report.new_bars:
             log.info("live: %s", report)
+        return report
+
+    def send_alerts(self):
+        """Changes of state (drift, rollbacks, failed jobs, stale feeds, a new leader) told to the
+        configured sinks, once each; in the scheduler's thread pool, each attempt bounded by
+        alerts.timeout, so the live tick never waits on a sink."""
+        from scheduler.services.alerts import run_alerts
+
+        report = run_alerts(self.brain, self.config)
+        if report.detected or report.delivered or report.undeliverable:
+            log.info("alerts: %s", report)
+        return report
+
+    def mirror_mlflow(self):
+        """What is new (versions, a changed champion) mirrored to the MLflow tracking server. A
+        server that does not answer is logged and tried again next time: nothing is recorded as
+        exported until MLflow holds it."""
+        from scheduler.services.mlflow_export import MlflowExportError, export_to_mlflow
+
+        settings = self.config.mlflow
+        assert settings is not None  # the entry exists only when configured
+        try:
+            report = export_to_mlflow(self.brain, settings.tracking_uri, slots=settings.slots or None,
+                                      timeout=settings.timeout, retries=settings.retries)
+        except MlflowExportError as error:
+            log.warning("mlflow: %s", error)
+            return None
+        if report.runs_created or report.aliases_moved:
+            log.info("mlflow: %d run(s) exported, %d alias(es) moved to %s", report.runs_created,
+                     report.aliases_moved, report.tracking_uri)
         return report
 
     def record_frames(self) -> dict[str, bool]:
@@ -268,10 +304,19 @@ def run_headless(
     """
     stop = stop or threading.Event()
     brain = open_brain(brain_url)
+    lease = LeaderLease(brain)
+    # First: a process that cannot serve the /metrics it was asked to stops having done nothing. A
+    # leader a console embeds serves none (it would take the port of the monitored one).
+    try:
+        metrics = (serve_metrics(brain_url, config, leading=lease.is_valid, holder=lease.holder_id)
+                   if exit_with is None else None)
+    except MetricsUnavailable as error:
+        brain.close()
+        print(f"huracan-tui: error: {error}", file=sys.stderr)
+        return 1
     actor, origin = current_actor()
     log_path = (log_dir / "workers.log") if log_dir else None
     leader = Leader(brain, config, make_executor(config, brain_url, log_path=log_path), feeds=feeds)
-    lease = LeaderLease(brain)
 
     schedule = config.schedule
     scheduler = BackgroundScheduler(
@@ -322,6 +367,8 @@ def run_headless(
             brain.audit("headless.stop", actor=actor, origin=origin, outcome="ok")
         except BrainError as error:
             log.warning("could not record the stop in the audit log: %s", error)
+        if metrics is not None:
+            metrics.close()
         brain.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

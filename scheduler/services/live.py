@@ -344,7 +344,8 @@ def _forecast(
         return []
     from engine.models.online import blend_forecasts
 
-    forecast = state.servable(brain, version).forecast(features.of, wanted)
+    serving = state.servable(brain, version)
+    forecast = serving.forecast(features.of, wanted)
     if forecast.gaps:
         brain.record_serve_gaps([
             {"slot_key": slot.key, "version_id": version.id, "ts": gap.ts, "state": gap.state,
@@ -354,9 +355,10 @@ def _forecast(
     if not forecast.ts:
         return []
     batch = forecast.batch
+    details = agent_choices(serving, features.of, forecast.ts)
     # The learner has no imputer of its own: a missing alt value (allowed when the spec imputes)
-    # is 0 to it.
-    fits = _learner_fits(learner, forecast.X.shape[1])
+    # is 0 to it. An agent's forecast is a position, not a return: nothing is blended into it.
+    fits = details is None and _learner_fits(learner, forecast.X.shape[1])
     online = learner.predict(np.nan_to_num(forecast.X)) if fits else None
     blended = batch if online is None else blend_forecasts(batch, online, live.blend_weight)
     return [
@@ -368,9 +370,27 @@ def _forecast(
             "batch": float(batch[k]),
             "online": None if online is None else float(online[k]),
             "blended": float(blended[k]),
+            "details": None if details is None else details[k],
         }
         for k, ts in enumerate(forecast.ts)
     ]
+
+
+def agent_choices(serving, features_of, bars: list[datetime]) -> list[dict] | None:
+    """What an agent chose on each of `bars` (its action and Q-values, or its size), from the
+    same rollout its forecast came from (the block of ready rows from the first bar's context to
+    the last bar, as Servable.predict reads it); None for a version that is not an agent."""
+    model = serving.model
+    if not hasattr(model, "predict_details") or not bars:
+        return None
+    ready = serving.ready(features_of(serving.spec))
+    positions = [ready.index[ts] for ts in bars]
+    first, last = positions[0], positions[-1]
+    start = max(first - model.context_rows, 0)
+    block = np.asarray(ready.X[start:last + 1], dtype=float)
+    inputs = block if serving.steps is None else np.asarray(serving.steps.transform(block), dtype=float)
+    chosen = model.predict_details(inputs, last=last - first + 1)
+    return [chosen[position - first] for position in positions]
 
 
 def _learner_fits(learner: OnlineLearner, n_features: int) -> bool:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from brain import Brain
+from brain.alerts import AlertsSummary
 from brain.lease import LeaderRecord
 from brain.records import ChangeMarks, FeedStateRecord, JobRecord, RollbackRecord, SlotStatus
 
@@ -147,6 +148,7 @@ class BrainSnapshot:
     newest_rollback: RollbackRecord | None = None  # so a console can tell of each new one
     marks: ChangeMarks | None = None  # brain.change_marks() when `slots` was read
     feeds: tuple[FeedStateRecord, ...] = ()  # what the live loop last knew of each feed
+    alerts: AlertsSummary = AlertsSummary()  # alerts a sink never got: how many, the newest
     read_whole_at: float = field(default_factory=time.monotonic)  # when every slot was last read
 
     @property
@@ -170,7 +172,8 @@ def read_snapshot(brain: Brain, clock: Clock = utc_now,
     newest = brain.list_rollbacks(limit=1)
     return BrainSnapshot(slots=slots, jobs=brain.list_jobs(limit=JOBS_SHOWN), taken_at=clock(),
                          leader=brain.current_leader(), newest_rollback=newest[0] if newest else None,
-                         marks=marks, read_whole_at=read_whole_at, feeds=tuple(brain.feed_states()))
+                         marks=marks, read_whole_at=read_whole_at, feeds=tuple(brain.feed_states()),
+                         alerts=brain.alerts_summary())
 
 
 def slot_overviews(brain: Brain, slot_keys: Collection[str] | None = None,

@@ -205,7 +205,7 @@ def test_input_once_accepted_is_one_line_nonzero_and_writes_nothing(tmp_path, ca
         ("training:\n  threshold_bps: .nan\n", "training.threshold_bps: Input should be a finite number"),
         ("schedule:\n  live_every: .inf\n", "schedule.live_every: duration must be a finite number"),
         ("live:\n  feeds:\n    - {kind: replay, symbol: 'EURUSD:1h', timeframe: 1h, path: x.csv}\n",
-         "live.feeds.0.symbol: symbol 'EURUSD:1h': ':' (it separates the parts of a slot id)"),
+         "live.feeds[0].symbol: symbol 'EURUSD:1h': ':' (it separates the parts of a slot id)"),
     ],
 )  # fmt: skip
 def test_a_config_with_an_unusable_number_or_symbol_names_the_key(tmp_path, yaml_text, expected):

@@ -10,6 +10,8 @@ COMMAND_MODULES = (
     "train", "ensemble", "status", "show", "evaluate", "data", "models", "features", "predict", "autotune",
     "ab", "drift", "report",
     "promote", "rollback", "history", "audit", "queue", "prune", "roles",
+    "health",
+    "alerts",
     "bundle",
 )
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from huracan_tui.cli.output import CommandError, emit
+from huracan_tui.cli.subcommands.mlflow_export import add_mlflow_arguments, run_mlflow_export
 from huracan_tui.settings import add_global_options, resolve_brain_url
 
 
@@ -202,6 +203,8 @@ def _summary(result) -> str:
 EXPORT_TARGETS: dict[str, Target] = {
     "bundle": Target("a slot's versions as a folder of files with a sha256 index",
                      _export_bundle_arguments, run_export_bundle),
+    "mlflow": Target("mirror versions to an MLflow tracking server (runs, registered models, champion alias)",
+                     add_mlflow_arguments, run_mlflow_export),
 }
 IMPORT_TARGETS: dict[str, Target] = {
     "bundle": Target("versions from a folder written by `huracan export bundle`, verified first",

@@ -1,0 +1,194 @@
+"""The headless process's /metrics endpoint on a big brain: what one scrape costs, and what a
+scraper hammering it costs the leader's live tick. Printed, never asserted.
+
+(a) Scrape latency: a SQLite brain holding `--slots` slots (1,000 by default; each with one version
+that is its champion, live metrics, a drift check, an open retrain item on every tenth, a forecast)
+made directly through the brain API, no training. The real endpoint (scheduler/daemon/
+metrics_server.py, a real HTTP server on 127.0.0.1) is scraped with urllib, p50 / p95 / max over
+`--scrapes` scrapes, its cache off (`cache_seconds: 0`) so every scrape reads the brain, in three
+cases: nothing changed since the last scrape (the overview's change marks say so), one slot got a
+new live metric before each scrape (that slot is read again), and a whole read (what every 30 s,
+or a change the marks cannot name, costs). Target p95 <= 50 ms.
+
+(b) Live tick with and without a scraper: the set-up of bench_live_tick.py (EUR/USD hourly bars,
+a LightGBM champion on the `core` recipe, one new bar a tick through a replay feed) in the same
+brain as (a)'s slots, so the overview read is the big one; the endpoint is served from the same
+process, as `huracan-tui --headless` serves it, with the default `cache_seconds: 1`. The scraper is
+another process (as Prometheus is), requesting /metrics back to back (as fast as it is answered,
+which the endpoint caps at 20 a second), or once a second. Blocks of ticks cycle through no
+scraper and the two, so the machine's background load falls on every side alike; p50 / p95 of
+each and the p95 ratio to no scraper. Target: p95 slowdown <= 5 %.
+
+Run: .venv/bin/python -m benchmarks.bench_metrics [--slots 1000] [--scrapes 200] [--blocks 6]
+     [--ticks 60] [--history 5000] [--part a|b|ab]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.bench_pipeline import long_series
+
+SCRAPER = """
+import sys, time, urllib.request
+url, every, count, started = sys.argv[1], float(sys.argv[2]), 0, time.monotonic()
+try:
+    while True:
+        urllib.request.urlopen(url, timeout=30).read()
+        count += 1
+        time.sleep(every)
+except KeyboardInterrupt:
+    print(count / (time.monotonic() - started))
+"""
+# Blocks of ticks cycle through these: no scraper, one asking back to back, one every second
+# (an eager Prometheus; the usual scrape_interval is 15 s or more).
+SIDES = (("without a scraper", None), ("scraper hammering", 0.0), ("scraper every 1 s", 1.0))
+
+
+def build_slots(brain, slots: int) -> None:
+    """`slots` slots with what the endpoint reports, written straight through the brain API."""
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    for index in range(slots):
+        slot = brain.ensure_slot(f"SYM{index:04d}", "1h", "fwd_ret_1", 1)
+        version = brain.add_version(
+            slot.key, model_kind="linear", manifest={"folds": []}, artifact=f"artifact {index}".encode(),
+            artifact_format="skops", metrics=[{"name": "sharpe", "value": 0.01 * (index % 97)}],
+            data_start=now - timedelta(days=400), data_end=now - timedelta(days=30))
+        brain.promote_version(slot.key, 1, actor="bench", reason="benchmark brain")
+        brain.record_metrics(version.id, [
+            {"name": f"live_{name}", "value": (index % 13) / 10, "ts": now - timedelta(minutes=point),
+             "scope": "live"}
+            for point in range(3) for name in ("sharpe", "win_rate", "n", "mae", "mse")])
+        brain.record_drift_results([{"feature": f"f{i}", "method": "psi", "threshold": 0.1,
+                                     "drifted": (index + i) % 5 == 0} for i in range(4)], slot_key=slot.key)
+        if index % 10 == 0:
+            brain.enqueue("retrain", slot.key, rule="live_sharpe", reason="benchmark")
+        brain.record_predictions([{"slot_key": slot.key, "version_id": version.id,
+                                   "ts": now - timedelta(hours=1), "predicted_at": now - timedelta(minutes=5),
+                                   "batch": 1.0, "blended": 1.0}])
+    print(f"built {slots:,} slots in {time.perf_counter() - started:.1f} s")
+
+
+def summary(seconds: list[float]) -> str:
+    ms = np.asarray(seconds) * 1e3
+    return f"p50 {np.percentile(ms, 50):6.1f} ms  p95 {np.percentile(ms, 95):6.1f} ms  max {ms.max():6.1f} ms"
+
+
+def scrape_seconds(url: str) -> float:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=30) as response:
+        response.read()
+    return time.perf_counter() - started
+
+
+def scrape_latency(brain, url: str, reader, scrapes: int) -> None:
+    """(a): the three cases, each `scrapes` times."""
+    scrape_seconds(url)  # the first read compiles the queries
+    unchanged = [scrape_seconds(url) for _ in range(scrapes)]
+    version_id = brain.get_version("SYM0000:1h:fwd_ret_1", 1).id
+    changed = []
+    for step in range(scrapes):
+        brain.record_metrics(version_id, [{"name": "live_sharpe", "value": step / 100, "scope": "live",
+                                           "ts": datetime.now(UTC)}])
+        changed.append(scrape_seconds(url))
+    whole = []
+    for _ in range(scrapes):
+        reader.forget_previous()  # as the overview's whole read every 30 s
+        whole.append(scrape_seconds(url))
+    size = len(urllib.request.urlopen(url, timeout=30).read())
+    print(f"(a) /metrics scrape, {len(brain.list_slots()):,} slots, {size / 1e3:.0f} kB a page, "
+          f"cache off (target p95 <= 50 ms):")
+    for label, seconds in (("nothing changed", unchanged), ("one slot changed", changed),
+                           ("whole read", whole)):
+        print(f"    {label:<18} {summary(seconds)}")
+
+
+def live_ticks(brain, url: str, history: int, ticks: int, blocks: int, folder: Path) -> None:
+    """(b): alternating blocks of ticks without and with a scraper process."""
+    from scheduler.config import HuracanConfig, TrainingConfig
+    from scheduler.services.feeds import ReplayFeed
+    from scheduler.services.live import LiveState, live_tick
+    from scheduler.services.training import train_slot
+
+    series = long_series(history + ticks * blocks + 1)
+    path = folder / "eurusd.parquet"
+    series.write_parquet(path)
+    brain.store_bars("EURUSD", "1h", series.head(history))
+    train_slot(brain, "EURUSD", "1h", TrainingConfig(models=["lightgbm"], n_folds=2, recipe="core",
+                                                       params={"lightgbm": {"n_estimators": 50}}))
+    feed = ReplayFeed(str(path), "EURUSD", "1h", speed=1, follow_only=True)
+    state, settings = LiveState(), HuracanConfig()
+    live_tick(brain, settings, [feed], state=state)  # the first tick computes the whole history
+    ticks_of: dict[str, list[float]] = {label: [] for label, _ in SIDES}
+    rates: dict[str, list[float]] = {label: [] for label, _ in SIDES}
+    for block in range(blocks):
+        label, every = SIDES[block % len(SIDES)]
+        scraper = None
+        if every is not None:
+            scraper = subprocess.Popen([sys.executable, "-c", SCRAPER, url, str(every)],
+                                       stdout=subprocess.PIPE, text=True)
+            time.sleep(1.5)  # under way before the ticks are timed
+        for _ in range(ticks):
+            started = time.perf_counter()
+            live_tick(brain, settings, [feed], state=state)
+            ticks_of[label].append(time.perf_counter() - started)
+        if scraper is not None:
+            scraper.send_signal(2)  # SIGINT: it prints its rate
+            rates[label].append(float(scraper.communicate(timeout=30)[0] or 0))
+    timed = sum(len(seconds) for seconds in ticks_of.values())
+    print(f"(b) live tick (EUR/USD 1h, LightGBM core, {history:,} bars + {timed} ticks) beside "
+          f"{len(brain.list_slots()):,} slots, /metrics cache 1 s:")
+    base = np.percentile(np.asarray(ticks_of[SIDES[0][0]]) * 1e3, 95)
+    for label, every in SIDES:
+        p95 = np.percentile(np.asarray(ticks_of[label]) * 1e3, 95)
+        rate = f"   {np.mean(rates[label]):.1f} scrapes/s answered" if every is not None else ""
+        print(f"    {label:<20} {summary(ticks_of[label])}   p95 ratio {p95 / base:.3f}{rate}")
+    print("    (target: p95 ratio <= 1.05)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--slots", type=int, default=1000)
+    parser.add_argument("--scrapes", type=int, default=200)
+    parser.add_argument("--blocks", type=int, default=9, help="blocks of ticks, cycling through the sides")
+    parser.add_argument("--part", choices=["a", "b", "ab"], default="ab")
+    parser.add_argument("--ticks", type=int, default=60, help="ticks per block")
+    parser.add_argument("--history", type=int, default=5000, help="EUR/USD bars stored before the replay")
+    args = parser.parse_args()
+
+    from brain import open_brain
+    from scheduler.config import HuracanConfig
+    from scheduler.daemon.metrics_server import serve_metrics
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'brain.db'}"
+        brain = open_brain(url)
+        build_slots(brain, args.slots)
+        for cache, part in ((0.0, "a"), (1.0, "b")):
+            if part not in args.part:
+                continue
+            config = HuracanConfig.model_validate(
+                {"metrics": {"enabled": True, "port": 0, "cache_seconds": cache}})
+            server = serve_metrics(url, config, leading=lambda: True, holder="bench")
+            try:
+                if part == "a":
+                    scrape_latency(brain, server.url, server.reader, args.scrapes)
+                else:
+                    live_ticks(brain, server.url, args.history, args.ticks, args.blocks, Path(folder))
+            finally:
+                server.close()
+        brain.close()
+
+
+if __name__ == "__main__":
+    main()
