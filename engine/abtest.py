@@ -347,8 +347,10 @@ def replay_returns(
     flat, as in training's per-fold metrics. Each version is replayed on its own spec (recipe,
     preprocessing fitted per fold, target, alternative data `alt`), so versions with different
     recipes are compared on the same test bars; an ensemble version replays its members and its
-    own walk-forward (engine.ensembles.version). ValueError when the bars do not cover a period or
-    the features differ from the manifest's."""
+    own walk-forward (engine.ensembles.version), a sizing version its member's out-of-sample
+    forecasts and its agent (engine.rl.signal.replay_sizing). Returns are by the manifest's
+    position rule (engine.metrics.POSITION_RULES: a sizing agent's sizes are held as sizes).
+    ValueError when the bars do not cover a period or the features differ from the manifest's."""
     from engine.metrics import strategy_returns
 
     if not isinstance(manifest, Manifest):
@@ -356,7 +358,8 @@ def replay_returns(
     stamps: list = []
     pieces = []
     for replay in replay_predictions(frame, manifest, folds, alt):
-        pieces.append(strategy_returns(replay.prediction, replay.next_ret, float(manifest.cost_bps)))
+        pieces.append(strategy_returns(replay.prediction, replay.next_ret, float(manifest.cost_bps),
+                                       manifest.position_rule))
         stamps.extend(replay.timestamps)
     return stamps, np.concatenate(pieces)
 
@@ -388,6 +391,10 @@ def replay_predictions(
         from engine.ensembles.version import replay_ensemble
 
         return replay_ensemble(frame, manifest, folds, alt)
+    if manifest.signal is not None:
+        from engine.rl.signal import replay_sizing
+
+        return replay_sizing(frame, manifest, folds, alt)
     kind, horizon = manifest.model_kind, manifest.horizon
     spec = spec_of_manifest(manifest.to_json())
     data = prepare_data(

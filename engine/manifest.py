@@ -6,9 +6,9 @@ are UTC datetimes; they become ISO-8601 strings only in `to_json`, the very stri
 the first release, so stored rows, CLI output and snapshots do not change.
 
 `from_json` reads every manifest written so far: the keys that came with the zoo (task, cadence,
-threshold_bps, early_stopping, warm_start_from) and determinism take their defaults where missing, the brain's
-artifact_sha256 and the scheduler's slot are optional, and keys it does not know (written by a
-newer Huracan) are ignored.
+threshold_bps, early_stopping, warm_start_from), determinism and position_rule take their
+defaults where missing, a sizing agent's signal member and the brain's artifact_sha256 and the
+scheduler's slot are optional, and keys it does not know (written by a newer Huracan) are ignored.
 """
 
 from __future__ import annotations
@@ -110,6 +110,12 @@ class Manifest:
     spec_sha256: str | None = None
     # The fitted preprocessing artifact: {"sha256", "format", "outputs"}; None without steps.
     preprocessor: dict[str, Any] | None = None
+    # How a prediction becomes a position (engine.metrics.POSITION_RULES): "sign" for forecasts,
+    # "size" for a sizing agent; stored only when not "sign", so older documents read the same.
+    position_rule: str = "sign"
+    # The member version a sizing agent reads its signal from (engine.rl.signal): number,
+    # version_id, artifact_sha256 and its stored manifest; None for every other version.
+    signal: dict[str, Any] | None = None
     slot: str | None = None  # set when stored (scheduler.services.training)
     artifact_sha256: str | None = None  # set by the brain when stored
 
@@ -147,6 +153,10 @@ class Manifest:
             document["spec_sha256"] = self.spec_sha256
         if self.preprocessor is not None:
             document["preprocessor"] = dict(self.preprocessor)
+        if self.position_rule != "sign":
+            document["position_rule"] = self.position_rule
+        if self.signal is not None:
+            document["signal"] = dict(self.signal)
         if self.slot is not None:
             document["slot"] = self.slot
         if self.artifact_sha256 is not None:
@@ -184,6 +194,13 @@ class Manifest:
             spec=document.get("spec"),
             spec_sha256=document.get("spec_sha256"),
             preprocessor=document.get("preprocessor"),
+            position_rule=position_rule_of(document),
+            signal=document.get("signal"),
             slot=document.get("slot"),
             artifact_sha256=document.get("artifact_sha256"),
         )
+
+
+def position_rule_of(document: Mapping[str, Any]) -> str:
+    """A stored manifest's position rule (engine.metrics.POSITION_RULES); "sign" where it has none."""
+    return str(document.get("position_rule") or "sign")

@@ -83,13 +83,33 @@ def information_coefficient(y, p) -> float:
     return float(stats.spearmanr(y, p).statistic)
 
 
-def strategy_returns(pred, next_ret, cost_bps: float) -> np.ndarray:
-    """Per-bar returns of holding sign(pred) over the next bar, after costs.
+# How a version's prediction becomes the position it holds over the next bar: "sign" holds
+# sign(prediction) (a forecast's direction, one unit), "size" holds the prediction itself (a
+# sizing agent's position size). A kind declares its rule (engine.training.position_rule) and a
+# version's manifest records it (engine.manifest.Manifest.position_rule), so every place that
+# scores a version's predictions scores them by the same rule. dqn's -1 / 0 / +1 is the same
+# under both.
+POSITION_RULES = ("sign", "size")
 
-    position_t = sign(pred_t); return_t = position_t * next_ret_t
-    - cost_bps / 1e4 * |position_t - position_{t-1}|, starting flat (position_{-1} = 0).
+
+def positions(pred, rule: str = "sign") -> np.ndarray:
+    """The position held per bar under `rule` (see POSITION_RULES)."""
+    pred = np.asarray(pred, dtype=float).ravel()
+    if rule == "sign":
+        return np.sign(pred)
+    if rule == "size":
+        return pred
+    raise ValueError(f"unknown position rule {rule!r}; known: {', '.join(POSITION_RULES)}")
+
+
+def strategy_returns(pred, next_ret, cost_bps: float, rule: str = "sign") -> np.ndarray:
+    """Per-bar returns of holding the position `pred` asks for over the next bar, after costs.
+
+    position_t = sign(pred_t) (rule "sign") or pred_t itself (rule "size"); return_t =
+    position_t * next_ret_t - cost_bps / 1e4 * |position_t - position_{t-1}|, starting flat
+    (position_{-1} = 0), so a size pays for the units it trades.
     """
-    position, next_ret = _pair(np.sign(np.asarray(pred, dtype=float)), next_ret)
+    position, next_ret = _pair(positions(pred, rule), next_ret)
     turnover = np.abs(np.diff(position, prepend=0.0))
     return position * next_ret - cost_bps / 1e4 * turnover
 
@@ -112,10 +132,13 @@ def sharpe_ratio(returns, periods_per_year: float) -> float:
     return float(np.mean(returns) / std * math.sqrt(periods_per_year))
 
 
-def evaluate_predictions(y_true, y_pred, next_ret, cost_bps: float, periods_per_year: float) -> dict:
-    """mae, rmse, hit_rate, ic (floats), sharpe (after costs, annualised) and n (int)."""
+def evaluate_predictions(
+    y_true, y_pred, next_ret, cost_bps: float, periods_per_year: float, rule: str = "sign"
+) -> dict:
+    """mae, rmse, hit_rate, ic (floats), sharpe (after costs, annualised, positions by `rule`)
+    and n (int)."""
     y_true, y_pred = _pair(y_true, y_pred)
-    returns = strategy_returns(y_pred, next_ret, cost_bps)
+    returns = strategy_returns(y_pred, next_ret, cost_bps, rule)
     return {
         "mae": mae(y_true, y_pred),
         "rmse": rmse(y_true, y_pred),

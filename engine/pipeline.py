@@ -120,17 +120,11 @@ def check_spec(spec: VersionSpec, *, alt_rows: Mapping[str, int] | None = None, 
 
 def _check_kind_target(kind: str, spec: VersionSpec) -> None:
     """A kind that learns from one target only (the agents' reward is the next bar's return)
-    declares it as `target_kinds` / `target_horizons` on its class; one that reads a champion's
-    forecast (ppo_sizing) as `needs_signal`."""
+    declares it as `target_kinds` / `target_horizons` on its class. (A kind that reads a member's
+    forecast, ppo_sizing's `needs_signal`, is fed by engine.training from engine.rl.signal.)"""
     from engine.models import model_class
 
     cls = model_class(kind)
-    if getattr(cls, "needs_signal", False):
-        raise SpecError(
-            f"model.kind: {kind} needs a champion forecast per bar as its signal, which the training "
-            f"pipeline does not feed yet; fit {cls.__module__}.{cls.__name__} with the signal as X's first"
-            " column"
-        )
     kinds, horizons = getattr(cls, "target_kinds", None), getattr(cls, "target_horizons", None)
     if (kinds and spec.target.kind not in kinds) or (horizons and spec.target.horizon not in horizons):
         raise SpecError(

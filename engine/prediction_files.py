@@ -13,7 +13,8 @@ column. Each prediction is made at the close of its bar and is scored against wh
 Classification metrics compare the predicted class with `direction_{horizon}` (macro F1).
 ROC AUC and log loss score the "buy" event (forward return > threshold_bps): with a
 probability column they use it; without one, ROC AUC ranks the prediction itself and log loss
-is undefined. Trading metrics hold sign(prediction) over the next bar, pay `cost_bps` per unit
+is undefined. Trading metrics hold sign(prediction) (or, with rule "size", the prediction itself
+as a position size: engine.metrics.POSITION_RULES) over the next bar, pay `cost_bps` per unit
 of turnover and are annualised by the bar length, exactly as training's walk-forward
 evaluation does (`engine.metrics.strategy_returns`); the predicted bars are taken in time
 order as one sequence, so bars without a prediction are skipped, not held through.
@@ -41,6 +42,7 @@ from engine.metrics import (
     classification_report,
     log_loss,
     periods_per_year,
+    positions,
     regression_report,
     roc_auc,
     signal_report,
@@ -108,6 +110,7 @@ def evaluate_prediction_frame(
     threshold_bps: float = 0.0,
     kind: str = "return",
     source: str = "predictions",
+    rule: str = "sign",
 ) -> dict:
     """Every ML and trading metric of `predictions` (from `load_predictions`) against `bars`
     (a canonical OHLCV frame of one symbol). Returns a dict with "rows", "scored", "unscored",
@@ -154,11 +157,11 @@ def evaluate_prediction_frame(
         classes["roc_auc"] = roc_auc(buy, probability)
     else:
         classes["roc_auc"] = roc_auc(buy, p)
-    returns = strategy_returns(p, next_ret, cost_bps)
+    returns = strategy_returns(p, next_ret, cost_bps, rule)
     signal = signal_report(y, p)
     ml = {key: regression[key] for key in ("mae", "mse", "rmse", "r2")}
     ml |= {key: classes[key] for key in ("accuracy", "f1", "log_loss", "roc_auc")}
-    trading = trading_report(returns, np.sign(p), bars_per_year)
+    trading = trading_report(returns, positions(p, rule), bars_per_year)
     trading |= {key: signal[key] for key in ("hit_rate", "ic", "pearson_ic")}
     return {
         "rows": joined.height,

@@ -9,6 +9,14 @@ version's raw inputs (engine.pipeline.version_features) into forecasts as traini
 the fitted steps, then the model, with the rows before as context for sequence models.
 
 `huracan predict`, the live loop and A/B replays all forecast through a Servable.
+
+A sizing version (ppo_sizing, whose manifest records a `signal` member) loads as a
+`SizingServable`: its member is loaded through load_servable too (the artifact address the
+manifest records, sha256-checked), forecasts the same bars on its own spec, and that forecast is
+column 0 of what the agent reads, after the agent's own fitted preprocessing of its features;
+then the agent's rollout gives the size per bar. Same protocol as a Servable, so the live loop
+serves it as it serves any version; it offers no inputs to an online learner (a size is not
+blended with a forecast of returns).
 """
 
 from __future__ import annotations
@@ -125,6 +133,23 @@ class Servable:
         """The bars of the series this version could be asked to forecast."""
         return features_of(self.spec)["ts"].to_list()
 
+    def choices(self, features_of: FeaturesOf, bars: Sequence[datetime]) -> list[dict[str, Any]] | None:
+        """What an agent chose on each of `bars` (bars `forecast` served: its action and Q-values,
+        or its size), from the same rollout its forecast came from (the block of ready rows from
+        the first bar's context to the last bar, as `predict` reads it); None for a model that is
+        not an agent."""
+        model = self.model
+        if not hasattr(model, "predict_details") or not bars:
+            return None
+        ready = self.ready(features_of(self.spec))
+        positions = [ready.index[ts] for ts in bars]
+        first, last = positions[0], positions[-1]
+        start = max(first - model.context_rows, 0)
+        block = np.asarray(ready.X[start:last + 1], dtype=float)
+        inputs = block if self.steps is None else np.asarray(self.steps.transform(block), dtype=float)
+        chosen = model.predict_details(inputs, last=last - first + 1)
+        return [chosen[position - first] for position in positions]
+
     def forecast(self, features_of: FeaturesOf, wanted: Sequence[datetime]) -> Forecast:
         """Forecasts of the `wanted` bars whose inputs are ready; the others are gaps."""
         features = features_of(self.spec)
@@ -195,6 +220,128 @@ def _age(delta: timedelta) -> str:
     return f"{hours / 24:.1f}d" if hours >= 48 else f"{hours:.1f}h"
 
 
+@dataclass(frozen=True)
+class SizingServable:
+    """A sizing agent and the member version whose forecast it sizes on (see the module docstring)."""
+
+    agent: Servable  # the agent's own model and fitted preprocessing, over its features
+    member: Any  # the member's Servable (or EnsembleServable)
+    member_number: int
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.agent.manifest
+
+    @property
+    def spec(self) -> VersionSpec:
+        return self.agent.spec
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.agent.inputs
+
+    def candidates(self, features_of: FeaturesOf) -> list[datetime]:
+        return self.agent.candidates(features_of)
+
+    @property
+    def model(self) -> None:
+        """None: no one model reads the raw inputs (the agent also reads the member's forecast),
+        so a caller that would roll a model out itself asks `choices` instead."""
+        return None
+
+    def agent_inputs(self, X: np.ndarray, signal: np.ndarray) -> np.ndarray:
+        """What the agent reads for raw feature rows X: its fitted preprocessing of them, with the
+        member's forecast per row in front as column 0."""
+        steps = self.agent.steps
+        inputs = np.asarray(X, dtype=float) if steps is None else np.asarray(steps.transform(X), dtype=float)
+        return np.column_stack([np.asarray(signal, dtype=float), inputs])
+
+    def sizes(self, X: np.ndarray, signal: np.ndarray) -> np.ndarray:
+        """The agent's sizes over raw feature rows X (ts order) with the member's forecast per row:
+        one rollout from flat at the first row."""
+        return np.asarray(self.agent.model.predict(self.agent_inputs(X, signal)), dtype=float)
+
+    def _block(self, features_of: FeaturesOf, wanted: Sequence[datetime]):
+        """(ready rows, the rows of one rollout: from `context_rows` ready bars before the first
+        wanted bar to the last, those with a member forecast; the forecasts; which of the rows
+        are wanted; the gaps of wanted bars without ready features or a member forecast)."""
+        features = features_of(self.spec)
+        ready = self.agent.ready(features)
+        index = ready.index
+        inside = [ts for ts in wanted if ts in index]
+        unready = [ts for ts in wanted if ts not in index]
+        gaps = {gap.ts: gap for gap in describe_gaps(self.spec, features, unready)}
+        if not inside:
+            return ready, [], np.empty(0), [], sorted(gaps.values(), key=_ts)
+        start = max(index[inside[0]] - self.agent.model.context_rows, 0)
+        block = ready.ts[start : index[inside[-1]] + 1]
+        member = self.member.forecast(features_of, block)
+        wanted_set = set(inside)
+        for gap in member.gaps:
+            if gap.ts in wanted_set:
+                gaps.setdefault(gap.ts, Gap(gap.ts, gap.state, f"v{self.member_number}: {gap.detail}"))
+        served = dict(zip(member.ts, np.asarray(member.batch, dtype=float).tolist(), strict=True))
+        rows = [start + i for i, ts in enumerate(block) if ts in served]
+        signal = np.asarray([served[ready.ts[row]] for row in rows], dtype=float)
+        keep = [k for k, row in enumerate(rows) if ready.ts[row] in wanted_set]
+        return ready, rows, signal, keep, sorted(gaps.values(), key=_ts)
+
+    def forecast(self, features_of: FeaturesOf, wanted: Sequence[datetime]) -> Forecast:
+        """Sizes of the `wanted` bars that have ready features and a member forecast; the rollout
+        starts flat `context_rows` ready bars before the first of them, as training's folds did.
+        A bar the member cannot serve is a gap worded with the member."""
+        ready, rows, signal, keep, gaps = self._block(features_of, wanted)
+        if not keep:
+            return Forecast([], np.empty(0), np.empty((0, len(self.inputs) + 1)), gaps)
+        sizes = self.sizes(ready.X[rows], signal)
+        chosen = [rows[k] for k in keep]
+        # X: the member's forecast, then the raw features (one column more than any plain
+        # version's inputs), so no online learner fitted beside another version fits it.
+        X = np.column_stack([signal[keep], ready.X[chosen]])
+        return Forecast([ready.ts[row] for row in chosen], sizes[keep], X, gaps)
+
+    def choices(self, features_of: FeaturesOf, bars: Sequence[datetime]) -> list[dict[str, Any]]:
+        """What the agent chose on each of `bars` it forecast ({"size", "action"} per bar, in
+        order), from the same rollout as `forecast`."""
+        ready, rows, signal, keep, _gaps = self._block(features_of, bars)
+        if not keep:
+            return []
+        details = self.agent.model.predict_details(self.agent_inputs(ready.X[rows], signal), last=len(rows))
+        return [details[k] for k in keep]
+
+    def learner_inputs(
+        self, features_of: FeaturesOf, bars: Sequence[datetime]
+    ) -> tuple[list[datetime], np.ndarray]:
+        """Nothing: a size and an online learner's forecast (bps) are different units, so a
+        sizing agent's sizes are served unblended and no learner learns beside it."""
+        return [], np.empty((0, len(self.inputs) + 1))
+
+    def predict_frame(
+        self, bars: pl.DataFrame, alt: Mapping[str, pl.DataFrame] | None = None
+    ) -> pl.DataFrame:
+        """(ts, prediction = size) for every bar of a one-symbol OHLCV frame with ready features
+        and a member forecast: one rollout over all of them."""
+        from engine.training import checked_single_symbol
+
+        bars = checked_single_symbol(bars)
+        ready = self.agent.ready(version_features(bars, self.spec, alt))
+        member = self.member.predict_frame(bars, alt)
+        served = dict(zip(member["ts"].to_list(), member["prediction"].to_list(), strict=True))
+        rows = [i for i, ts in enumerate(ready.ts) if ts in served]
+        if not rows:
+            raise ValueError(
+                f"no bar of the file has both the agent's {len(self.inputs)} features and a forecast of "
+                f"its member v{self.member_number} ({bars.height} bars)"
+            )
+        sizes = self.sizes(ready.X[rows], np.asarray([served[ready.ts[i]] for i in rows], dtype=float))
+        return pl.DataFrame({"ts": [ready.ts[i] for i in rows], "prediction": sizes},
+                            schema={"ts": bars.schema["ts"], "prediction": pl.Float64})
+
+
+def _ts(gap: Gap) -> datetime:
+    return gap.ts
+
+
 def load_servable(
     manifest: Mapping[str, Any],
     artifact: bytes,
@@ -226,7 +373,20 @@ def load_servable(
         if hashlib.sha256(data).hexdigest() != address:
             raise ValueError(f"preprocessing artifact {address[:12]} failed its sha256 check")
         steps = load_steps(data, spec.preprocessing, document.features)
-    return Servable(manifest=document, spec=spec, model=model, steps=steps)
+    servable = Servable(manifest=document, spec=spec, model=model, steps=steps)
+    if document.signal is None:
+        return servable
+    from engine.rl.signal import member_of
+
+    member = member_of(document.signal)
+    try:
+        member_servable = load_servable(
+            member.manifest, load_artifact(member.artifact_sha256), sha256=member.artifact_sha256,
+            load_artifact=load_artifact,
+        )
+    except ValueError as error:
+        raise ValueError(f"signal member v{member.number}: {str(error).splitlines()[0]}") from None
+    return SizingServable(agent=servable, member=member_servable, member_number=member.number)
 
 
 def servable_from_result(result) -> Servable:

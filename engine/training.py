@@ -15,6 +15,15 @@ Cadences: "full" (walk-forward over `n_folds`, then a refit on every usable row)
 same with at most QUICK_FOLDS folds: fewer fits, a coarser out-of-sample estimate) and
 "incremental" (warm start from the previous version on the rows after its data_end only; see
 `train_model`).
+
+Positions: a kind's `position_rule` (engine.metrics.POSITION_RULES, see `position_rule`) says how
+its prediction is traded, "sign" for forecasts and "size" for a sizing agent; every trading
+metric here uses it and the manifest records it. A sizing kind (`needs_signal`, ppo_sizing)
+reads a member version's stored out-of-sample forecast as X's first column (`signal=`,
+engine.rl.signal): only bars with one are used, the walk-forward runs over those, the column is
+put in front of the features after the fold's preprocessing (which never sees it), and the
+manifest records the member (`Manifest.signal`) and, beside the agent's metrics, a fixed-size
+and a volatility-targeting rule's Sharpe on the same bars.
 """
 
 from __future__ import annotations
@@ -119,6 +128,9 @@ class PreparedData:
     learned: np.ndarray | None = None
     # Rows a fold's outlier removal dropped from learning (never from predicting); None: none.
     excluded: np.ndarray | None = None
+    # A sizing kind's signal per row (a member's out-of-sample forecast), put in front of the
+    # inputs after preprocessing (`model_inputs`); None for every other kind.
+    signal: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -140,11 +152,41 @@ class PreparedData:
             threshold_bps=self.threshold_bps,
             learned=None if self.learned is None else self.learned[start:stop],
             excluded=None if self.excluded is None else self.excluded[start:stop],
+            signal=None if self.signal is None else self.signal[start:stop],
         )
 
     def with_inputs(self, X: np.ndarray, features: list[str], excluded: np.ndarray | None) -> PreparedData:
         """The same rows and targets with the inputs a fold's fitted preprocessing made."""
         return replace(self, X=X, features=features, excluded=excluded)
+
+    def take(self, index: np.ndarray) -> PreparedData:
+        """The rows at `index` (in order) only."""
+        return PreparedData(
+            features=self.features, X=self.X[index], fwd=self.fwd[index], direction=self.direction[index],
+            next_ret=self.next_ret[index], timestamps=[self.timestamps[i] for i in index],
+            threshold_bps=self.threshold_bps,
+            learned=None if self.learned is None else self.learned[index],
+            excluded=None if self.excluded is None else self.excluded[index],
+            signal=None if self.signal is None else self.signal[index],
+        )
+
+    @property
+    def model_inputs(self) -> np.ndarray:
+        """What the model reads: X, with the signal as column 0 for a sizing kind."""
+        return self.X if self.signal is None else np.column_stack([self.signal, self.X])
+
+
+def position_rule(kind: str) -> str:
+    """How `kind`'s prediction becomes a position (engine.metrics.POSITION_RULES): its class's
+    `position_rule`, "sign" unless it says otherwise (and for ensembles, which blend forecasts)."""
+    if kind == "ensemble":
+        return "sign"
+    return str(getattr(model_class(kind), "position_rule", "sign"))
+
+
+def needs_signal(kind: str) -> bool:
+    """Whether `kind` sizes on a member's forecast (X's first column, engine.rl.signal)."""
+    return kind != "ensemble" and bool(getattr(model_class(kind), "needs_signal", False))
 
 
 def is_classifier(kind: str) -> bool:
@@ -170,6 +212,7 @@ def train_model(
     spec: VersionSpec | None = None,
     alt: Mapping[str, pl.DataFrame] | None = None,
     importance: Sequence[str] = ("native",),
+    signal: Any = None,
 ) -> TrainingResult:
     """Walk-forward evaluate `model_kind` on a canonical OHLCV frame of one symbol, then refit.
 
@@ -197,6 +240,9 @@ def train_model(
     from its weights, online models keep learning) on the first 85% of them (purged) and is
     scored on the last 15% (one fold), then the artifact continues from `previous` on all of
     them. Raises ValueError for a bad frame, unknown kind / parameters / cadence, or too few rows.
+
+    `signal` (engine.rl.signal.SizingSignal): for a sizing kind (ppo_sizing), required, the member
+    version and its out-of-sample forecast per bar (see the module docstring); refused for others.
     """
     model_class(model_kind)  # unknown kinds: ValueError naming the known ones
     if cadence not in CADENCES:
@@ -216,14 +262,18 @@ def train_model(
     if "seed" in model_params:
         raise ValueError("pass the seed as train_model(seed=...), not inside params")
     early_stopping = bool(model_params.pop("early_stopping", early_stopping))
+    spec, signal = _signal_spec(model_kind, spec, model_params, signal)
     if early_stopping and not model_tags(model_kind).accepts_eval_set:
         raise ValueError(f"early_stopping: model kind {model_kind!r} has no early stopping")
     model_params = model_defaults(model_kind, model_params, horizon, seed, cost_bps)
-    make_model(model_kind, **model_params)  # bad parameters fail before any work
+    probe = make_model(model_kind, **model_params)  # bad parameters fail before any work
     bars_per_year = periods_per_year(timeframe)
     frame = checked_single_symbol(frame)
     data = prepare_data(frame, horizon, threshold_bps, spec=spec, alt=alt, cost_bps=cost_bps)
+    if signal is not None:
+        data = with_signal(data, signal, model_kind)
     classifier = is_classifier(model_kind)
+    rule = position_rule(model_kind)
     steps = spec.preprocessing
 
     if cadence == "incremental":
@@ -232,8 +282,20 @@ def train_model(
     else:
         previous_model, warm_from = None, None
         folds_wanted = min(n_folds, QUICK_FOLDS) if cadence == "quick" else n_folds
-        folds = folds_or_explain(data.n_rows, frame.height, folds_wanted, horizon)
+        try:
+            folds = folds_or_explain(data.n_rows, frame.height, folds_wanted, horizon)
+        except ValueError as error:
+            if signal is None:
+                raise
+            raise ValueError(
+                f"{model_kind} learns on the {data.n_rows} usable bars with an out-of-sample forecast of "
+                f"v{signal.member.number} only: {error}"
+            ) from None
     n_steps = len(folds)
+    if hasattr(probe, "check_training_rows"):  # an agent's window must fit every fold's rows
+        smallest = min(folds, key=lambda fold: fold.train_end - fold.train_start)
+        probe.check_training_rows(smallest.train_end - smallest.train_start,
+                                  f"of fold {smallest.index + 1}/{n_steps}")
 
     fold_records, pieces, fitted_folds = [], [], []
     for fold in folds:
@@ -292,6 +354,14 @@ def train_model(
         cost_bps,
         bars_per_year,
     )
+    if signal is not None:
+        from engine.rl.signal import baseline_metrics
+
+        overall.update(baseline_metrics(
+            data.signal, data.next_ret, int(rows[0]), cost_bps=cost_bps, bars_per_year=bars_per_year,
+            vol_window=int(model_params.get("vol_window", 20)),
+            leverage_cap=float(model_params.get("leverage_cap", 1.0)),
+        ))
     manifest = Manifest(
         model_kind=model_kind,
         params=final_model.get_params(),
@@ -318,6 +388,8 @@ def train_model(
         spec=spec.to_json(),
         spec_sha256=spec.digest(),
         preprocessor=None if final_steps is None else preprocessor_record(final_steps),
+        position_rule=rule,
+        signal=None if signal is None else _member_record(signal),
     )
     native = _importances(final_model, final_data.features)
     result = TrainingResult(
@@ -325,7 +397,9 @@ def train_model(
         artifact=final_model.to_bytes(),
         feature_importances=native,
         importances=_importance_methods(
-            importance, native, final_model, final_data, data, fitted_folds, model_kind, seed
+            # Permutation and SHAP permute the features alone; a sizing agent also reads its signal.
+            importance if signal is None else ("native",),
+            native, final_model, final_data, data, fitted_folds, model_kind, seed,
         ),
         preprocessor=None if final_steps is None else final_steps.to_bytes(),
         out_of_sample=out_of_sample,
@@ -437,7 +511,7 @@ def fit_and_predict(
     class probabilities come back as `proba` over the classes (-1, 0, 1), else None).
     `fit_progress` goes to the model's fit (neural kinds call it after each epoch)."""
     model = _fit(kind, params, data, train, horizon, early_stopping, init_model, fit_progress)
-    prediction, proba = predict_rows(model, data.X, test)
+    prediction, proba = predict_rows(model, data.model_inputs, test)
     return model, prediction, proba
 
 
@@ -470,7 +544,8 @@ def score(kind, data: PreparedData, rows, prediction, proba, cost_bps: float, ba
     """Out-of-sample metrics of `prediction` on `rows` (see the module docstring)."""
     rows = np.asarray(list(rows) if isinstance(rows, range) else rows)
     metrics = evaluate_predictions(
-        data.regression_target[rows], prediction, data.next_ret[rows], cost_bps, bars_per_year
+        data.regression_target[rows], prediction, data.next_ret[rows], cost_bps, bars_per_year,
+        position_rule(kind),
     )
     if proba is None:
         return metrics
@@ -495,6 +570,48 @@ def score(kind, data: PreparedData, rows, prediction, proba, cost_bps: float, ba
 # ---- internals -----------------------------------------------------------------------------
 
 
+def _signal_spec(kind: str, spec: VersionSpec, model_params: dict, signal):
+    """(the run's spec, its signal): a sizing kind needs a signal, and its spec names the member
+    (params.signal_version, popped from `model_params`: the model itself never sees it); other
+    kinds take none."""
+    from engine.rl.signal import SIGNAL_PARAM
+
+    chosen = model_params.pop(SIGNAL_PARAM, None)
+    if not needs_signal(kind):
+        if signal is not None or chosen is not None:
+            raise ValueError(f"{kind} reads no signal: {SIGNAL_PARAM} is for sizing kinds (ppo_sizing)")
+        return spec, None
+    if signal is None:
+        raise ValueError(
+            f"{kind} needs a member version's out-of-sample forecast as its signal "
+            "(train_model(signal=engine.rl.signal.SizingSignal)); train it on a slot with a champion"
+        )
+    number = signal.member.number
+    if chosen is not None and chosen != number:
+        raise ValueError(f"{kind} parameter {SIGNAL_PARAM} {chosen} is not the signal given (v{number})")
+    if chosen is None:
+        model = spec.model.model_copy(update={"params": {**spec.model.params, SIGNAL_PARAM: number}})
+        spec = spec.model_copy(update={"model": model})
+    return spec, signal
+
+
+def with_signal(data: PreparedData, signal, kind: str) -> PreparedData:
+    """The usable rows that have the member's out-of-sample forecast, with it as their signal."""
+    keep, values = signal.on(data.timestamps)
+    if not keep.size:
+        raise ValueError(
+            f"{kind}: v{signal.member.number}'s out-of-sample forecasts cover none of the {data.n_rows} "
+            "usable bars; train it on the same bars first"
+        )
+    return replace(data.take(keep), signal=values)
+
+
+def _member_record(signal) -> dict[str, Any]:
+    from engine.rl.signal import member_record
+
+    return member_record(signal.member)
+
+
 def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping, init_model,
          fit_progress=None):
     model = make_model(kind, **params)
@@ -506,10 +623,11 @@ def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping,
     kwargs: dict[str, Any] = {}
     if fit_progress is not None:
         kwargs["progress"] = fit_progress
+    inputs = data.model_inputs
     if val_rows is not None:
         val_index = _trainable(kind, data, val_rows)
-        kwargs.update(X_val=data.X[val_index], y_val=target[val_index])
-    X, y = data.X[fit_index], target[fit_index]
+        kwargs.update(X_val=inputs[val_index], y_val=target[val_index])
+    X, y = inputs[fit_index], target[fit_index]
     if init_model is None:
         return model.fit(X, y, **kwargs)
     if not model_tags(kind).learns_online:

@@ -216,6 +216,9 @@ def check_members(members: Sequence[MemberVersion]):
     for member in members:
         if member.manifest.get("model_kind") == KIND:
             raise EnsembleError(f"v{member.number} is an ensemble itself; combine plain versions")
+        if member.manifest.get("signal") is not None:  # engine.rl.signal: its prediction is a size
+            raise EnsembleError(f"v{member.number} is a sizing agent (it predicts a position size, not a "
+                                "forecast); combine forecasts")
         specs.append(spec_of_manifest(member.manifest))
     first = specs[0]
     for member, spec in zip(members[1:], specs[1:], strict=True):

@@ -9,9 +9,12 @@ storage, serving, the live loop, A/B, promotion and rollback treat them as every
   check (engine.pipeline.check_spec, through `target_kinds`) refuses any other target.
 - predict(X): the agent's target position per row from a deterministic rollout over X in order,
   starting flat: -1 / 0 / +1 for dqn (0 / +1 with long_only), a size in [-cap, +cap] for
-  ppo_sizing. engine.metrics.strategy_returns then scores it as holding that position.
-- ppo_sizing reads the champion's forecast as the FIRST column of X (the signal); the other
-  columns are its features.
+  ppo_sizing. engine.metrics.strategy_returns then scores it as holding that position: each
+  kind's `position_rule` says how ("sign" for dqn, whose -1 / 0 / +1 is the same under both;
+  "size" for ppo_sizing, whose prediction is the position size itself, costs on |delta size|).
+- ppo_sizing reads a member version's forecast as the FIRST column of X (the signal); the other
+  columns are its features. engine.training feeds it (engine.rl.signal: the member's stored
+  out-of-sample forecasts) and engine.serving serves it (the member loaded beside it).
 
 The agent's own state in an observation (position, unrealised return, drawdown, realised
 volatility) moves with the return each bar realised. predict has only X, so fit finds the column
@@ -108,6 +111,8 @@ class RLAgentModel:
     # the next bar's return.
     target_kinds: ClassVar[tuple[str, ...]] = ("fwd_ret",)
     target_horizons: ClassVar[tuple[int, ...]] = (1,)
+    # How a prediction becomes a position (engine.metrics.POSITION_RULES).
+    position_rule: ClassVar[str] = "sign"
     extra_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **params: Any):
@@ -141,6 +146,16 @@ class RLAgentModel:
 
     def _check_own_params(self) -> None:
         pass
+
+    def check_training_rows(self, n_rows: int, where: str = "") -> None:
+        """ValueError (one line) when `n_rows` training rows (the smallest fold's) cannot hold one
+        observation window: run before any fit, so a walk-forward fails at once, not in fold k."""
+        if int(self.window) > n_rows:
+            place = f" {where}" if where else ""
+            raise ValueError(
+                f"{self.kind} parameter window {self.window} is longer than the {n_rows} training rows"
+                f"{place}; use a window of at most {n_rows} bars"
+            )
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
@@ -548,9 +563,10 @@ class PPOSizingModel(RLAgentModel):
     position on top of the champion's forecast, which is X's first column."""
 
     kind = "ppo_sizing"
-    # X's first column is the champion's forecast: engine.pipeline.check_spec refuses the kind in
-    # a version spec until the training pipeline feeds that column.
+    # X's first column is a member version's forecast: engine.training.train_model refuses the
+    # kind without a signal (engine.rl.signal.SizingSignal) to put there.
     needs_signal: ClassVar[bool] = True
+    position_rule: ClassVar[str] = "size"
     card = ModelCard(
         kind="ppo_sizing",
         family="reinforcement",
@@ -562,11 +578,18 @@ class PPOSizingModel(RLAgentModel):
         ),
         ideal_input=_DATASET_SHAPE + " (the champion's forecast, realised volatility, drawdown, size)",
         feature_requirements=(
-            "first column: the champion's forecast per bar (the signal); then numeric features, no "
-            "NaN, time-ordered consecutive bars with the last bar's return (ret_1) among them; "
-            "standardised inside; target fwd_ret with horizon 1"
+            "first column: a member version's forecast per bar (the signal; the slot's champion "
+            "unless params.signal_version names one), in training its stored walk-forward "
+            "out-of-sample forecast, so only bars that have one are used and every fold learns on "
+            "a signal that was itself out of sample; then numeric features, no NaN, time-ordered "
+            "consecutive bars with the last bar's return (ret_1) among them; standardised inside; "
+            "target fwd_ret with horizon 1"
         ),
-        output_schema="position size per row in [-leverage_cap, +leverage_cap]; predict_details: the size",
+        output_schema=(
+            "position size per row in [-leverage_cap, +leverage_cap], scored as a size (position "
+            "rule 'size'), beside a fixed-size and a volatility-targeting rule on the same bars; "
+            "predict_details: the size"
+        ),
         regimes=("volatility clustering", "regime shifts"),
     )
     extra_defaults: ClassVar[dict[str, Any]] = {

@@ -45,6 +45,15 @@ def member_versions(brain: Brain, slot_key: str, members: list[int]) -> list[Mem
     return found
 
 
+def blends(kind: str) -> bool:
+    """Whether a kind's forecasts can be blended with others': an agent's are positions, not
+    forecasts of the target (engine.models: the agents name the targets they learn from)."""
+    from engine.models import model_class
+
+    card = getattr(model_class(kind), "card", None)
+    return getattr(card, "family", None) != "reinforcement"
+
+
 def newest_of_each_kind(brain: Brain, slot_key: str) -> list[int]:
     """The newest version of each plain kind of the slot that is not pruned, oldest kind first:
     the members a console's "ensemble" retrain blends. EnsembleError with fewer than two."""
@@ -52,7 +61,7 @@ def newest_of_each_kind(brain: Brain, slot_key: str) -> list[int]:
         raise EnsembleError(f"no slot {slot_key}")
     newest: dict[str, int] = {}
     for version in brain.list_versions(slot_key):  # in version order: the last of a kind wins
-        if version.model_kind != KIND and version.status != "pruned":
+        if version.model_kind != KIND and version.status != "pruned" and blends(version.model_kind):
             newest[version.model_kind] = version.number
     if len(newest) < 2:
         raise EnsembleError(

@@ -1,11 +1,13 @@
 """Equity curves for the console's slot detail: what trading a version's forecasts would have
 earned bar by bar, after costs, beside buy-and-hold over the same bars, with the drawdown.
 
-The trading rule is engine.metrics' own, `strategy_returns` (hold sign(forecast) over the next
-return, pay cost_bps per unit of turnover, start flat): the rule behind the walk-forward Sharpe
-and the live metrics, so a curve ends where those stored figures say. Live forecasts are scored
-exactly as scheduler.services.live_metrics scores them: the realised forward return in bps, the
-version's cost_bps, Sharpe annualised by the bars per year over the horizon.
+The trading rule is engine.metrics' own, `strategy_returns` (hold the position the forecast asks
+for over the next return, by the version's position rule: sign(forecast), or the forecast itself
+for a sizing agent's size; pay cost_bps per unit of turnover, start flat): the rule behind the
+walk-forward Sharpe and the live metrics, so a curve ends where those stored figures say. Live
+forecasts are scored exactly as scheduler.services.live_metrics scores them: the realised
+forward return in bps, the version's cost_bps, Sharpe annualised by the bars per year over the
+horizon.
 
 A version's walk-forward curve is drawn from the out-of-sample predictions the brain stored with
 it (brain.oos_predictions), the rows its stored out-of-sample metrics were computed from, with its
@@ -23,7 +25,7 @@ from datetime import datetime
 import numpy as np
 
 from brain import Brain, VersionRecord
-from scheduler.services.live_metrics import BASIS_POINTS, _cost_bps
+from scheduler.services.live_metrics import BASIS_POINTS, _cost_bps, position_rule
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,11 @@ def equity_curve(
     cost_bps: float,
     periods_per_year: float,
     flat_at_each_fold: Sequence[int] | np.ndarray | None = None,
+    rule: str = "sign",
 ) -> EquityCurve:
-    """The curve of holding sign(forecast_t) over bar_returns_t (the return that followed the
-    forecast, a fraction) after cost_bps per unit of turnover, starting flat. With
+    """The curve of holding sign(forecast_t) (rule "sign") or forecast_t itself (rule "size")
+    over bar_returns_t (the return that followed the forecast, a fraction) after cost_bps per
+    unit of turnover, starting flat. With
     `flat_at_each_fold` (each bar's fold), every fold's trading starts flat again, as
     engine.ensembles scores an ensemble's folds. Raises ValueError for no bars or lengths that
     differ."""
@@ -90,9 +94,9 @@ def equity_curve(
     if len(timestamps) != bar_returns.size:
         raise ValueError(f"length mismatch: {len(timestamps)} timestamps vs {bar_returns.size} returns")
     if flat_at_each_fold is None:
-        returns = strategy_returns(forecast, bar_returns, cost_bps)
+        returns = strategy_returns(forecast, bar_returns, cost_bps, rule)
     else:
-        returns = _returns_fold_by_fold(forecast, bar_returns, np.asarray(flat_at_each_fold), cost_bps)
+        returns = _returns_fold_by_fold(forecast, bar_returns, np.asarray(flat_at_each_fold), cost_bps, rule)
     strategy = _compounded(returns)
     wealth = 1.0 + strategy
     peak = np.maximum.accumulate(np.maximum(wealth, 1.0))  # wealth is 1 before the first bar
@@ -108,7 +112,7 @@ def equity_curve(
 
 
 def _returns_fold_by_fold(forecast, bar_returns: np.ndarray, folds: np.ndarray,
-                          cost_bps: float) -> np.ndarray:
+                          cost_bps: float, rule: str = "sign") -> np.ndarray:
     from engine.metrics import strategy_returns
 
     forecast = np.asarray(forecast, dtype=float).ravel()
@@ -117,7 +121,8 @@ def _returns_fold_by_fold(forecast, bar_returns: np.ndarray, folds: np.ndarray,
                          f"{bar_returns.size} returns")
     starts = np.flatnonzero(np.r_[True, folds[1:] != folds[:-1]])
     bounds = zip(starts, [*starts[1:], folds.size], strict=True)
-    return np.concatenate([strategy_returns(forecast[a:b], bar_returns[a:b], cost_bps) for a, b in bounds])
+    return np.concatenate([strategy_returns(forecast[a:b], bar_returns[a:b], cost_bps, rule)
+                           for a, b in bounds])
 
 
 def walk_forward_equity(brain: Brain, version: VersionRecord) -> EquityCurve | None:
@@ -139,6 +144,7 @@ def walk_forward_equity(brain: Brain, version: VersionRecord) -> EquityCurve | N
         cost_bps=_cost_bps(version),
         periods_per_year=periods_per_year(version.manifest["timeframe"]),
         flat_at_each_fold=folds,
+        rule=position_rule(version),
     )
 
 
@@ -164,6 +170,7 @@ def champion_live_equity(brain: Brain, slot_key: str) -> LiveEquity | None:
         np.asarray([record.realised for record in matured], dtype=float) / BASIS_POINTS,
         cost_bps=_cost_bps(champion),
         periods_per_year=periods_per_year(slot.timeframe) / slot.horizon,
+        rule=position_rule(champion),
     )
     return LiveEquity(champion.number, promoted, curve)
 

@@ -356,6 +356,8 @@ def _forecast(
         return []
     batch = forecast.batch
     details = agent_choices(serving, features.of, forecast.ts)
+    if details is not None and len(details) != len(forecast.ts):
+        details = None  # a rollout that did not cover every bar served: no choices, not wrong ones
     # The learner has no imputer of its own: a missing alt value (allowed when the spec imputes)
     # is 0 to it. An agent's forecast is a position, not a return: nothing is blended into it.
     fits = details is None and _learner_fits(learner, forecast.X.shape[1])
@@ -377,20 +379,10 @@ def _forecast(
 
 
 def agent_choices(serving, features_of, bars: list[datetime]) -> list[dict] | None:
-    """What an agent chose on each of `bars` (its action and Q-values, or its size), from the
-    same rollout its forecast came from (the block of ready rows from the first bar's context to
-    the last bar, as Servable.predict reads it); None for a version that is not an agent."""
-    model = serving.model
-    if not hasattr(model, "predict_details") or not bars:
-        return None
-    ready = serving.ready(features_of(serving.spec))
-    positions = [ready.index[ts] for ts in bars]
-    first, last = positions[0], positions[-1]
-    start = max(first - model.context_rows, 0)
-    block = np.asarray(ready.X[start:last + 1], dtype=float)
-    inputs = block if serving.steps is None else np.asarray(serving.steps.transform(block), dtype=float)
-    chosen = model.predict_details(inputs, last=last - first + 1)
-    return [chosen[position - first] for position in positions]
+    """What an agent chose on each of `bars` (engine.serving's `choices`: action and Q-values,
+    or size); None for a version that is not an agent (an ensemble has no choices)."""
+    choices = getattr(serving, "choices", None)
+    return None if choices is None else choices(features_of, bars)
 
 
 def _learner_fits(learner: OnlineLearner, n_features: int) -> bool:

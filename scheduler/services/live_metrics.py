@@ -1,8 +1,10 @@
 """Live metrics: how a version's forecasts fared against their realised outcomes.
 
 The numbers are engine.metrics' own: MAE and MSE of the blended forecast against the realised
-forward return (bps), and the trading view of the position sign(forecast) held over the horizon,
-return_t = sign(pred_t) * realised_t / 1e4 - cost_bps / 1e4 * |Δ position| (strategy_returns),
+forward return (bps), and the trading view of the position held over the horizon, by the
+version's position rule (its manifest's `position_rule`: sign(forecast), or the forecast itself
+for a sizing agent's size), return_t = position_t * realised_t / 1e4 - cost_bps / 1e4 *
+|Δ position| (strategy_returns),
 Sharpe annualised by the bars per year of the timeframe divided by the horizon (one forecast per
 horizon; for horizon 1 exactly as engine.metrics annualises out-of-sample Sharpe) and the win
 rate of the bars that held a position.
@@ -23,13 +25,16 @@ BASIS_POINTS = 1e4
 LIVE_METRIC_NAMES = LIVE_METRICS  # one list: the brain reads back what is stored here
 
 
-def outcome_metrics(forecast, realised, *, timeframe: str, horizon: int, cost_bps: float) -> dict[str, Any]:
-    """n, mae, mse, sharpe (after costs, annualised), win_rate of forecasts against outcomes."""
+def outcome_metrics(
+    forecast, realised, *, timeframe: str, horizon: int, cost_bps: float, rule: str = "sign"
+) -> dict[str, Any]:
+    """n, mae, mse, sharpe (after costs, annualised, positions by `rule`), win_rate of forecasts
+    against outcomes."""
     from engine.metrics import mae, mse, periods_per_year, sharpe_ratio, strategy_returns, win_rate
 
     forecast = np.asarray(forecast, dtype=float)
     realised = np.asarray(realised, dtype=float)
-    returns = strategy_returns(forecast, realised / BASIS_POINTS, cost_bps)
+    returns = strategy_returns(forecast, realised / BASIS_POINTS, cost_bps, rule)
     return {
         "n": int(forecast.size),
         "mae": mae(realised, forecast),
@@ -43,6 +48,13 @@ def _cost_bps(version: VersionRecord) -> float:
     return float(version.manifest.get("cost_bps", 1.0))
 
 
+def position_rule(version: VersionRecord) -> str:
+    """How the version's forecasts are traded (engine.manifest.position_rule_of)."""
+    from engine.manifest import position_rule_of
+
+    return position_rule_of(version.manifest)
+
+
 def metrics_of(records: list[PredictionRecord], version: VersionRecord, timeframe: str, horizon: int) -> dict:
     """outcome_metrics of matured records (in bar order), with the bars they span."""
     values = outcome_metrics(
@@ -51,6 +63,7 @@ def metrics_of(records: list[PredictionRecord], version: VersionRecord, timefram
         timeframe=timeframe,
         horizon=horizon,
         cost_bps=_cost_bps(version),
+        rule=position_rule(version),
     )
     return {"start": records[0].ts if records else None, "end": records[-1].ts if records else None, **values}
 

@@ -8,9 +8,10 @@ steps so a caller can fit everything first and write nothing if any model fails.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 
@@ -21,7 +22,7 @@ from engine.manifest import Manifest
 from engine.models import model_tags
 from engine.pipeline import check_spec, input_columns, make_spec
 from engine.spec import TargetSpec, VersionSpec
-from engine.training import TrainingResult, train_model
+from engine.training import TrainingResult, needs_signal, train_model
 from scheduler.config import HuracanConfig, TrainingConfig
 
 # progress(fraction, message) as work advances, progress(fraction, message, values) after each
@@ -137,8 +138,10 @@ def fit_models(
     previous: dict[str, PreviousVersion] | None = None,
     alt: dict[str, pl.DataFrame] | None = None,
     columns: tuple[str, ...] | None = None,
+    signals: Mapping[str, Any] | None = None,
 ) -> list[TrainingResult]:
     """Walk-forward evaluate and fit every configured model kind; nothing is stored.
+    `signals`: each sizing kind's signal (scheduler.services.sizing.signals_for).
 
     With `config.cadence == "incremental"` each kind continues from `previous[kind]`; a kind
     without a previous version (the slot's first) or that cannot warm start (linear, knn, svm,
@@ -177,6 +180,7 @@ def fit_models(
                 spec=spec,
                 alt=alt,
                 importance=config.importance,
+                signal=(signals or {}).get(kind),
             )
         )
     return results
@@ -274,6 +278,7 @@ def train_slot(
     kinds = list(config.models)
     specs = {kind: spec_for(config, kind) for kind in kinds}  # bad specs fail before any work
     alt = {kind: alt_frames(brain, symbol, spec) for kind, spec in specs.items()}
+    signals = sizing_signals(brain, symbol, timeframe, config, specs)  # no champion: refused now
     versions = []
     for position, kind in enumerate(kinds):
         slot = slot_for(brain, symbol, timeframe, specs[kind].target)
@@ -294,12 +299,27 @@ def train_slot(
 
         (result,) = fit_models(
             frame, timeframe, one_kind, progress=report, label=f"{slot.key} ", previous=previous,
-            alt=alt[kind], columns=columns,
+            alt=alt[kind], columns=columns, signals=signals,
         )
         versions.append(store_result(brain, slot, result, actor=actor))
     if config.ensemble is not None:
         versions += blend_fresh_versions(brain, versions, config.ensemble, progress=progress, actor=actor)
     return versions
+
+
+def sizing_signals(
+    brain: Brain, symbol: str, timeframe: str, config: TrainingConfig, specs: Mapping[str, VersionSpec]
+) -> dict[str, Any]:
+    """Each sizing kind's signal (scheduler.services.sizing): the member of its slot it sizes on,
+    with that member's out-of-sample forecasts; SignalError (one line) before anything is fitted."""
+    from brain.registry import slot_key
+    from scheduler.services.sizing import sizing_signal
+
+    return {
+        kind: sizing_signal(brain, slot_key(symbol, timeframe, spec.target.slot_target),
+                            config.params.get(kind, {}), kind)
+        for kind, spec in specs.items() if needs_signal(kind)
+    }
 
 
 def blend_fresh_versions(

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from engine.abtest import block_indices
+from engine.data import load_ohlcv
+from engine.datasets import bundled_path
 from engine.metrics import sharpe_ratio, strategy_returns
 from engine.models import load_model, make_model, model_tags
 from engine.pipeline import make_spec
@@ -203,9 +205,11 @@ def test_bad_input_gets_one_clear_line(small):
         refusal = "^target: dqn learns from the next bar's return; use target fwd_ret with horizon 1"
         with pytest.raises(SpecError, match=refusal):
             make_spec("dqn", **target)
-    # The sizing agent's signal, the champion's forecast, is not fed by the training pipeline yet.
-    with pytest.raises(SpecError, match="^model.kind: ppo_sizing needs a champion forecast per bar"):
-        make_spec("ppo_sizing")
+    # The sizing agent reads a member's forecast: training refuses it without one (the slot service
+    # feeds it, tests/scheduler/test_sched_ppo_sizing.py).
+    make_spec("ppo_sizing")
+    with pytest.raises(ValueError, match="^ppo_sizing needs a member version's out-of-sample forecast"):
+        train_model(load_ohlcv(bundled_path("GOOG"), symbol="GOOG").head(300), "ppo_sizing", timeframe="1d")
 
 
 # ---- honesty -------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ def run(args, config) -> None:
         blend_fresh_versions,
         fit_models,
         previous_versions,
+        sizing_signals,
         slot_for,
         spec_for,
         store_result,
@@ -113,13 +114,17 @@ def run(args, config) -> None:
             alt = alt_frames(brain, args.symbol, next(iter(specs.values())))
         except SpecError as error:
             raise CommandError(_spec_problem(str(error))) from None
+        try:  # a sizing kind's member forecast (ppo_sizing: the slot's champion), refused now
+            signals = sizing_signals(brain, args.symbol, timeframe, training, specs)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
     previous = {}
     if training.cadence == "incremental":
         with open_brain(resolve_brain_url(args.brain, config)) as brain:
             key = slot_key(args.symbol, timeframe, target.slot_target)
             if brain.get_slot(key) is not None:
                 previous = previous_versions(brain, key, list(training.models))
-    results = fit_models(frame, timeframe, training, previous=previous, alt=alt)
+    results = fit_models(frame, timeframe, training, previous=previous, alt=alt, signals=signals)
 
     actor, _origin = current_actor()
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
