@@ -11,7 +11,9 @@ from huracan_tui.settings import resolve_brain_url
 def register(command) -> None:
     show = command("show", run, "a slot's versions, manifests and metrics")
     show.add_argument("slot", help="slot id, e.g. GOOG:1d:fwd_ret_1")
-    show.add_argument("--number", type=int, help="only this version number")
+    show.add_argument("--number", type=int,
+                      help="only this version number, with its scorecard: trading metrics after costs on its "
+                           "out-of-sample bars beside buy-and-hold and the champion on the same bars")
 
 
 def run(args, config) -> None:
@@ -46,6 +48,12 @@ def run(args, config) -> None:
             "serve_gaps": {state: {"bars": count, "newest": newest}
                            for state, (count, newest) in brain.serve_gap_summary(args.slot).items()},
         }
+        if args.number is not None:
+            from dataclasses import asdict
+
+            from scheduler.services.scorecard import version_scorecard
+
+            document["scorecard"] = clean(asdict(version_scorecard(brain, args.slot, args.number)))
 
     def render(doc) -> str:
         lines = [f"slot {doc['slot']}"]
@@ -55,6 +63,19 @@ def run(args, config) -> None:
                          f"sharpe={fmt(overall.get('sharpe'))} ic={fmt(overall.get('ic'))} "
                          f"trained {v['created_at']:%Y-%m-%d %H:%M}")
             lines += [f"      {label:<14} {value}" for label, value in v["spec"].items()]
+        card = doc.get("scorecard")
+        if card and card["bars"]:
+            lines.append(f"  scorecard: {card['bars']} out-of-sample bars, "
+                         f"after {card['cost_bps']:g} bps costs")
+            for line in card["lines"]:
+                lines.append("    " + f"{line['label']:<18}" + " ".join(
+                    f"{name}={fmt(value)}" for name, value in line["metrics"].items()))
+            held = card["positions"]
+            lines.append(f"    held: short {held['short']:.0%} flat {held['flat']:.0%} "
+                         f"long {held['long']:.0%}")
+        if card and card["latest_choice"]:
+            lines.append(f"    latest live bar {card['latest_choice_ts']:%Y-%m-%d %H:%M}: "
+                         f"{card['latest_choice']}")
         for state, gap in doc["serve_gaps"].items():
             lines.append(f"  not served: {state} on {gap['bars']} bar(s), "
                          f"newest {gap['newest']:%Y-%m-%d %H:%M}")

@@ -19,11 +19,13 @@ from textual.widgets import DataTable, Static
 from brain.records import MetricRecord, VersionRecord
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
+from huracan_tui.console.scorecard_text import scorecard_text
 from huracan_tui.console.screens.base import HuracanScreen
 from huracan_tui.console.widgets.equity_chart import EquityChart
 from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.equity import VersionEquity, version_equity
+from scheduler.services.scorecard import Scorecard, version_scorecard
 
 VERSION_COLUMNS = (("number", "Ver"), ("model", "Model"), ("sharpe", "Sharpe"), ("hit", "Hit rate"),
                    ("ic", "IC"), ("rmse", "RMSE bps"), ("trained", "Trained (UTC)"))
@@ -52,9 +54,10 @@ class DetailLoaded(Message):
 
 
 class EquityLoaded(Message):
-    def __init__(self, equity: VersionEquity) -> None:
+    def __init__(self, equity: VersionEquity, scorecard: Scorecard) -> None:
         super().__init__()
         self.equity = equity
+        self.scorecard = scorecard
 
 
 NO_WALK_FORWARD = "trained before out-of-sample predictions were stored"
@@ -158,6 +161,7 @@ class ModelDetailScreen(HuracanScreen):
             # the champion's live curve first: at 80x24 it fills the visible rows exactly
             yield EquityChart(id="equity-live")
             yield EquityChart(id="equity-walk-forward")
+            yield Static("", id="scorecard")
             yield Static("", id="manifest")
         yield ConsoleFooter()
 
@@ -203,7 +207,9 @@ class ModelDetailScreen(HuracanScreen):
 
     @work(thread=True, exclusive=True, group="equity")
     def load_equity(self, number: int) -> None:
-        self.post_message(EquityLoaded(version_equity(self.app.brain, self.slot_key, number)))
+        brain = self.app.brain
+        self.post_message(EquityLoaded(version_equity(brain, self.slot_key, number),
+                                       version_scorecard(brain, self.slot_key, number)))
 
     @on(EquityLoaded)
     def _show_equity(self, message: EquityLoaded) -> None:
@@ -211,6 +217,7 @@ class ModelDetailScreen(HuracanScreen):
         if equity.version != self.shown_version:
             return  # the operator moved on to another version while this one was read
         version = next(v for v in self.detail.versions if v.number == equity.version)
+        self.query_one("#scorecard", Static).update(scorecard_text(message.scorecard))
         walk_forward = self.query_one("#equity-walk-forward", EquityChart)
         walk_forward.show(f"[b]v{version.number} {version.model_kind} walk-forward[/b]", equity.walk_forward,
                           NO_WALK_FORWARD)
