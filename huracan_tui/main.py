@@ -3,10 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
+from functools import partial
 from pathlib import Path
+
+# The start imports hundreds of modules and reads the first snapshot: objects that live as long as
+# the process. The cyclic collector would walk them again and again while they pile up (a tenth of
+# the time to the first paint), so it waits until the first frame is painted, then leaves them out
+# of its walks (gc.freeze) and runs as usual. Only in the program itself, not where a test imports this.
+STARTING_PROGRAM = __name__ == "__main__" or Path(sys.argv[0]).name == "huracan-tui"
+if STARTING_PROGRAM:
+    gc.disable()
+
+
+FIRST_PAINT_FALLBACK_SECONDS = 10.0
+
+
+def _after_first_paint(leader: LeaderProcess | None) -> None:
+    _collect_as_usual()
+    if leader is not None:
+        leader.start()
+
+
+def _collect_as_usual() -> None:
+    """The start's objects made: leave them out of the collector's walks, and collect again."""
+    if STARTING_PROGRAM and not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def _stopped_while_starting(_signum, _frame) -> None:
@@ -95,6 +121,7 @@ def run(argv: list[str] | None = None) -> int:
             from scheduler.daemon.executor import ExecutorUnavailable
 
             try:
+                _collect_as_usual()
                 return run_headless(brain_url, config, log_dir=_state_dir(), exit_with=args.exit_with,
                                     feeds=feeds)
             except ExecutorUnavailable as error:
@@ -130,8 +157,15 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     app = HuracanApp(brain, brain_url, config, demo=args.demo, read_only=args.read_only,
                      worker_log=_state_dir() / "workers.log", snapshot=first, acting_as=args.acting_as,
-                     after_first_paint=leader.start if leader is not None else None)
+                     after_first_paint=partial(_after_first_paint, leader))
     hangup = HangUp(app)
+    if STARTING_PROGRAM:
+        # A console whose first read never comes (an unreachable brain) collects as usual anyway.
+        import threading
+
+        fallback = threading.Timer(FIRST_PAINT_FALLBACK_SECONDS, _collect_as_usual)
+        fallback.daemon = True
+        fallback.start()
     try:
         app.run()
     finally:

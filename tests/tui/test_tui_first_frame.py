@@ -53,3 +53,20 @@ async def test_a_leader_that_cannot_be_started_is_told_and_the_console_goes_on(s
         await wait_until(pilot, lambda: any("No scheduler was started" in str(n.message)
                                             for n in app._notifications), what="the warning")
         assert app.is_running and app.screen.query_one("#models", DataTable).row_count == 2
+
+
+def test_the_program_collects_garbage_again_once_the_first_frame_is_painted(monkeypatch):
+    """huracan-tui holds the cyclic collector off while it starts (imports, the first snapshot);
+    after the first paint it freezes what the start made and collects as usual."""
+    import gc
+
+    from huracan_tui import main
+
+    monkeypatch.setattr(main, "STARTING_PROGRAM", True)
+    gc.disable()
+    try:
+        main._after_first_paint(None)
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.enable()
