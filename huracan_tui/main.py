@@ -158,7 +158,7 @@ def run(argv: list[str] | None = None) -> int:
     app = HuracanApp(brain, brain_url, config, demo=args.demo, read_only=args.read_only,
                      worker_log=_state_dir() / "workers.log", snapshot=first, acting_as=args.acting_as,
                      after_first_paint=partial(_after_first_paint, leader))
-    hangup = HangUp(app)
+    hangup = HangUp(app, leader)
     if STARTING_PROGRAM:
         # A console whose first read never comes (an unreachable brain) collects as usual anyway.
         import threading
@@ -199,10 +199,17 @@ class HangUp:
     """A terminal that goes away (a dropped SSH connection closes the pty: SIGHUP) ends the
     console as a quit does, so the `finally` of `run` stops its leader process too; by default
     SIGHUP would kill the console on the spot and leave that child to notice on its own
-    (`--exit-with`). The handler only schedules the exit on the app's loop."""
+    (`--exit-with`). The handler only schedules the exit on the app's loop, and a watchdog makes
+    sure it happens: Textual's shutdown writes to the terminal that is gone, and its writer thread
+    can block there for good (seen with a hang-up while the first frames were still being
+    written), so after `HANGUP_GRACE_SECONDS` the watchdog stops the leader itself and ends the
+    process."""
 
-    def __init__(self, app) -> None:
+    HANGUP_GRACE_SECONDS = 5.0
+
+    def __init__(self, app, leader: LeaderProcess | None = None) -> None:
         self.app = app
+        self.leader = leader
         self.happened = False
         self.winding_down = False  # the app has ended: the rest of `run` is stopping the leader
         self.previous = signal.signal(signal.SIGHUP, self._hung_up)
@@ -210,7 +217,12 @@ class HangUp:
     def _hung_up(self, _signum, _frame) -> None:
         import asyncio
 
+        first = not self.happened
         self.happened = True
+        if first:
+            import threading
+
+            threading.Thread(target=self._watchdog, name="huracan-hangup", daemon=True).start()
         if self.winding_down:
             return
         try:
@@ -218,6 +230,17 @@ class HangUp:
         except RuntimeError:
             raise SystemExit(129) from None  # not running yet or any more: nothing to wind down
         loop.call_soon_threadsafe(self.app.exit, None, 129)
+
+    def _watchdog(self) -> None:
+        import os
+        import time
+
+        time.sleep(self.HANGUP_GRACE_SECONDS)
+        # Still here: the console's shutdown is stuck on the dead terminal (or the leader's stop is
+        # slow). The leader is stopped as `run` would have (SIGTERM, its jobs marked interrupted).
+        if self.leader is not None:
+            self.leader.stop()
+        os._exit(129)
 
     def restore(self) -> None:
         signal.signal(signal.SIGHUP, self.previous)
