@@ -231,8 +231,14 @@ def _feed_families(feeds: tuple[FeedLag, ...]) -> Iterator[Metric]:
 
 
 class MetricsPage:
-    """The exposition text, made at most once per `cache_seconds` whatever the number of scrapers
-    (they wait for the one making it, then share it)."""
+    """The exposition text. With `cache_seconds` > 0 a thread of its own makes it again every
+    `cache_seconds` while scrapers keep coming (`start`), and a scrape is answered with the newest
+    page at once: it never waits on the brain (at 1,000 slots a whole overview read takes hundreds
+    of ms). The first scrape, and every scrape with `cache_seconds` 0, makes the page itself."""
+
+    # The background thread stops making pages after this long without a scrape, and the next
+    # scrape makes one itself again (a leader nobody scrapes reads nothing for its metrics).
+    IDLE_SECONDS = 300.0
 
     def __init__(self, reader: BrainReader, *, leading: Callable[[], bool], holder: str,
                  cache_seconds: float):
@@ -241,24 +247,63 @@ class MetricsPage:
         self.holder = holder
         self.cache_seconds = cache_seconds
         self._slots = SlotSamples()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one maker at a time (SlotSamples is not thread-safe)
         self._body = b""
         self._made_at = float("-inf")
         self._answered_at = float("-inf")
+        self._scraped_at = float("-inf")
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.cache_seconds > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._refresh, name="huracan-metrics-page", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
 
     def body(self) -> bytes:
+        self._scraped_at = time.monotonic()
+        if self.cache_seconds > 0 and self._body and time.monotonic() - self._made_at < self.IDLE_SECONDS:
+            self._wake.set()  # a refresher that went idle starts again
+            return self._body
         with self._lock:
             wait = self._answered_at + SCRAPE_GAP_SECONDS - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
             self._answered_at = time.monotonic()
             if time.monotonic() - self._made_at >= self.cache_seconds:
-                reading = self.reader.read()
-                leading = self.leading()
-                brain_wide = generate_latest(BrainCollector(reading, leading=leading, holder=self.holder))
-                self._body = brain_wide + self._slots.text(reading.snapshot.slots, reading.at).encode()
-                self._made_at = time.monotonic()
+                self._make()
+            self._wake.set()
             return self._body
+
+    def _make(self) -> None:
+        reading = self.reader.read()
+        leading = self.leading()
+        brain_wide = generate_latest(BrainCollector(reading, leading=leading, holder=self.holder))
+        self._body = brain_wide + self._slots.text(reading.snapshot.slots, reading.at).encode()
+        self._made_at = time.monotonic()
+
+    def _refresh(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            if self._stop.is_set():
+                return
+            if time.monotonic() - self._scraped_at > self.IDLE_SECONDS:
+                self._wake.clear()  # nobody scrapes: wait for the next scrape
+                continue
+            if time.monotonic() - self._made_at >= self.cache_seconds:
+                try:
+                    with self._lock:
+                        self._make()
+                except Exception as error:  # the page kept is the last good one; the next try soon
+                    log.warning("metrics: the page could not be made: %s: %s", type(error).__name__, error)
+            self._stop.wait(self.cache_seconds)
 
 
 class _MetricsHTTPServer(ThreadingHTTPServer):
@@ -337,6 +382,7 @@ class MetricsServer:
         return f"http://{f'[{host}]' if ':' in host else host}:{port}/metrics"
 
     def close(self) -> None:
+        self._httpd.page.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
@@ -359,6 +405,7 @@ def serve_metrics(brain_url: str, config: HuracanConfig, *, leading: Callable[[]
         raise
     reader = BrainReader(brain, config)
     httpd.page = MetricsPage(reader, leading=leading, holder=holder, cache_seconds=settings.cache_seconds)
+    httpd.page.start()
     server = MetricsServer(httpd, brain, reader)
     log.info("metrics: serving %s", server.url)
     return server
