@@ -238,6 +238,18 @@ def test_on_noise_the_agents_out_of_sample_sharpe_is_indistinguishable_from_zero
     assert low < 0 < high, (low, high, sharpe_ratio(returns, 252))
 
 
+def test_on_noise_the_sizing_agents_out_of_sample_sharpe_is_indistinguishable_from_zero():
+    """The sizing agent's signal (X's first column) is noise too: sizes scored as sizes."""
+    X, next_returns = bars(900, seed=12)
+    X = X[:, 1:]  # noise: the first column is its signal
+    next_returns = np.random.default_rng(3).permutation(next_returns)
+    agent = make_model("ppo_sizing", window=1, total_timesteps=1536, n_steps=256, device="cpu",
+                       seed=1).fit(X[:300], next_returns[:300] * 1e4)
+    returns = strategy_returns(agent.predict(X[300:]), next_returns[300:], 1.0, rule="size")
+    low, high = sharpe_interval(returns)
+    assert low < 0 < high, (low, high, sharpe_ratio(returns, 252))
+
+
 def test_on_a_planted_signal_the_agent_beats_buy_and_hold_out_of_sample():
     X, next_returns = bars(500, seed=0, accuracy=0.75)
     agent = make_model("dqn", **HONEST_DQN, seed=0).fit(X[:300], next_returns[:300] * 1e4)
