@@ -83,6 +83,12 @@ def cold_start(path: Path, runs: int) -> tuple[list[float], int, float]:
             tmux(socket, "pipe-pane", "-t", "m")
             idle_rate = sink.stat().st_size / 10 if sink.exists() else 0.0
         tmux(socket, "kill-server")
+        # The hung-up console stops its leader on the way out: the next run starts on a quiet
+        # machine, not beside the last one's shutdown.
+        gone_by = time.perf_counter() + 30
+        while subprocess.run(["pgrep", "-f", f"XDG_STATE_HOME={state}|--brain sqlite:///{path}"],
+                             capture_output=True).returncode == 0 and time.perf_counter() < gone_by:
+            time.sleep(0.1)
         shutil.rmtree(state, ignore_errors=True)
     return times, rss, idle_rate
 

@@ -248,6 +248,7 @@ class MetricsPage:
         self.cache_seconds = cache_seconds
         self._slots = SlotSamples()
         self._lock = threading.Lock()  # one maker at a time (SlotSamples is not thread-safe)
+        self._gap = threading.Lock()
         self._body = b""
         self._made_at = float("-inf")
         self._answered_at = float("-inf")
@@ -269,14 +270,15 @@ class MetricsPage:
 
     def body(self) -> bytes:
         self._scraped_at = time.monotonic()
-        if self.cache_seconds > 0 and self._body and time.monotonic() - self._made_at < self.IDLE_SECONDS:
-            self._wake.set()  # a refresher that went idle starts again
-            return self._body
-        with self._lock:
+        with self._gap:  # at most one answer per SCRAPE_GAP_SECONDS, made or not
             wait = self._answered_at + SCRAPE_GAP_SECONDS - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
             self._answered_at = time.monotonic()
+        if self.cache_seconds > 0 and self._body and time.monotonic() - self._made_at < self.IDLE_SECONDS:
+            self._wake.set()  # a refresher that went idle starts again
+            return self._body
+        with self._lock:
             if time.monotonic() - self._made_at >= self.cache_seconds:
                 self._make()
             self._wake.set()
