@@ -27,4 +27,4 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy scheduler/services brain
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
