@@ -375,6 +375,17 @@ class FoldReplay:
     next_ret: np.ndarray
     fwd: np.ndarray
 
+    @classmethod
+    def of_test_rows(cls, data, test: range, prediction) -> FoldReplay:
+        """The replay of `test`'s rows of prepared data (engine.training.PreparedData)."""
+        return cls(
+            timestamps=data.timestamps[test.start : test.stop],
+            prediction=np.asarray(prediction, dtype=float),
+            target=data.regression_target[test.start : test.stop],
+            next_ret=data.next_ret[test.start : test.stop],
+            fwd=data.fwd[test.start : test.stop],
+        )
+
 
 def replay_predictions(
     frame, manifest: Manifest | Mapping, folds: Sequence[FoldRecord | Mapping], alt: Mapping | None = None
@@ -425,11 +436,5 @@ def replay_predictions(
             kind, dict(manifest.params), fold_data, train, test, horizon,
             early_stopping=manifest.early_stopping,
         )
-        replays.append(FoldReplay(
-            timestamps=data.timestamps[test.start : test.stop],
-            prediction=np.asarray(prediction, dtype=float),
-            target=data.regression_target[test.start : test.stop],
-            next_ret=data.next_ret[test.start : test.stop],
-            fwd=data.fwd[test.start : test.stop],
-        ))
+        replays.append(FoldReplay.of_test_rows(data, test, prediction))
     return replays

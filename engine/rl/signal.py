@@ -178,11 +178,5 @@ def replay_sizing(frame, manifest, folds, alt=None) -> list:
         fold_data, _steps = fold_inputs(data, spec.preprocessing, train, kind, spec.model.seed)
         _model, prediction, _proba = fit_and_predict(kind, dict(manifest.params), fold_data, train, test,
                                                      manifest.horizon)
-        replays.append(FoldReplay(
-            timestamps=data.timestamps[test.start : test.stop],
-            prediction=np.asarray(prediction, dtype=float),
-            target=data.regression_target[test.start : test.stop],
-            next_ret=data.next_ret[test.start : test.stop],
-            fwd=data.fwd[test.start : test.stop],
-        ))
+        replays.append(FoldReplay.of_test_rows(data, test, prediction))
     return replays
