@@ -10,17 +10,6 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who acts and from where. `account` is the OS account `name` acts through (`--as NAME`);
-    None when the OS user acts as themselves (then `name` is that user)."""
-
-    name: str
-    origin: str | None
-    account: str | None = None
 
 
 def current_actor() -> tuple[str, str | None]:
@@ -36,10 +25,3 @@ def current_actor() -> tuple[str, str | None]:
             return user, fields[0]
     return user, None
 
-
-def current_identity(acting_as: str | None = None) -> Identity:
-    """This process's identity: the OS user, or `acting_as` through the OS user's account."""
-    user, origin = current_actor()
-    if acting_as is None:
-        return Identity(user, origin)
-    return Identity(acting_as, origin, account=user)
