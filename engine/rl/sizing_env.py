@@ -28,6 +28,7 @@ from engine.rl.checks import (
     checked_episode_length,
     checked_inputs,
 )
+from engine.rl.episodes import BarEpisodes
 from engine.rl.windows import padded
 
 STATE_SIZE = 4  # signal, realised volatility (%), drawdown (%), size / cap
@@ -49,7 +50,7 @@ def realised_volatility(bar_returns: np.ndarray, vol_window: int) -> np.ndarray:
     return np.sqrt(np.clip(variance, 0.0, None))
 
 
-class SizingEnv(gymnasium.Env):
+class SizingEnv(BarEpisodes):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(
@@ -104,15 +105,6 @@ class SizingEnv(gymnasium.Env):
         obs[self._width + 2] = 100.0 * (1.0 - self.equity / self.peak)
         obs[self._width + 3] = self.size / self.cap
         return obs
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        if self.episode_length is None:
-            self._start(0, self.n_bars)
-        else:
-            start = int(self.np_random.integers(0, self.n_bars - self.episode_length + 1))
-            self._start(start, start + self.episode_length)
-        return self.observation(), {"t": self.t}
 
     def size_of(self, action) -> float:
         """The position size an action asks for: clipped to [-1, 1], times the cap."""

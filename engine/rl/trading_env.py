@@ -35,6 +35,7 @@ from engine.rl.checks import (
     checked_episode_length,
     checked_inputs,
 )
+from engine.rl.episodes import BarEpisodes
 from engine.rl.windows import padded
 
 POSITIONS = (-1.0, 0.0, 1.0)  # action index -> target position: sell, hold, buy
@@ -42,7 +43,7 @@ LONG_ONLY_POSITIONS = (0.0, 0.0, 1.0)
 STATE_SIZE = 3  # position, unrealised return (%), log(1 + bars in position)
 
 
-class TradingEnv(gymnasium.Env):
+class TradingEnv(BarEpisodes):
     metadata: dict[str, Any] = {"render_modes": []}
 
     def __init__(
@@ -95,15 +96,6 @@ class TradingEnv(gymnasium.Env):
         obs[self._width + 1] = 100.0 * self.unrealised
         obs[self._width + 2] = math.log1p(self.bars_held)
         return obs
-
-    def reset(self, *, seed: int | None = None, options: dict | None = None):
-        super().reset(seed=seed)
-        if self.episode_length is None:
-            self._start(0, self.n_bars)
-        else:
-            start = int(self.np_random.integers(0, self.n_bars - self.episode_length + 1))
-            self._start(start, start + self.episode_length)
-        return self.observation(), {"t": self.t}
 
     def step(self, action):
         target = self.positions[int(action)]
