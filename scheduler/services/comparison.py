@@ -78,9 +78,10 @@ def compare_versions(
     defender = brain.get_version(slot_key, champion)
     others = {n: brain.get_version(slot_key, n) for n in challengers}
     frame = brain.load_bars(slot.symbol, slot.timeframe)
-    folds = defender.manifest.get("folds") or []
+    folds_of = comparison_folds_of(champion, defender, others)
+    folds = (defender if folds_of == champion else others[folds_of]).manifest.get("folds") or []
     if not folds:
-        raise ComparisonError(f"{slot_key} v{champion}: its manifest has no folds to compare on")
+        raise ComparisonError(f"{slot_key} v{folds_of}: its manifest has no folds to compare on")
     try:
         base = abtest.replay_returns(frame, defender.manifest, folds, _alt_of(brain, slot.symbol, defender))
         replayed = {f"v{n}": abtest.replay_returns(frame, v.manifest, folds, _alt_of(brain, slot.symbol, v))
@@ -123,6 +124,7 @@ def compare_versions(
         "champion": champion,
         "challengers": list(challengers),
         "periods": len(stamps),
+        "folds_of": folds_of,
         "first_ts": stamps[0],
         "last_ts": stamps[-1],
         "alpha": alpha,
@@ -132,6 +134,18 @@ def compare_versions(
         "best_model": best,
         "overall": overall,
     })
+
+
+def comparison_folds_of(champion: int, defender, others: dict) -> int:
+    """The version whose walk-forward folds a comparison replays everyone on: the champion's,
+    unless a challenger is a sizing agent (its manifest has a `signal`) and the champion is
+    not. A sizing agent has out-of-sample bars only where its member had a forecast, so the
+    champion's first folds may hold none of them; a plain version can be refitted on any
+    folds, so both are replayed on the agent's own folds instead."""
+    if defender.manifest.get("signal") is not None:
+        return champion
+    sizing = [number for number, version in others.items() if version.manifest.get("signal") is not None]
+    return sizing[0] if sizing else champion
 
 
 def _alt_of(brain: Brain, symbol: str, version) -> dict:

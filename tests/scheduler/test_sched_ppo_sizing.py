@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from brain import BrainError, open_brain
 from brain.schema import artifacts
-from engine.abtest import replay_predictions
+from engine.abtest import TESTS, replay_predictions
 from engine.data import load_ohlcv
 from engine.datasets import bundled_path
 from engine.ensembles.version import EnsembleError
@@ -110,6 +110,11 @@ def test_a_sizing_agent_sizes_on_the_champion_and_is_scored_and_served_as_sizes(
     replayed = replay_predictions(bars, manifest, manifest["folds"])
     np.testing.assert_allclose(np.concatenate([r.prediction for r in replayed]), sizes, atol=1e-12)
     assert compare_versions(brain, SLOT, 2, [1], n_boot=50)["periods"] == len(rows.ts)
+    # The agent as the challenger of a plain champion: both on the agent's folds, whose bars
+    # all have the member's out-of-sample forecast (the champion's first fold has none).
+    challenged = compare_versions(brain, SLOT, 1, [2], n_boot=50)
+    assert (challenged["folds_of"], challenged["periods"]) == (2, len(rows.ts))
+    assert {row["test"] for row in challenged["results"]} == set(TESTS)
     with pytest.raises(EnsembleError, match="^v2 is a sizing agent"):  # sizes are not blended
         train_ensemble(brain, SLOT, [1, 2], "average")
 

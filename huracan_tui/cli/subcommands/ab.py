@@ -1,6 +1,7 @@
 """`huracan ab SLOT --challenger N [--champion N]`: champion versus challenger(s), statistically.
 
-Both versions are re-evaluated on the fold periods of the champion's manifest (a fresh fit on
+Both versions are re-evaluated on the fold periods of the champion's manifest (a sizing agent
+challenging a plain champion: the agent's own folds, see comparison_folds_of; a fresh fit on
 each fold's training period, then its test period: see engine.abtest.replay_returns), on the bars
 stored in the brain, after the manifest's cost_bps. Every test of engine.abtest runs, corrected
 across challengers (Holm unless --correction fdr_bh), and the rows are stored in
@@ -43,7 +44,7 @@ def run(args, config) -> None:
     def render(doc) -> str:
         lines = [f"{doc['slot']}: champion v{doc['champion']} vs "
                  f"{', '.join(f'v{n}' for n in doc['challengers'])} on {doc['periods']} periods "
-                 f"({doc['correction']}, alpha {doc['alpha']})"]
+                 f"of v{doc['folds_of']}'s folds ({doc['correction']}, alpha {doc['alpha']})"]
         for row in doc["results"]:
             lines.append(f"  v{row['challenger_version']:<3} {row['test']:<17} stat={fmt(row['statistic'])} "
                          f"p={fmt(row['p_value'])} p_adj={fmt(row['p_adjusted'])} "
