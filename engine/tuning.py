@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,9 +34,11 @@ from engine.training import (
     folds_or_explain,
     is_classifier,
     model_defaults,
+    needs_signal,
     predict_rows,
     prepare_data,
     score,
+    with_signal,
 )
 
 # Metrics a study can optimise, and which way is better.
@@ -159,12 +161,16 @@ def tune(
     metric: str = "sharpe",
     threshold_bps: float = 0.0,
     fixed_params: dict[str, dict[str, Any]] | None = None,
+    signal=None,
 ) -> TuningResult:
     """Search model kind and parameters on the tuning region; score the best on the holdout.
 
     `storage`: a SQLAlchemy URL (the brain's) or None for an in-memory study. `fixed_params`
-    pins parameters per kind (taken out of the search). Raises ValueError for unknown or
-    unavailable kinds, an unknown metric, or too few rows.
+    pins parameters per kind (taken out of the search). `signal` (engine.rl.signal.SizingSignal):
+    the member forecast a sizing kind (ppo_sizing) reads, required when one is searched; then
+    every kind is tuned and held out on the same bars, those the member forecast out of sample,
+    and only the sizing kinds read the forecast. Raises ValueError for unknown or unavailable
+    kinds, an unknown metric, a sizing kind without a signal, or too few rows.
     """
     import optuna
 
@@ -183,6 +189,12 @@ def tune(
     bars_per_year = periods_per_year(timeframe)
     frame = checked_single_symbol(frame)
     data = prepare_data(frame, horizon, threshold_bps)
+    sizing = [kind for kind in kinds if needs_signal(kind)]
+    if sizing and signal is None:
+        raise ValueError(f"{sizing[0]} sizes on a member version's out-of-sample forecast: tune it on a "
+                         "brain's slot that has one (the champion, or --signal-version N)")
+    if signal is not None:
+        data = with_signal(data, signal, sizing[0] if sizing else kinds[0])
     holdout_start = data.n_rows - math.ceil(data.n_rows * holdout_fraction)
     tuning = data.rows(0, max(holdout_start - horizon, 0))  # purged: no target reaches the holdout
     folds = folds_or_explain(tuning.n_rows, frame.height, n_folds, horizon)
@@ -202,7 +214,8 @@ def tune(
         scores = []
         for fold in folds:
             train, test = range(fold.train_start, fold.train_end), range(fold.test_start, fold.test_end)
-            _model, prediction, proba = fit_and_predict(kind, model_params, tuning, train, test, horizon)
+            _model, prediction, proba = fit_and_predict(kind, model_params, reading(kind, tuning), train,
+                                                        test, horizon)
             value = score(kind, tuning, test, prediction, proba, cost_bps, bars_per_year)[metric]
             # An undefined fold score (e.g. a flat strategy's Sharpe) counts as no edge / worst error.
             scores.append(value if math.isfinite(value) else (0.0 if metric == "sharpe" else -worst))
@@ -224,11 +237,11 @@ def tune(
     best_params = dict(best.user_attrs.get("params", {}))
 
     # The one look at the holdout: the best kind and params, fitted on the whole tuning region.
-    model = fit_final(best_kind, model_defaults(best_kind, best_params, horizon, seed, cost_bps), tuning,
-                      horizon)
+    model = fit_final(best_kind, model_defaults(best_kind, best_params, horizon, seed, cost_bps),
+                      reading(best_kind, tuning), horizon)
     holdout_rows = range(holdout_start, data.n_rows)
     # Sequence models read the rows before the holdout as context: features only, the past.
-    prediction, proba = predict_rows(model, data.X, holdout_rows)
+    prediction, proba = predict_rows(model, reading(best_kind, data).model_inputs, holdout_rows)
     holdout_metrics = score(best_kind, data, holdout_rows, prediction, proba, cost_bps, bars_per_year)
     return TuningResult(
         study_name=study.study_name,
@@ -253,6 +266,12 @@ def tune(
             kind: _describe(SEARCH_SPACES.get(kind, {}), fixed_params.get(kind, {})) for kind in kinds
         },
     )
+
+
+def reading(kind: str, data):
+    """`data` as `kind` reads it: a sizing kind reads the member's forecast as its first column,
+    the other kinds only the features (on the same bars)."""
+    return data if needs_signal(kind) else replace(data, signal=None)
 
 
 def _checked_kinds(kinds: list[str]) -> list[str]:

@@ -197,8 +197,22 @@ def test_huracan_train_models_ppo_sizing_after_a_champion(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         "huracan: error: ppo_sizing needs a champion forecast for slot GOOG:1d:fwd_ret_1: train and "
         "promote a model first")
+    tune = ["auto-tune", "--data", str(data), "--symbol", "GOOG", "--brain", url, "--trials", "2",
+            "--folds", "2",
+            *(arg for name, value in TINY.items() for arg in ("--params", f"ppo_sizing.{name}={value}"))]
+    assert cli_run([*tune, "--kinds", "ppo_sizing"]) == 2  # the same words as training's
+    assert capsys.readouterr().err.strip().startswith("huracan: error: ppo_sizing needs a champion forecast")
     with open_brain(url) as brain:
         brain.promote_version(SLOT, 1, actor="alice", reason="the signal")
+    # Tuned through the Optuna path like any kind: beside linear, on the bars v1 forecast out of sample.
+    assert cli_run([*tune, "--kinds", "ppo_sizing,linear", "--study", "sizing", "--json"]) == 0
+    tuned = json.loads(capsys.readouterr().out)
+    with open_brain(url) as brain:
+        forecast = len(brain.oos_predictions(brain.get_version(SLOT, 1).id).ts)
+    assert tuned["tuning"]["rows"] + tuned["holdout"]["rows"] <= forecast
+    assert tuned["trials"]["complete"] == 2 and set(tuned["search_space"]) == {"ppo_sizing", "linear"}
+    assert cli_run([*tune, "--kinds", "linear", "--signal-version", "1"]) == 2
+    assert "--signal-version is for sizing kinds" in capsys.readouterr().err
     for params, words in (({**TINY, "leverage_cap": 0}, "leverage_cap must be a number > 0"),
                           ({**TINY, "window": 500}, "window 500 is longer than the")):
         bad = tmp_path / "bad.yaml"

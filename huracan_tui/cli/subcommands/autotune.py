@@ -30,6 +30,11 @@ def register(command) -> None:
         "--holdout", type=float, default=0.2, help="share of the latest rows held out (default 0.2)"
     )
     tune.add_argument(
+        "--signal-version", type=int, metavar="N",
+        help="sizing kinds (ppo_sizing): the slot's version whose out-of-sample forecast they size on "
+             "(default: the champion's)",
+    )
+    tune.add_argument(
         "--params",
         action="append",
         default=[],
@@ -67,6 +72,8 @@ def run(args, config) -> None:
     url = resolve_brain_url(args.brain, config)
     with open_brain(url) as brain:  # the database answers and is a brain (migrated) before any trial runs
         require_operator_here(brain, config, "auto-tune")  # the study is stored in the brain
+        signal = _sizing_signal(brain, f"{args.symbol}:{timeframe}:{target_name(horizon)}", kinds,
+                                args.signal_version)
     storage = normalise_url(url).render_as_string(hide_password=False)
     result = tune(
         frame,
@@ -84,6 +91,7 @@ def run(args, config) -> None:
         metric=args.metric,
         threshold_bps=training.threshold_bps,
         fixed_params=fixed,
+        signal=signal,
     )
     document = clean(
         {
@@ -140,3 +148,21 @@ def _pinned(pairs: list[str]) -> dict[str, dict]:
             raise CommandError(f"--params {pair!r}: use KIND.NAME=VALUE, e.g. lightgbm.n_estimators=50")
         fixed.setdefault(kind.strip(), {})[name.strip()] = yaml.safe_load(value)
     return fixed
+
+
+def _sizing_signal(brain, slot: str, kinds: list[str], version: int | None):
+    """The member forecast the sizing kinds among `kinds` read (scheduler.services.sizing), as
+    training finds it: `version`, else the slot's champion. None when no sizing kind is searched."""
+    from engine.rl.signal import SIGNAL_PARAM, SignalError
+    from engine.training import needs_signal
+    from scheduler.services.sizing import sizing_signal
+
+    sizing = [kind for kind in kinds if needs_signal(kind)]
+    if not sizing:
+        if version is not None:
+            raise CommandError("--signal-version is for sizing kinds (ppo_sizing); none is in --kinds")
+        return None
+    try:
+        return sizing_signal(brain, slot, {} if version is None else {SIGNAL_PARAM: version}, sizing[0])
+    except SignalError as error:
+        raise CommandError(str(error)) from None
