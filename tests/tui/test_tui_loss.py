@@ -100,3 +100,20 @@ async def test_an_agents_job_shows_its_loss_and_its_episode_reward(seeded_brain_
         assert summary(app) == f"dqn · fold 1 · {GOOG} · epoch 4/4 · loss 0.0270 · episode reward 0.350"
         drawn = chart(app).query_one("#loss-plot").plt.build()
         assert "episode reward" in drawn and "loss" in drawn
+
+
+async def test_a_curve_of_more_than_ten_epochs_is_drawn_with_plotexts_own_ticks(seeded_brain_url):
+    """Whole epochs label the axis up to ten; a longer fit (an agent's twenty reports, an LSTM's
+    fifty epochs) is drawn too, where it once took the Jobs view down."""
+    job_id = running_job(seeded_brain_url)
+    with open_brain(seeded_brain_url) as brain:
+        for step in range(14):
+            brain.record_job_event(job_id, step, {
+                "epoch": step + 1, "loss": 1.0 / (step + 1), "max_epochs": 14, "device": "cpu",
+                "model_kind": "lstm", "fold": 0, "slot": GOOG})
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("J")
+        await wait_until(pilot, lambda: chart(app).display, what="the loss chart")
+        assert len(chart(app).curve.loss) == 14 and "epoch 14/14" in summary(app)
+        assert "loss" in chart(app).query_one("#loss-plot").plt.build()

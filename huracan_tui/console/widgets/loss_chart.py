@@ -132,7 +132,8 @@ class LossChart(Vertical):
             plt.plot(list(xs), list(rewards), label=REWARD[0], color=REWARD[1], marker="braille",
                      yside="right")
             plt.ylabel("episode reward", yside="right")
-        plt.xticks(sorted(set(curve.epochs)) if len(set(curve.epochs)) <= 10 else None)
+        if len(set(curve.epochs)) <= 10:  # whole epochs as ticks; beyond ten, plotext's own
+            plt.xticks(sorted(set(curve.epochs)))
         if shown:
             low = min(min(values) for _, values, _ in shown)
             high = max(max(values) for _, values, _ in shown)
