@@ -13,6 +13,7 @@ from brain.alerts import AlertsMixin
 from brain.altdata import AltDataMixin
 from brain.audit import AuditMixin
 from brain.bars import BarsMixin
+from brain.checkpoints import CheckpointsMixin
 from brain.comparisons import ComparisonsMixin
 from brain.connection import create_brain_engine, is_read_only, own_connection, transaction
 from brain.data_quality import DataQualityMixin
@@ -29,10 +30,12 @@ from brain.live import LiveMixin
 from brain.mlflow_exports import MlflowExportsMixin
 from brain.oos_predictions import OosPredictionsMixin
 from brain.queues import QueuesMixin
+from brain.regimes import RegimesMixin
 from brain.registry import RegistryMixin
 from brain.requests import RequestsMixin
 from brain.roles import RolesMixin
 from brain.serve_gaps import ServeGapsMixin
+from brain.stress import StressMixin
 from brain.urls import default_brain_url, normalise_url, safe_url
 
 
@@ -40,7 +43,7 @@ class Brain(
     RegistryMixin, BarsMixin, JobsMixin, AuditMixin, DataQualityMixin, AltDataMixin, ImportanceMixin,
     ComparisonsMixin, DriftMixin, LifecycleMixin, QueuesMixin, RequestsMixin, JobEventsMixin,
     LeaseMixin, LiveMixin, HistoryMixin, RolesMixin, ServeGapsMixin, FeedStatesMixin, OosPredictionsMixin,
-    AlertsMixin, MlflowExportsMixin,
+    AlertsMixin, MlflowExportsMixin, CheckpointsMixin, RegimesMixin, StressMixin,
 ):
     """A connection pool onto one brain (SQLite file or PostgreSQL database).
 

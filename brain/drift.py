@@ -1,4 +1,6 @@
-"""Results of drift checks: one row per (check time, slot, feature, method)."""
+"""Results of drift checks: one row per (check time, slot, feature, method). A multivariate check
+(reconstruction error over every feature at once) is one row too, its `feature` a pseudo-feature
+name (`⟨multivariate · autoencoder⟩`) and `details.multivariate` true."""
 
 from __future__ import annotations
 
@@ -47,6 +49,11 @@ class DriftResultRecord:
     current_start: datetime | None
     current_end: datetime | None
     details: dict | None
+
+    @property
+    def multivariate(self) -> bool:
+        """A check over every feature at once (engine.drift.multivariate), not one feature's."""
+        return bool(self.details and self.details.get("multivariate"))
 
 
 def _finite_or_none(value):

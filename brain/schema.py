@@ -459,3 +459,46 @@ mlflow_models = Table(  # added by migration 14
     Column("champion_number", Integer),  # the version the alias points at; NULL: no alias
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# The champion run on GAN-made synthetic paths, with the stylised facts (brain/stress.py).
+stress_results = Table(  # added by migration 16
+    "stress_results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slot_key", Text, nullable=False),
+    Column("version_id", Integer, ForeignKey("model_versions.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("paths", Integer, nullable=False),
+    Column("seed", Integer, nullable=False),
+    Column("generator_sha256", Text, ForeignKey("artifacts.sha256"), nullable=False),  # the GAN used
+    Column("generator_key", Text, nullable=False),  # what it was trained on and how, for reuse
+    Column("report", JSONText, nullable=False),
+    Index("ix_stress_results_slot_created", "slot_key", "created_at"),
+)
+
+# Each stage's newest checkpoint of a neural train run, so a requeued job resumes (brain/checkpoints.py).
+training_checkpoints = Table(  # added by migration 17
+    "training_checkpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_key", Text, nullable=False),  # the same for a job and its requeues
+    Column("stage", Text, nullable=False),  # slot / kind / fold N or final
+    Column("job_id", Integer, nullable=False),  # the job that wrote it
+    Column("epoch", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # torch.save of tensors and plain containers
+    UniqueConstraint("run_key", "stage", name="uq_training_checkpoints_run_stage"),
+)
+
+# Each bar's causal market-regime label per axis and labelling configuration (brain/regimes.py).
+regime_labels = Table(  # added by migration 18
+    "regime_labels",
+    metadata,
+    Column("symbol", Text, primary_key=True),
+    Column("timeframe", Text, primary_key=True),
+    Column("config_key", Text, primary_key=True),  # a hash of the RegimeConfig fields that change labels
+    Column("axis", Text, primary_key=True),  # vol, trend, hmm
+    Column("ts", UTCDateTime, primary_key=True),
+    Column("label", Text),  # NULL: too little history for a label at this bar
+)

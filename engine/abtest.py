@@ -402,6 +402,10 @@ def replay_predictions(
         from engine.ensembles.version import replay_ensemble
 
         return replay_ensemble(frame, manifest, folds, alt)
+    if manifest.model_kind == "regime_router":
+        from engine.regimes.router import replay_router
+
+        return replay_router(frame, manifest, folds, alt)
     if manifest.signal is not None:
         from engine.rl.signal import replay_sizing
 

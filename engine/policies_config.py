@@ -71,7 +71,21 @@ class RollbackPolicyConfig(_Policy):
     test: Literal["diebold_mariano", "paired_t"] = "diebold_mariano"
 
 
+class RegimePolicyConfig(_Policy):
+    """When a slot's regime on `axis` (None: the `regimes:` axis) changed within its newest
+    `recent_bars` labelled bars and its champion is weak in the new one (the regime map's metric
+    below `metric_below` on enough bars, or another version significantly better on the bars
+    they share), by its walk-forward (`source: oos`) or live numbers -> retrain queue."""
+
+    enabled: bool = True
+    axis: Literal["vol", "trend", "hmm"] | None = None
+    recent_bars: int = Field(default=5, ge=1)
+    metric_below: float = 0.0
+    source: Literal["oos", "live"] = "oos"
+
+
 class PoliciesConfig(_Strict):
     retrain: RetrainPolicyConfig = Field(default_factory=RetrainPolicyConfig)
     prune: PrunePolicyConfig = Field(default_factory=PrunePolicyConfig)
     rollback: RollbackPolicyConfig = Field(default_factory=RollbackPolicyConfig)
+    regime: RegimePolicyConfig = Field(default_factory=RegimePolicyConfig)

@@ -260,6 +260,36 @@ class ColumnSelector(TransformerMixin, BaseEstimator):
 TRUSTED_TYPES = TRUSTED_TYPES | {"engine.preprocessing.ColumnSelector"}
 
 
+class AutoencoderFactors(TransformerMixin, BaseEstimator):
+    """The latent units of an MLP autoencoder (engine.autoencoder) fitted on the rows of a fold's
+    training period: torch only inside `fit`; `transform` is numpy, and the fitted state is arrays
+    (skops, both classes on the trust list)."""
+
+    def __init__(self, latent: int = 4, hidden: int = 16, epochs: int = 50, seed: int = 0):
+        self.latent = latent
+        self.hidden = hidden
+        self.epochs = epochs
+        self.seed = seed
+
+    def fit(self, X, y=None):
+        from engine.autoencoder import Autoencoder
+
+        X = validate_data(self, X, dtype=float, reset=True)
+        self.autoencoder_ = Autoencoder(self.latent, self.hidden, self.epochs, self.seed).fit(X)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, ["autoencoder_"])
+        X = validate_data(self, X, dtype=float, reset=False)
+        return self.autoencoder_.encode(X)
+
+    def output_names(self) -> list[str]:
+        return [f"ae_{i}" for i in range(self.latent)]
+
+
+TRUSTED_TYPES = TRUSTED_TYPES | {"engine.preprocessing.AutoencoderFactors", "engine.autoencoder.Autoencoder"}
+
+
 class FittedSteps:
     """A spec's preprocessing fitted on one period's rows: a scikit-learn Pipeline (None without
     steps), the training rows outlier removal kept, and the names of the columns in and out."""
@@ -286,7 +316,7 @@ def fit_steps(steps, X, y, names, *, task: str, seed: int) -> FittedSteps:
     those that break its rule before anything else is fitted (`kept`); every other step is fitted
     on the output of the steps before it. ValueError for missing values without an impute step,
     or a selection of more columns than reach it."""
-    from engine.spec import ImputeStep, OutlierStep, PcaStep, SelectStep
+    from engine.spec import AutoencoderStep, ImputeStep, OutlierStep, PcaStep, SelectStep
 
     X = np.asarray(X, dtype=float)
     y = np.asarray(y)
@@ -316,6 +346,13 @@ def fit_steps(steps, X, y, names, *, task: str, seed: int) -> FittedSteps:
             chosen = _selected(step, current, target, task, seed, len(names), index)
             estimator = ColumnSelector(tuple(chosen)).fit(current)
             names = [names[i] for i in chosen]
+        elif isinstance(step, AutoencoderStep):
+            if step.latent > len(names):
+                raise ValueError(f"preprocessing[{index}].latent: {step.latent} latent units but only "
+                                 f"{len(names)} features reach it")
+            estimator = AutoencoderFactors(step.latent, step.hidden, step.epochs,
+                                           seed if step.seed is None else step.seed).fit(current)
+            names = estimator.output_names()
         else:
             estimator = _estimator(step, seed)
             estimator.fit(current)
@@ -334,6 +371,8 @@ def load_steps(data: bytes, steps, input_names) -> FittedSteps:
     for _name, estimator in pipeline.steps:
         if isinstance(estimator, ColumnSelector):
             names = [names[i] for i in estimator.indices_]
+        elif isinstance(estimator, AutoencoderFactors):
+            names = estimator.output_names()
         elif hasattr(estimator, "n_components_"):
             names = [f"pc_{i + 1}" for i in range(int(estimator.n_components_))]
     return FittedSteps(steps, pipeline, np.ones(0, dtype=bool), input_names, names)

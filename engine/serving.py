@@ -33,7 +33,7 @@ import polars as pl
 
 from engine.manifest import Manifest
 from engine.pipeline import alt_stamp_column, spec_of_manifest, version_features
-from engine.spec import ImputeStep, VersionSpec
+from engine.spec import ROUTER_KIND, ImputeStep, VersionSpec
 
 # A spec's features over the series being served (the live loop computes each once per tick).
 FeaturesOf = Callable[[VersionSpec], pl.DataFrame]
@@ -342,6 +342,102 @@ def _ts(gap: Gap) -> datetime:
     return gap.ts
 
 
+@dataclass(frozen=True)
+class RouterServable:
+    """A regime router (engine.regimes.router): its members, served together as an ensemble's
+    are (engine.ensembles.serving: the bars every member can forecast, a member's gap worded with
+    it), and the routing that weighs their forecasts per bar by the bar's causal regime label.
+    The labels come from the caller (the live loop reads the slot's stored ones); a file given to
+    `predict_frame` is labelled from its own bars under the router's labelling config. The online
+    learner beside a router reads the members' forecasts, one column per member."""
+
+    manifest: Manifest
+    spec: VersionSpec
+    routing: Any  # engine.regimes.router.Routing
+    members: Any  # engine.ensembles.serving.EnsembleServable over the member versions
+
+    @property
+    def axis(self) -> str:
+        assert self.spec.router is not None  # load_router loads router specs only
+        return self.spec.router.axis
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.members.inputs
+
+    def candidates(self, features_of: FeaturesOf) -> list[datetime]:
+        return self.members.candidates(features_of)
+
+    def forecast(
+        self, features_of: FeaturesOf, wanted: Sequence[datetime],
+        labels: Mapping[datetime, str | None] | None = None,
+    ) -> Forecast:
+        """Forecasts of the `wanted` bars every member can serve, each routed by its label in
+        `labels` (a bar without one, or with None, takes the routing's fallback)."""
+        if labels is None:
+            raise ValueError("a regime router forecasts with each bar's regime label; none were given")
+        bars, X, gaps = self.members.member_forecasts(features_of, wanted)
+        batch = self.routing.apply(X, [labels.get(ts) for ts in bars]) if bars else np.empty(0)
+        return Forecast(bars, batch, X, gaps)
+
+    def learner_inputs(
+        self, features_of: FeaturesOf, bars: Sequence[datetime]
+    ) -> tuple[list[datetime], np.ndarray]:
+        return self.members.learner_inputs(features_of, bars)
+
+    def predict_frame(
+        self, bars: pl.DataFrame, alt: Mapping[str, pl.DataFrame] | None = None
+    ) -> pl.DataFrame:
+        """(ts, prediction) for every bar of a one-symbol OHLCV frame all members can forecast,
+        each routed by its causal label computed from the frame's bars up to it."""
+        from engine.regimes.router import regime_labels
+        from engine.training import checked_single_symbol
+
+        bars = checked_single_symbol(bars)
+        frames = [member.serving.predict_frame(bars, alt) for member in self.members.members]
+        joined = frames[0].rename({"prediction": "m0"})
+        for index, frame in enumerate(frames[1:], start=1):
+            joined = joined.join(frame.rename({"prediction": f"m{index}"}), on="ts", how="inner")
+        if joined.is_empty():
+            raise ValueError("no bar of the file can be forecast by every member of the router")
+        assert self.spec.router is not None
+        labels = regime_labels(bars, self.spec.router.regimes, self.axis)
+        X = joined.select([f"m{i}" for i in range(len(frames))]).to_numpy().astype(float)
+        prediction = self.routing.apply(X, [labels.get(ts) for ts in joined["ts"].to_list()])
+        return pl.DataFrame({"ts": joined["ts"], "prediction": prediction})
+
+
+def load_router(
+    manifest: Mapping[str, Any], artifact: bytes, *, load_artifact: Callable[[str], bytes]
+) -> RouterServable:
+    """A router version's servable (its artifact's sha256 already checked); RouterError when the
+    artifact and the manifest disagree on the members."""
+    from engine.ensembles.serving import EnsembleServable, ServedMember
+    from engine.ensembles.version import Combination
+    from engine.regimes.router import RouterError, members_of, read_artifact
+
+    routing, _axis, recorded = read_artifact(artifact)
+    members = members_of(manifest)
+    if [(m["number"], m["artifact_sha256"]) for m in recorded] != [
+        (m.number, m.artifact_sha256) for m in members
+    ]:
+        raise RouterError("router artifact: its members are not the ones its manifest records")
+    loaded = tuple(
+        ServedMember(member.number, load_servable(
+            member.manifest, load_artifact(member.artifact_sha256), sha256=member.artifact_sha256,
+            load_artifact=load_artifact,
+        ))
+        for member in members
+    )
+    document, spec = Manifest.from_json(manifest), spec_of_manifest(manifest)
+    if spec.router is None:
+        raise RouterError("router manifest: its spec has no router entry")
+    # The members forecast together as an ensemble's do; the routing, not this combination, weighs them.
+    equal = Combination("members", tuple([1.0 / len(loaded)] * len(loaded)))
+    together = EnsembleServable(document, spec, equal, loaded)
+    return RouterServable(document, spec, routing, together)
+
+
 def load_servable(
     manifest: Mapping[str, Any],
     artifact: bytes,
@@ -359,6 +455,10 @@ def load_servable(
         if hashlib.sha256(artifact).hexdigest() != sha256:
             raise ValueError(f"ensemble artifact {sha256[:12]} failed its sha256 check")
         return load_ensemble(manifest, artifact, load_artifact=load_artifact)
+    if manifest.get("model_kind") == ROUTER_KIND:
+        if hashlib.sha256(artifact).hexdigest() != sha256:
+            raise ValueError(f"router artifact {sha256[:12]} failed its sha256 check")
+        return load_router(manifest, artifact, load_artifact=load_artifact)
     document = Manifest.from_json(manifest)
     spec = spec_of_manifest(manifest)
     model = load_model(

@@ -3,14 +3,17 @@ hashed, and read back by everything that serves or watches the version.
 
     features:       a recipe (bundled `core` or `full`, or a user's YAML file), stored as the
                     recipe document itself, and the columns a selection policy kept (or all)
-    preprocessing:  ordered steps (impute, outliers, scale, pca, select); engine.preprocessing fits
-                    them inside each walk-forward fold on that fold's training rows only
+    preprocessing:  ordered steps (impute, outliers, scale, pca, select, autoencoder);
+                    engine.preprocessing fits them inside each walk-forward fold on that fold's
+                    training rows only
     target:         fwd_ret (bps) | net_edge (bps after a round trip of costs) | direction
                     (two classes at threshold 0, three above), over `horizon` bars
     alt:            alternative-data kinds from the brain, joined as of each bar, each with a
                     maximum staleness
     model:          kind, params, seed
     ensemble:       for kind "ensemble": the member versions and how they are combined
+    router:         for kind "regime_router": the member versions, the regime axis and labelling
+                    config it switches on (engine.regimes.router)
 
 This module is pydantic only (no polars, no scikit-learn): the console reads specs to show them.
 Every problem is a SpecError whose message names the key (`preprocessing[1].variance: ...`).
@@ -38,6 +41,9 @@ ALT_FEATURES: dict[str, dict[str, str]] = {
     "sentiment": {"score": "sentiment"},
 }
 ENSEMBLE_METHODS = ("average", "performance_weighted", "optimised", "stacking")
+ROUTER_KIND = "regime_router"
+ROUTER_METHODS = ("select", "weighted")
+ROUTER_AXES = ("vol", "trend", "hmm")  # engine.regimes.labels.REGIME_AXES
 
 
 class SpecError(ValueError):
@@ -139,11 +145,22 @@ class SelectStep(_Strict):
         return self
 
 
+class AutoencoderStep(_Strict):
+    """Learned factors: a small MLP autoencoder (engine.autoencoder) fitted on the fold's training
+    rows; its `latent` units (ae_0, ae_1, ...) become the model's inputs. `seed` None: the model's."""
+
+    step: Literal["autoencoder"]
+    latent: int = Field(default=4, ge=1)
+    hidden: int = Field(default=16, ge=1)
+    epochs: int = Field(default=50, ge=1)
+    seed: int | None = None
+
+
 PreprocessingStep = Annotated[
-    Union[ImputeStep, OutlierStep, ScaleStep, PcaStep, SelectStep],  # noqa: UP007 (a tuple of types)
+    Union[ImputeStep, OutlierStep, ScaleStep, PcaStep, SelectStep, AutoencoderStep],  # noqa: UP007
     Field(discriminator="step"),
 ]
-STEP_NAMES = ("impute", "outliers", "scale", "pca", "select")
+STEP_NAMES = ("impute", "outliers", "scale", "pca", "select", "autoencoder")
 
 
 # ---- target, alt data, model ---------------------------------------------------------------
@@ -223,6 +240,28 @@ class EnsembleSpec(_Strict):
         return members
 
 
+class RouterSpec(_Strict):
+    """Member versions of the same slot (numbers) switched by the causal regime label of `axis`:
+    per regime the best member out of fold (method select) or performance weights over them
+    (weighted), learned on out-of-fold predictions only; a regime with fewer than `min_rows`
+    out-of-fold rows, an unseen or a null label takes the fallback (the same rule over every row).
+    `regimes` is the labelling config (engine.regimes.labels.RegimeConfig as JSON), kept whole so
+    the labels served are the labels learned on."""
+
+    members: tuple[int, ...] = Field(min_length=2)
+    axis: Literal["vol", "trend", "hmm"] = "trend"
+    method: Literal["select", "weighted"] = "select"
+    min_rows: int = Field(default=30, ge=1)
+    regimes: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("members")
+    @classmethod
+    def _distinct(cls, members: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(members)) != len(members):
+            raise ValueError("members repeat a version")
+        return members
+
+
 # ---- the spec ------------------------------------------------------------------------------
 
 
@@ -233,6 +272,7 @@ class VersionSpec(_Strict):
     alt: tuple[AltSpec, ...] = ()
     model: ModelSpec
     ensemble: EnsembleSpec | None = None
+    router: RouterSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -245,6 +285,8 @@ class VersionSpec(_Strict):
             raise ValueError("alt: a kind appears more than once")
         if (self.model.kind == "ensemble") != (self.ensemble is not None):
             raise ValueError("ensemble: needed with model kind 'ensemble', and only with it")
+        if (self.model.kind == ROUTER_KIND) != (self.router is not None):
+            raise ValueError(f"router: needed with model kind {ROUTER_KIND!r}, and only with it")
         return self
 
     @property
@@ -252,7 +294,10 @@ class VersionSpec(_Strict):
         return tuple(name for alt in self.alt for name in alt.columns)
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        document = self.model_dump(mode="json")
+        if document.get("router") is None:
+            del document["router"]  # a spec without a router hashes as it did before routers existed
+        return document
 
     def digest(self) -> str:
         """sha256 of the canonical JSON: two versions with the same digest were asked for the same."""
@@ -280,6 +325,8 @@ def describe_step(step: Any) -> str:
     if isinstance(step, SelectStep):
         rule = f"top {step.top_k}" if step.top_k is not None else f"≥ {step.threshold:g}"
         return f"select {rule} by {step.by}"
+    if isinstance(step, AutoencoderStep):
+        return f"autoencoder {step.latent} latent"
     raise TypeError(step)
 
 
@@ -394,7 +441,8 @@ def spec_summary(manifest: dict[str, Any]) -> SpecSummary:
         target=spec.target.describe(),
         alt=alt,
         sha256=manifest.get("spec_sha256"),
-        ensemble=None if spec.ensemble is None else _blend_text(spec.ensemble.method, manifest),
+        ensemble=(_blend_text(spec.ensemble.method, manifest) if spec.ensemble is not None
+                  else None if spec.router is None else _route_text(spec.router, manifest)),
     )
 
 
@@ -405,3 +453,20 @@ def _blend_text(method: str, manifest: dict[str, Any]) -> str:
     parts = ", ".join(f"v{n} {float(w):.3f}" for n, w in zip(members, weights, strict=False))
     intercept = float(params.get("intercept") or 0.0)
     return f"{method} of {parts}" + (f" ({intercept:+.2f} intercept)" if intercept else "")
+
+
+def _route_text(router: RouterSpec, manifest: dict[str, Any]) -> str:
+    """"regime_router on trend: ranging → v2, trending_up → v1, otherwise v1" (weights where a
+    route blends)."""
+    params = manifest.get("params") or {}
+    numbers = list(router.members)
+
+    def one(weights: list) -> str:
+        shares = [(n, float(w)) for n, w in zip(numbers, weights, strict=False) if float(w) > 0]
+        if len(shares) == 1:
+            return f"v{shares[0][0]}"
+        return " ".join(f"v{n} {w:.2f}" for n, w in shares) or "-"
+
+    routes = [f"{label} → {one(weights)}" for label, weights in sorted((params.get("routes") or {}).items())]
+    routes.append(f"otherwise {one(params.get('fallback') or [])}")
+    return f"{ROUTER_KIND} on {router.axis}: {', '.join(routes)}"

@@ -42,6 +42,7 @@ from engine.data import CANONICAL_COLUMNS, data_fingerprint
 from engine.manifest import FoldRecord, Manifest
 from engine.metrics import accuracy, evaluate_predictions, f1, log_loss, mae, periods_per_year, rmse
 from engine.models import MODEL_CLASSES, FitProgress, load_model, make_model, model_class, model_tags
+from engine.models.neural.checkpoints import CheckpointStore, StageCheckpoints
 from engine.pipeline import input_columns, make_spec, usable_feature_rows, version_features
 from engine.spec import ImputeStep, SpecError, VersionSpec
 from engine.targets import (
@@ -213,6 +214,7 @@ def train_model(
     alt: Mapping[str, pl.DataFrame] | None = None,
     importance: Sequence[str] = ("native",),
     signal: Any = None,
+    checkpoints: CheckpointStore | None = None,
 ) -> TrainingResult:
     """Walk-forward evaluate `model_kind` on a canonical OHLCV frame of one symbol, then refit.
 
@@ -243,6 +245,11 @@ def train_model(
 
     `signal` (engine.rl.signal.SizingSignal): for a sizing kind (ppo_sizing), required, the member
     version and its out-of-sample forecast per bar (see the module docstring); refused for others.
+
+    `checkpoints` (engine.models.neural.checkpoints.CheckpointStore): for kinds tagged
+    resumes_from_checkpoint, each fit saves its state there after every epoch under its stage
+    ("fold N", "final fit") and resumes from the stage's checkpoint when it has one of the same
+    inputs, so a run killed and started again continues where it was; other kinds ignore it.
     """
     model_class(model_kind)  # unknown kinds: ValueError naming the known ones
     if cadence not in CADENCES:
@@ -311,6 +318,7 @@ def train_model(
             early_stopping=early_stopping,
             init_model=previous_model,
             fit_progress=_epoch_reporter(progress, model_kind, fold.index, fold.index, n_steps),
+            checkpoints=_stage(checkpoints, model_kind, f"fold {fold.index + 1}"),
         )
         fitted_folds.append((fold_model, fold_steps, test))
         fold_records.append(
@@ -336,6 +344,7 @@ def train_model(
         early_stopping=early_stopping,
         init_model=previous_model,
         fit_progress=_epoch_reporter(progress, model_kind, "final", n_steps, n_steps),
+        checkpoints=_stage(checkpoints, model_kind, "final fit"),
     )
     rows = np.concatenate([np.arange(test.start, test.stop) for test, _, _ in pieces])
     out_of_sample = OutOfSample(
@@ -504,13 +513,14 @@ def fit_and_predict(
     early_stopping: bool = False,
     init_model=None,
     fit_progress: FitProgress | None = None,
+    checkpoints: StageCheckpoints | None = None,
 ):
     """Fit a fresh `kind` on rows `train` and predict rows `test`: (model, prediction, proba).
 
     The prediction is the forecast (regressors) or the expected direction (classifiers, whose
     class probabilities come back as `proba` over the classes (-1, 0, 1), else None).
     `fit_progress` goes to the model's fit (neural kinds call it after each epoch)."""
-    model = _fit(kind, params, data, train, horizon, early_stopping, init_model, fit_progress)
+    model = _fit(kind, params, data, train, horizon, early_stopping, init_model, fit_progress, checkpoints)
     prediction, proba = predict_rows(model, data.model_inputs, test)
     return model, prediction, proba
 
@@ -524,8 +534,10 @@ def fit_final(
     early_stopping=False,
     init_model=None,
     fit_progress: FitProgress | None = None,
+    checkpoints: StageCheckpoints | None = None,
 ):
-    return _fit(kind, params, data, range(0, data.n_rows), horizon, early_stopping, init_model, fit_progress)
+    return _fit(kind, params, data, range(0, data.n_rows), horizon, early_stopping, init_model, fit_progress,
+                checkpoints)
 
 
 def predict_rows(model, X: np.ndarray, rows: range):
@@ -613,7 +625,7 @@ def _member_record(signal) -> dict[str, Any]:
 
 
 def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping, init_model,
-         fit_progress=None):
+         fit_progress=None, checkpoints=None):
     model = make_model(kind, **params)
     target = data.direction if is_classifier(kind) else data.regression_target
     fit_rows, val_rows = rows, None
@@ -623,6 +635,8 @@ def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping,
     kwargs: dict[str, Any] = {}
     if fit_progress is not None:
         kwargs["progress"] = fit_progress
+    if checkpoints is not None:
+        kwargs["checkpoints"] = checkpoints
     inputs = data.model_inputs
     if val_rows is not None:
         val_index = _trainable(kind, data, val_rows)
@@ -637,6 +651,13 @@ def _fit(kind, params, data: PreparedData, rows: range, horizon, early_stopping,
     continued = type(init_model).from_bytes(init_model.to_bytes())
     continued.learn_more(X, y)
     return continued
+
+
+def _stage(store: CheckpointStore | None, kind: str, stage: str) -> StageCheckpoints | None:
+    """The store bound to one fit, for kinds that resume from checkpoints; None for the rest."""
+    if store is None or not model_tags(kind).resumes_from_checkpoint:
+        return None
+    return StageCheckpoints(store, stage)
 
 
 def _epoch_reporter(progress: Progress | None, kind: str, fold: int | str, step: int, n_steps: int):

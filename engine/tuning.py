@@ -66,6 +66,16 @@ _NEURAL = {
     "lr": ("log", 1e-4, 1e-2),
     "dropout": ("float", 0.0, 0.3),
 }
+# The CNN's width and depth are its own (it reads no hidden_size): channels per level, and
+# levels with kernel_size set how many bars it sees (kinds.receptive_field).
+_CNN = {
+    "lookback": ("int", 8, 64),
+    "channels": ("choice", (16, 32, 64)),
+    "kernel_size": ("int", 2, 5),
+    "levels": ("int", 2, 5),
+    "lr": ("log", 1e-4, 1e-2),
+    "dropout": ("float", 0.0, 0.3),
+}
 _TREE = {"max_depth": ("int", 2, 8), "min_samples_leaf": ("int", 10, 100)}
 _FOREST = {
     "n_estimators": ("int", 50, 300),
@@ -113,6 +123,8 @@ SEARCH_SPACES: dict[str, dict[str, tuple]] = {
     "catboost_classifier": _CATBOOST,
     **{kind: _NEURAL for kind in ("lstm", "gru", "bilstm_attention", "transformer")},
     **{f"{kind}_classifier": _NEURAL for kind in ("lstm", "gru", "bilstm_attention", "transformer")},
+    "cnn": _CNN,
+    "cnn_classifier": _CNN,
     "river_linear": {"learning_rate": ("log", 1e-3, 0.1)},
     "river_logistic": {"learning_rate": ("log", 1e-3, 0.1)},
     # The agents: a trial's cost is its timesteps, so the search stays where a fit takes seconds.

@@ -24,6 +24,7 @@ from engine.cadence import Cadence
 # The feedback policies' settings and durations are the engine's, so ml_framework.yaml's
 # `feedback:` and this file's `policies:` are validated by the same models.
 from engine.policies_config import PoliciesConfig, parse_duration
+from engine.regimes import RegimeConfig
 from engine.spec import AltSpec, PreprocessingStep
 from engine.symbols import check_symbol
 
@@ -46,6 +47,16 @@ class SelectionPolicy(_Strict):
 
     method: Literal["native", "permutation", "shap"] = "native"
     top_k: int = Field(ge=1)
+
+
+class DistributedConfig(_Strict):
+    """Data-parallel training of each neural kind (engine/models/neural/distributed.py): one model
+    fitted across `processes` ranks, gloo on CPUs or nccl with one GPU per rank. Whether this
+    machine has CUDA for nccl is checked where the job trains (the worker), never here: the
+    console reading this file must not import torch, and a Dask worker may have GPUs it lacks."""
+
+    processes: int = Field(default=1, ge=1)
+    backend: Literal["gloo", "nccl"] = "gloo"
 
 
 class TrainingConfig(_Strict):
@@ -81,6 +92,8 @@ class TrainingConfig(_Strict):
     # performance_weighted, optimised, stacking), its weights learned out of fold only. A slot
     # whose champion is an ensemble retrains with its method.
     ensemble: Literal["average", "performance_weighted", "optimised", "stacking"] | None = None
+    # One fit across several processes for the neural kinds (the others ignore it).
+    distributed: DistributedConfig = Field(default_factory=DistributedConfig)
 
     @field_validator("models")
     @classmethod
@@ -384,6 +397,17 @@ class MetricsConfig(_Strict):
         return None if value is None else parse_duration(value)
 
 
+class RegimeMapConfig(_Strict):
+    """How the regime map (scheduler/services/regime_map.py, `huracan regimes`, the Regimes view)
+    ranks a slot's versions in each regime: by `metric` over the bars labelled with it, a version
+    with fewer than `min_samples` such bars listed as too few, each one tested against the
+    champion on the bars they share (significant at `alpha`, Holm-corrected across versions)."""
+
+    metric: Literal["sharpe", "win_rate", "mean_bps"] = "sharpe"
+    min_samples: int = Field(default=30, ge=3)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+
+
 class MlflowConfig(_Strict):
     """Mirroring to an MLflow tracking server (scheduler/services/mlflow_export.py): the headless
     leader exports what is new every `mirror_every` (a schedule entry `mlflow`); `huracan export
@@ -428,6 +452,9 @@ class HuracanConfig(_Strict):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     mlflow: MlflowConfig | None = None  # off unless configured
+    # How market regimes are labelled (engine.regimes): vol and trend always, hmm when hmm_states is set.
+    regimes: RegimeConfig = Field(default_factory=RegimeConfig)
+    regime_map: RegimeMapConfig = Field(default_factory=RegimeMapConfig)
     # Per-slot training overrides keyed by slot id (GOOG:1d:net_edge_5): any `training:` key.
     slots: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -36,6 +36,9 @@ STEPS = (
     "m0013_alerts",
     "m0014_mlflow_exports",
     "m0015_prediction_details",
+    "m0016_stress_results",
+    "m0017_training_checkpoints",
+    "m0018_regime_labels",
 )
 SCHEMA_VERSION = len(STEPS)
 

@@ -28,6 +28,8 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
+from engine.regimes.labels import realised_vol, trend_codes, vol_codes
+
 # A rolling std below this is a constant window up to rounding; its z-score is defined as 0.
 FLAT_STD = 1e-12
 _GARMAN_KLASS_CLOSE_OPEN = 2 * math.log(2) - 1
@@ -415,3 +417,59 @@ def zscore_from_moments(values: pl.Expr, mean: pl.Expr, std: pl.Expr) -> pl.Expr
     """(x - rolling mean) / rolling sample std (ddof=1); a flat window (std below FLAT_STD) gives 0.
     Equals (x - talib.SMA) / (talib.STDDEV · sqrt(window / (window - 1)))."""
     return pl.when(std < FLAT_STD).then(0.0).otherwise((values - mean) / std)
+
+
+# --- market regimes (engine.regimes.labels) -------------------------------------------------
+
+
+def _per_symbol_many(
+    kernel: Callable[..., np.ndarray], inputs: list[pl.Expr], row: pl.Expr | None
+) -> pl.Expr:
+    """Run `kernel(*arrays) -> values` on each symbol's stretch of several input columns (a null
+    reads as NaN; NaN in the result becomes null)."""
+
+    def run(columns: list[pl.Series]) -> pl.Series:
+        count = len(inputs)
+        data = [column.cast(pl.Float64).to_numpy() for column in columns[:count]]
+        if len(columns) == count:
+            return pl.Series(kernel(*data), nan_to_null=True)
+        out = np.empty(data[0].size)
+        starts = np.flatnonzero(columns[count].to_numpy() == 0).tolist()
+        bounds = [0, *(start for start in starts if start > 0), data[0].size]
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            out[a:b] = kernel(*(array[a:b] for array in data))
+        return pl.Series(out, nan_to_null=True)
+
+    return pl.map_batches(inputs if row is None else [*inputs, row], run, return_dtype=pl.Float64)
+
+
+def vol_regime(
+    close: pl.Expr,
+    window: int,
+    quantiles: tuple[float, float],
+    min_history: int,
+    *,
+    row: pl.Expr | None = None,
+) -> pl.Expr:
+    """The vol regime's code per bar (low 0, normal 1, high 2; engine.regimes.labels.vol_codes):
+    the bar's realised volatility against the expanding history of its own symbol."""
+    return _per_symbol_many(
+        lambda c: vol_codes(realised_vol(c, window), quantiles, min_history), [close], row
+    )
+
+
+def trend_regime(
+    high: pl.Expr,
+    low: pl.Expr,
+    close: pl.Expr,
+    period: int,
+    threshold: float,
+    min_history: int,
+    *,
+    row: pl.Expr | None = None,
+) -> pl.Expr:
+    """The trend regime's code per bar (down -1, ranging 0, up 1; engine.regimes.labels.trend_codes):
+    ADX >= threshold and the larger of +DI / -DI (TA-Lib's ADX, PLUS_DI, MINUS_DI)."""
+    return _per_symbol_many(
+        lambda h, lo, c: trend_codes(h, lo, c, period, threshold, min_history), [high, low, close], row
+    )

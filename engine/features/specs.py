@@ -22,6 +22,7 @@ import polars as pl
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, model_validator
 
 from engine.features import indicators
+from engine.regimes.config import RegimeConfig
 
 OHLCV = ("open", "high", "low", "close", "volume")
 _MAX_WINDOW = 100_000  # TA-Lib's own upper bound for every period
@@ -75,6 +76,9 @@ class FeatureSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     derived: ClassVar[bool] = False
+    # Its value at a bar depends on every earlier bar of the symbol, and not as a running sum
+    # (an expanding quantile): a tail window cannot give batch's numbers (engine.features.tail).
+    whole_history: ClassVar[bool] = False
 
     def expressions(self, row: pl.Expr | None = None) -> dict[str, pl.Expr]:
         """Column name -> expression, for entries that need a single stage."""
@@ -481,9 +485,62 @@ class Calendar(FeatureSpec):
         return stages
 
 
+_REGIMES = RegimeConfig()  # the defaults a regime entry's column name leaves out
+_Quantile = Annotated[float, Field(strict=False, gt=0, lt=1, allow_inf_nan=False)]
+
+
+class RegimeVol(FeatureSpec):
+    """regime_vol_{w}: the vol regime as a number (low 0, normal 1, high 2; engine.regimes): the
+    bar's realised volatility over `window` bars against its symbol's expanding history. Other
+    quantiles than the default add _q{q1}_{q2}, another min_history _h{bars}."""
+
+    whole_history: ClassVar[bool] = True
+    indicator: Literal["regime_vol"]
+    window: _window(2) = _REGIMES.vol_window
+    quantiles: tuple[_Quantile, _Quantile] = _REGIMES.vol_quantiles
+    min_history: _window(1) = _REGIMES.min_history
+
+    @model_validator(mode="after")
+    def _quantiles_in_order(self):
+        if self.quantiles[0] >= self.quantiles[1]:
+            raise ValueError(f"quantiles {list(self.quantiles)}: the first must be below the second")
+        return self
+
+    def expressions(self, row=None):
+        name = f"regime_vol_{self.window}"
+        if tuple(self.quantiles) != _REGIMES.vol_quantiles:
+            name += f"_q{_number(self.quantiles[0])}_{_number(self.quantiles[1])}"
+        if self.min_history != _REGIMES.min_history:
+            name += f"_h{self.min_history}"
+        return {name: indicators.vol_regime(_c, self.window, self.quantiles, self.min_history, row=row)}
+
+
+class RegimeTrend(FeatureSpec):
+    """regime_trend_{p}: the trend regime as a number (trending_down -1, ranging 0, trending_up 1;
+    engine.regimes): ADX(p) >= threshold and the larger DI (TA-Lib's ADX, PLUS_DI, MINUS_DI).
+    Another threshold than the default adds _t{threshold}, another min_history _h{bars}."""
+
+    indicator: Literal["regime_trend"]
+    period: _window(2) = _REGIMES.adx_period
+    threshold: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = _REGIMES.adx_threshold
+    min_history: _window(1) = _REGIMES.min_history
+
+    def expressions(self, row=None):
+        name = f"regime_trend_{self.period}"
+        if self.threshold != _REGIMES.adx_threshold:
+            name += f"_t{_number(self.threshold)}"
+        if self.min_history != _REGIMES.min_history:
+            name += f"_h{self.min_history}"
+        return {
+            name: indicators.trend_regime(
+                _h, _l, _c, self.period, self.threshold, self.min_history, row=row
+            )
+        }
+
+
 SPECS: tuple[type[FeatureSpec], ...] = (
     Returns, LogReturns, Volatility, Sma, SmaRatio, Ema, Rsi, Macd, Bbands, Atr, Roc, Stoch, Obv,
-    Momentum, LinregSlope, HlRange, VolumeZscore, Lags, Zscore, Calendar,
+    Momentum, LinregSlope, HlRange, VolumeZscore, Lags, Zscore, Calendar, RegimeVol, RegimeTrend,
 )  # fmt: skip
 INDICATORS: dict[str, type[FeatureSpec]] = {
     spec.model_fields["indicator"].annotation.__args__[0]: spec for spec in SPECS

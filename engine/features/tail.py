@@ -37,7 +37,7 @@ def _decay(alpha: float) -> int:
 def entry_warmup(spec: specs.FeatureSpec) -> int | None:
     """Bars of history before a value of `spec`'s own columns equals batch; None: no bounded
     number does (a running sum). Derived entries: their own part only (recipe_warmup adds the rest)."""
-    if isinstance(spec, specs.Obv):
+    if isinstance(spec, specs.Obv) or spec.whole_history:
         return None
     if isinstance(spec, specs.Returns | specs.LogReturns):
         return max(spec.horizons)
@@ -63,6 +63,9 @@ def entry_warmup(spec: specs.FeatureSpec) -> int | None:
         return max(spec.lags)
     if isinstance(spec, specs.HlRange | specs.Calendar):
         return 0
+    if isinstance(spec, specs.RegimeTrend):
+        # Wilder's sums, then ADX's own Wilder average of DX; no label before min_history.
+        return max(spec.min_history, 2 * (spec.period + 1 + _decay(1 / spec.period)))
     raise TypeError(f"no warm-up known for recipe entry {type(spec).__name__}")
 
 
@@ -77,7 +80,12 @@ def recipe_warmup(recipe: FeatureRecipe) -> int:
 
 def running_sum_columns(recipe: FeatureRecipe) -> list[str]:
     """The recipe's columns whose value at a bar depends on every bar before it."""
-    return [name for spec in recipe.features if entry_warmup(spec) is None for name in spec.columns()]
+    return [
+        name
+        for spec in recipe.features
+        if entry_warmup(spec) is None and not spec.whole_history
+        for name in spec.columns()
+    ]
 
 
 class TailFeatures:
@@ -92,12 +100,14 @@ class TailFeatures:
         self.recipe = recipe
         self.warmup = recipe_warmup(recipe)
         self._sums = running_sum_columns(recipe)
+        # An entry of the whole history (the regime_vol expanding quantile): every window is it.
+        self._whole_history = any(spec.whole_history for spec in recipe.features)
         # The previous window's ts and running-sum columns (None before the first compute).
         self._last: pl.DataFrame | None = None
         self._last_ts: np.ndarray = np.empty(0, dtype=np.int64)
 
     def bars_needed(self) -> int | None:
-        return None if self._last is None else self.warmup
+        return None if self._last is None or self._whole_history else self.warmup
 
     def compute(self, bars: pl.DataFrame) -> pl.DataFrame:
         frame = compute_features(bars, self.recipe)

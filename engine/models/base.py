@@ -58,6 +58,9 @@ class ModelTags:
     # Predicting row t reads the rows before it (a lookback window): instances say how many
     # in `context_rows`.
     reads_context: bool = False
+    # fit(..., checkpoints=) saves its state after each epoch and resumes from the newest one
+    # (engine.models.neural.checkpoints): a killed train job continues instead of starting over.
+    resumes_from_checkpoint: bool = False
 
 
 class Determinism(StrEnum):

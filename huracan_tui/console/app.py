@@ -564,6 +564,11 @@ class HuracanApp(App):
 
         push_slot_view(self, ImportanceScreen, slot)
 
+    def action_show_regimes(self, slot: str = "") -> None:
+        from huracan_tui.console.screens.regimes import RegimesScreen
+
+        push_slot_view(self, RegimesScreen, slot)
+
     def action_show_compare(self, slot: str = "") -> None:
         from huracan_tui.console.screens.compare import CompareScreen
 

@@ -27,6 +27,7 @@ PROMPT_WORDS: dict[str, tuple[str, str, str]] = {
     "drift": ("show_drift", "[SLOT]", "the Drift view of a slot (default: the one in view)"),
     "importance": ("show_importance", "[SLOT]", "the Importance view of a slot"),
     "compare": ("show_compare", "[SLOT]", "the A/B view of a slot: challenger versus champion"),
+    "regimes": ("show_regimes", "[SLOT]", "the Regimes view of a slot: which version wins in which regime"),
     "retrain": ("retrain", "[SLOT]", "retrain a slot (default: the one in view): pick kind, device, cadence"),
 }
 MAX_REPLAY_HOURS = 720  # 30 days: far past what the leader keeps by default (48h)

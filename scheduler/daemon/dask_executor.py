@@ -8,6 +8,11 @@ Dask is only a small record (job id, final state, seconds). Jobs whose device is
 worker of the cluster advertises a GPU the job is failed at once with a message saying so, rather
 than left waiting on the Dask scheduler forever.
 
+A distributed training job (training.distributed.processes > 1) runs its fits' ranks as tasks
+of their own, one per Dask worker (`DaskRankLauncher`): rank 0 hosts the rendezvous store on its
+worker's host, on a port the OS picks, and passes the address to the others through a Dask
+Variable; nccl ranks go to the workers that advertise a GPU resource, one GPU each.
+
 Dask is imported only here, and this module only when the config says `executor: {kind: dask}`.
 """
 
@@ -16,8 +21,9 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from brain import Brain, open_brain
 from scheduler.daemon.executor import ExecutorUnavailable
@@ -42,13 +48,127 @@ class DaskExecutorError(ExecutorUnavailable):
 
 def run_job_task(brain_url: str, job_id: int) -> dict[str, Any]:
     """What a Dask worker runs for one job: the worker process's code, in the worker's process."""
+    from engine.models.neural.distributed import use_launcher
     from scheduler.daemon.worker import run_job, worker_name
 
     started = time.perf_counter()
-    with open_brain(brain_url) as brain:
+    with open_brain(brain_url) as brain, use_launcher(DaskRankLauncher()):
         state = run_job(brain, job_id)
     return {"job_id": job_id, "state": state, "seconds": round(time.perf_counter() - started, 3),
             "worker": worker_name()}
+
+
+def run_rank_task(task, rank: int, name: str) -> dict | None:
+    """One rank of a distributed fit, in a Dask worker; rank 0 returns the fitted payload.
+
+    Rank 0 opens the rendezvous store on its own host (the others reach it as they reach any
+    worker of the cluster) and publishes host:port in the Variable `name`; rank 0 also passes
+    each epoch's report on through the Queue `name`."""
+    import torch.distributed as dist
+    from distributed import Queue, Variable, get_worker
+    from distributed.comm import get_address_host
+
+    from engine.models.neural.distributed import run_rank
+
+    timeout = _timedelta(task.timeout_seconds)
+    report: Callable[..., None] | None = None
+    if rank == 0:
+        host = get_address_host(get_worker().address)
+        store = dist.TCPStore(host, 0, is_master=True, wait_for_workers=False, timeout=timeout)
+        Variable(name).set(f"{host}:{store.port}")
+        events = Queue(name)
+
+        def report(fraction, message, values=None):
+            events.put([fraction, message, values])
+    else:
+        host, port = Variable(name).get(timeout=task.timeout_seconds).rsplit(":", 1)
+        store = dist.TCPStore(host, int(port), is_master=False, timeout=timeout)
+    # A Dask GPU worker owns one GPU (CUDA_VISIBLE_DEVICES, as dask-cuda sets it): device 0.
+    result = run_rank(task, rank, store, report, gpu=0)
+    return None if result is None else result.as_payload()
+
+
+def _timedelta(seconds: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)
+
+
+@dataclass
+class DaskRankLauncher:
+    """Starts a distributed fit's ranks as Dask tasks pinned one per worker (GPU workers for
+    nccl). `client`: None inside a job's task, which then borrows the worker's client, seceding
+    from the worker's thread pool while its ranks run (they may need that very thread)."""
+
+    client: Client | None = None
+    poll_seconds: float = 0.2
+
+    def run_ranks(self, task, progress):
+        if self.client is not None:
+            return self._run(self.client, task, progress)
+        from distributed import worker_client
+
+        with worker_client() as client:
+            return self._run(client, task, progress)
+
+    def _run(self, client: Client, task, progress):
+        import threading
+
+        from distributed import Queue
+
+        from engine.models.neural.distributed import DistributedTrainingError, RankResult
+
+        workers = client.scheduler_info(n_workers=-1).get("workers", {})
+        nccl = task.backend == "nccl"
+        hosts = sorted(address for address, worker in workers.items()
+                       if not nccl or worker.get("resources", {}).get(GPU_RESOURCE, 0) >= 1)
+        if len(hosts) < task.world_size:
+            kind = f"worker(s) advertising a {GPU_RESOURCE} resource" if nccl else "worker(s)"
+            raise DistributedTrainingError(
+                f"training.distributed.processes is {task.world_size}, but the Dask cluster at "
+                f"{client.scheduler.address} has {len(hosts)} {kind}: each rank runs on a worker of its own"
+            )
+        name = f"huracan-ddp-{uuid.uuid4().hex[:12]}"
+        events = Queue(name, client=client)
+        futures = [
+            client.submit(run_rank_task, task, rank, name, key=f"{name}-rank-{rank}", pure=False,
+                          workers=[hosts[rank]], allow_other_workers=False, retries=0)
+            for rank in range(task.world_size)
+        ]
+
+        ended = threading.Event()  # set as each rank's task ends: the loop wakes on it, or to poll
+        for future in futures:
+            future.add_done_callback(lambda _: ended.set())
+
+        def forward_events() -> None:
+            while events.qsize():
+                fraction, message, values = events.get()
+                if progress is not None:
+                    progress(fraction, message, values)
+
+        try:
+            while not all(future.done() for future in futures):
+                ended.wait(self.poll_seconds)
+                ended.clear()
+                forward_events()
+                for rank, future in enumerate(futures):
+                    if future.status in ("error", "cancelled", "lost"):
+                        raise DistributedTrainingError(
+                            f"rank {rank} of {task.world_size} failed on its Dask worker "
+                            f"{hosts[rank]}: {_first_line(future)}; no model was fitted"
+                        )
+            forward_events()
+            return RankResult(**cast(dict, futures[0].result()))  # rank 0 returns the payload
+        finally:
+            client.cancel([future for future in futures if not future.done()])
+
+
+def _first_line(future) -> str:
+    if future.status != "error":
+        return future.status
+    error = future.exception()
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1]}" if lines else type(error).__name__
 
 
 def security_from_config(tls) -> Security | None:

@@ -120,6 +120,10 @@ class Leader:
         report = live_tick(self.brain, self.config, self.feeds)
         if report.new_bars:
             log.info("live: %s", report)
+            # The new bars' regime labels, stored while the bars are fresh (only they are computed).
+            from scheduler.services.regimes import refresh_regimes
+
+            refresh_regimes(self.brain, [feed.series for feed in self.feeds], config=self.config.regimes)
         return report
 
     def send_alerts(self):

@@ -9,7 +9,7 @@ from brain.records import JobRecord
 from engine.data import load_ohlcv
 from engine.datasets import BUNDLED, bundled_path
 from scheduler.config import TrainingConfig
-from scheduler.services.training import train_slot
+from scheduler.services.training import BrainCheckpoints, train_run_key, train_slot
 
 # progress(fraction, message), and progress(fraction, message, values) for an epoch's losses.
 Progress = Callable[..., None]
@@ -56,16 +56,49 @@ def on_device(brain: Brain, job: JobRecord, training: TrainingConfig) -> Trainin
         used.add(str(resolve_device(wanted)))
         if requested is not None:
             params[kind] = {**params.get(kind, {}), "device": requested}
+    spread = training.distributed
+    if spread.processes > 1:
+        from engine.models.neural.distributed import check_backend_here
+
+        try:  # nccl without CUDA (or with fewer GPUs than ranks) fails the job now, in one line
+            check_backend_here(spread.processes, spread.backend)
+        except ValueError as error:
+            raise ValueError(f"training.distributed: {error}") from None
+        used = {"cuda" if spread.backend == "nccl" else "cpu"}  # gloo ranks train on the CPU
     brain.record_job_device(job.id, ",".join(sorted(used)))
     return training.model_copy(update={"params": params})
 
 
+class ResumeNotes:
+    """Progress passed on, and what the neural fits resumed from remembered: every later message
+    of the job says it resumed, and so does its result."""
+
+    def __init__(self, progress: Progress):
+        self._progress = progress
+        self.resumed: list[str] = []
+
+    def __call__(self, fraction: float, message: str, *values) -> None:
+        if values and values[0] and "resumed_from_epoch" in values[0]:
+            self.resumed.append(message)
+        elif self.resumed:
+            message = f"{message} · resumed ({len(self.resumed)} fit(s), first: {self.resumed[0]})"
+        self._progress(fraction, message, *values)
+
+
 def run_train_job(brain: Brain, job: JobRecord, progress: Progress) -> dict:
+    """Train the job's slot; its neural fits checkpoint each epoch, and a requeue of a killed
+    attempt (same kind, slot and params: the same run) resumes from where it was."""
     params = job.params
     training = on_device(brain, job, TrainingConfig.model_validate(params.get("training", {})))
-    versions = train_slot(brain, params["symbol"], params["timeframe"], training, progress=progress)
-    return {"versions": [{"slot": v.slot_key, "number": v.number, "model_kind": v.model_kind}
-                         for v in versions]}
+    checkpoints = BrainCheckpoints(brain, train_run_key(job.kind, job.slot_key, params), job.id)
+    notes = ResumeNotes(progress)
+    versions = train_slot(brain, params["symbol"], params["timeframe"], training, progress=notes,
+                          checkpoints=checkpoints)
+    result: dict = {"versions": [{"slot": v.slot_key, "number": v.number, "model_kind": v.model_kind}
+                                 for v in versions]}
+    if notes.resumed:
+        result["resumed"] = notes.resumed
+    return result
 
 
 def run_demo_job(brain: Brain, job: JobRecord, progress: Progress) -> dict:

@@ -1,5 +1,7 @@
 """Scheduled drift checks: each slot's latest version, its training window as the reference,
-the most recent bars as the current window, one row per feature and method in `drift_results`."""
+the most recent bars as the current window, one row per feature and method in `drift_results`,
+and one row per multivariate check (reconstruction error by autoencoder and by PCA, over every
+feature at once) under its pseudo-feature name, `⟨multivariate · autoencoder⟩`."""
 
 from __future__ import annotations
 
@@ -37,6 +39,21 @@ class DriftWindows:
 
         columns = list(self.features)
         return [(method, DriftCheck(method=method, columns=columns).fit(self.reference).check(self.current))
+                for method in methods]
+
+    def multivariate_checks(self, methods: tuple[str, ...] | None = None) -> list[Any]:
+        """The engine's reconstruction-error checks (engine.drift.ReconstructionDrift), one per
+        method (None: every one), over every feature at once; none for a version with one feature
+        or a window too short to calibrate on."""
+        from engine.drift import MULTIVARIATE_METHODS, ReconstructionDriftCheck
+        from engine.drift.multivariate import MIN_ROWS
+
+        short = min(self.reference.height, self.current.height) < MIN_ROWS
+        if len(self.features) < 2 or short:
+            return []
+        methods = MULTIVARIATE_METHODS if methods is None else methods
+        columns = list(self.features)
+        return [ReconstructionDriftCheck(method, columns=columns).fit(self.reference).check(self.current)
                 for method in methods]
 
 
@@ -77,9 +94,11 @@ def drift_windows(brain: Brain, slot_key: str, features: tuple[str, ...] | None 
 
 
 def check_slot_drift(brain: Brain, slot_key: str, *, current_bars: int = CURRENT_BARS,
-                     methods: tuple[str, ...] = DRIFT_METHODS) -> int:
-    """Run the drift checks of one slot and store them; returns the rows stored (0 when the
-    slot has no version or no bars after its warm-up)."""
+                     methods: tuple[str, ...] = DRIFT_METHODS,
+                     multivariate: tuple[str, ...] | None = None) -> int:
+    """Run the drift checks of one slot and store them, per-feature (`methods`) and multivariate
+    (`multivariate`, None: every method, () none) in one transaction, so they share one check
+    time; returns the rows stored (0 when the slot has no version or no bars after its warm-up)."""
     windows = drift_windows(brain, slot_key, current_bars=current_bars)
     if windows is None or windows.empty:
         return 0
@@ -98,6 +117,16 @@ def check_slot_drift(brain: Brain, slot_key: str, *, current_bars: int = CURRENT
              **window}
             for result in report.features
         ]
+    rows += [
+        {"feature": result.feature, "method": result.method, "statistic": result.statistic,
+         "p_value": None, "threshold": result.threshold, "drifted": int(result.drifted),
+         "details": {"version": windows.version.number, "multivariate": True,
+                     "reference_error": result.reference_error, "quantile": result.quantile,
+                     "components": result.components, "features": len(result.columns),
+                     "block_length": result.block_length},
+         **window}
+        for result in windows.multivariate_checks(multivariate)
+    ]
     return brain.record_drift_results(rows, slot_key=slot_key)
 
 

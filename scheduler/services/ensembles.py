@@ -10,7 +10,7 @@ from __future__ import annotations
 from brain import Brain
 from brain.records import VersionRecord
 from engine.ensembles.version import KIND, EnsembleError, MemberVersion, ensemble_spec, train_ensemble_version
-from engine.spec import ENSEMBLE_METHODS
+from engine.spec import ENSEMBLE_METHODS, ROUTER_KIND
 
 
 def member_versions(brain: Brain, slot_key: str, members: list[int]) -> list[MemberVersion]:
@@ -61,7 +61,8 @@ def newest_of_each_kind(brain: Brain, slot_key: str) -> list[int]:
         raise EnsembleError(f"no slot {slot_key}")
     newest: dict[str, int] = {}
     for version in brain.list_versions(slot_key):  # in version order: the last of a kind wins
-        if version.model_kind != KIND and version.status != "pruned" and blends(version.model_kind):
+        if (version.model_kind not in (KIND, ROUTER_KIND) and version.status != "pruned"
+                and blends(version.model_kind)):
             newest[version.model_kind] = version.number
     if len(newest) < 2:
         raise EnsembleError(
@@ -70,9 +71,15 @@ def newest_of_each_kind(brain: Brain, slot_key: str) -> list[int]:
     return sorted(newest.values())
 
 
+# What `huracan ensemble` and the console's retrain build: the blends, and the regime router
+# (scheduler.services.router), whose members come the same way.
+ROUTER_METHOD = ROUTER_KIND
+BUILD_METHODS = (*ENSEMBLE_METHODS, ROUTER_METHOD)
+
+
 def check_method(method: str) -> str:
-    if method not in ENSEMBLE_METHODS:
-        raise EnsembleError(f"method {method!r}: one of {', '.join(ENSEMBLE_METHODS)}")
+    if method not in BUILD_METHODS:
+        raise EnsembleError(f"method {method!r}: one of {', '.join(BUILD_METHODS)}")
     return method
 
 
@@ -83,7 +90,8 @@ def train_ensemble(
     `method`. EnsembleError (one line) for bad input, before anything is written."""
     from scheduler.services.training import store_result
 
-    check_method(method)
+    if check_method(method) == ROUTER_METHOD:
+        return _train_router(brain, slot_key, members, actor=actor)
     found = member_versions(brain, slot_key, members)
     spec = ensemble_spec(found, method)  # members that cannot be combined fail before any fit
     slot = brain.get_slot(slot_key)
@@ -94,3 +102,15 @@ def train_ensemble(
     alt = {item.kind: brain.load_alt_data(item.kind, slot.symbol) for item in spec.alt}
     result = train_ensemble_version(frame, found, method, alt=alt)
     return store_result(brain, slot, result, actor=actor)
+
+
+def _train_router(brain: Brain, slot_key: str, members: list[int], *, actor: str) -> VersionRecord:
+    """A regime router of `members` on the labelling config's defaults (its own axis), its one-line
+    refusals worded as an ensemble's are."""
+    from engine.regimes.router import RouterError
+    from scheduler.services.router import train_router
+
+    try:
+        return train_router(brain, slot_key, members, actor=actor)
+    except RouterError as error:
+        raise EnsembleError(str(error)) from None

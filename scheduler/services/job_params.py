@@ -10,6 +10,8 @@ from scheduler.config import TrainingConfig
 JOB_KINDS = ("train", "demo", "compare", "ensemble")
 # What an operator may ask a retrain to run on: auto picks CUDA, then Apple MPS, then the CPU.
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+# How many processes an operator may spread one neural fit over from the console (torch DDP).
+PROCESS_CHOICES = (1, 2, 4, 8)
 
 
 def train_job_params(
@@ -23,12 +25,14 @@ def train_job_params(
     recipe: str | None = None,
     learns: str | None = None,
     preprocessing: list[dict] | None = None,
+    processes: int | None = None,
 ) -> dict:
     """A train job of one series. `kinds`, `cadence`, `recipe` (core, full or a recipe file),
     `preprocessing` (spec steps, in order) and `learns` (the spec's target kind: fwd_ret,
     net_edge, direction) replace the configured ones
     (checked as the config checks them, and each kind against the target); `device` (auto, cpu,
-    cuda, cuda:N, mps) is where the neural kinds train, None meaning as configured. ValueError
+    cuda, cuda:N, mps) is where the neural kinds train, None meaning as configured; `processes`
+    how many ranks each neural kind's fit spans (training.distributed.processes). ValueError
     naming the bad value otherwise."""
     update: dict = {}
     if kinds is not None:
@@ -39,6 +43,8 @@ def train_job_params(
         update["recipe"] = recipe
     if preprocessing is not None:
         update["preprocessing"] = list(preprocessing)
+    if processes is not None:
+        update["distributed"] = {**training.distributed.model_dump(), "processes": processes}
     if learns is not None:
         # None in the config means each kind's own target; fwd_ret is that for every regressor.
         update["target"] = None if learns == "fwd_ret" else learns

@@ -46,7 +46,7 @@ from engine.manifest import Manifest
 from scheduler.config import HuracanConfig, LiveConfig
 from scheduler.services.feeds import Feed
 from scheduler.services.live_metrics import record_live_metrics
-from scheduler.services.policies import ACTOR, AutoRollbackPolicy, PrunePolicy, RetrainPolicy
+from scheduler.services.policies import ACTOR, AutoRollbackPolicy, PrunePolicy, RegimePolicy, RetrainPolicy
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,9 @@ class OnlineLearner:
             return
         from engine.models import make_model
 
-        if self.model is None:
+        if self.model is None or self.model.n_features_in_ != X.shape[1]:
+            # New, or the champion's inputs changed (a router or an ensemble, which feed it their
+            # members' forecasts, rolled back to a plain version): it learns them afresh.
             self.model = make_model(ONLINE_KIND).fit(X, y)
         else:
             self.model.learn_more(X, y)
@@ -88,6 +90,8 @@ class LiveState:
     feeds: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # (symbol, timeframe) -> the newest bars held for tail windows, and how many it may hold
     windows: dict[tuple[str, str], tuple[pl.DataFrame, int]] = field(default_factory=dict)
+    # (symbol, timeframe, label key) -> a series' bars and regime labels, for regime routers
+    labels: dict[tuple[str, str, str], Any] = field(default_factory=dict)
 
     def tail_bars(self, brain: Brain, series: tuple[str, str], window: int) -> pl.DataFrame:
         """The series' newest `window` bars, as brain.load_bars(last=window) gives them, reading
@@ -285,7 +289,9 @@ def _tick_slot(
         prunes = prune_policy.evaluate(brain, slot, now=now, champion=champion, versions=versions)
     else:
         prunes = prune_policy.evaluate(brain, slot, now=now)
-    report.queued += [item.id for item in [retrain, *prunes] if item is not None]
+    regime_policy = RegimePolicy(config.policies.regime, config.regime_map, config.regimes)
+    regime = regime_policy.evaluate(brain, slot, now=now)
+    report.queued += [item.id for item in [retrain, *prunes, regime] if item is not None]
 
 
 def promote_first_champion(
@@ -345,7 +351,7 @@ def _forecast(
     from engine.models.online import blend_forecasts
 
     serving = state.servable(brain, version)
-    forecast = serving.forecast(features.of, wanted)
+    forecast = _serve(brain, slot, serving, features, wanted, state)
     if forecast.gaps:
         brain.record_serve_gaps([
             {"slot_key": slot.key, "version_id": version.id, "ts": gap.ts, "state": gap.state,
@@ -376,6 +382,19 @@ def _forecast(
         }
         for k, ts in enumerate(forecast.ts)
     ]
+
+
+def _serve(brain: Brain, slot: SlotRecord, serving, features: SeriesFeatures, wanted: list[datetime],
+           state: LiveState):
+    """A version's forecast of `wanted`; a regime router's routed by each bar's causal label."""
+    from engine.serving import RouterServable
+
+    if isinstance(serving, RouterServable):
+        from scheduler.services.router import router_labels
+
+        labels = router_labels(brain, slot, serving, wanted, state.labels)
+        return serving.forecast(features.of, wanted, labels=labels)
+    return serving.forecast(features.of, wanted)
 
 
 def agent_choices(serving, features_of, bars: list[datetime]) -> list[dict] | None:

@@ -105,11 +105,15 @@ def record_live_metrics(
     brain: Brain, slot_key: str, version: VersionRecord, *, window: int
 ) -> dict[str, Any]:
     """Store the newest window's metrics as the version's 'live' metrics (read back by
-    brain.live_summaries for the console); returns them."""
+    brain.live_summaries for the console), and, once a whole window has matured since they were
+    last stored, its live metrics by regime (scheduler.services.regime_map); returns them."""
     values = recent_live_metrics(brain, slot_key, version, window=window)
     if values["n"]:
         brain.record_metrics(
             version.id,
             [{"name": f"live_{name}", "value": values[name], "scope": "live"} for name in LIVE_METRIC_NAMES],
         )
+        from scheduler.services.regime_map import refresh_live_regime_metrics
+
+        refresh_live_regime_metrics(brain, slot_key, version, oldest_in_window=values["start"])
     return values

@@ -5,6 +5,9 @@
 - PrunePolicy: a non-champion version forecasting beside the champion (a shadow) was worse on the
   same bars for N consecutive windows, or earns a near-zero weight in the optimised ensemble of
   the versions that forecast the same bars, fitted on their realised outcomes -> prune queue.
+- RegimePolicy: the slot's regime changed within its newest bars and the champion is weak in the
+  new one (the regime map's metric below a threshold there, or another version significantly
+  better on the bars they share) -> retrain queue.
 - AutoRollbackPolicy: a new champion whose live errors are significantly worse than its
   predecessor's on the same bars (paired test, p < alpha) within the window after its promotion
   -> rolled back at once, with the evidence.
@@ -22,11 +25,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
+import polars as pl
 
 from brain import Brain
 from brain.live import PredictionRecord
 from brain.records import PromotionRecord, QueueItemRecord, RollbackRecord, SlotRecord, VersionRecord
-from engine.policies_config import PrunePolicyConfig, RetrainPolicyConfig, RollbackPolicyConfig
+from engine.policies_config import (
+    PrunePolicyConfig,
+    RegimePolicyConfig,
+    RetrainPolicyConfig,
+    RollbackPolicyConfig,
+)
+from engine.regimes import RegimeConfig
+from scheduler.config import RegimeMapConfig
 from scheduler.services.live_metrics import metrics_of, recent_live_metrics
 
 ACTOR = "scheduler"
@@ -345,3 +356,103 @@ class AutoRollbackPolicy:
                 return math.nan, 1.0  # a constant difference: t is undefined
             return paired_t(-old_errors, -new_errors)
         return diebold_mariano(-old_errors, -new_errors)
+
+
+def regime_change(labels: pl.DataFrame, axis: str, recent_bars: int) -> tuple[str, str, int] | None:
+    """(previous regime, current regime, bars since the change) when the slot's newest labelled
+    bar on `axis` is in a regime that began within its newest `recent_bars` labelled bars; None
+    otherwise (no change that recent, or never a change)."""
+    known = labels[axis].drop_nulls().to_list() if axis in labels.columns else []
+    if not known:
+        return None
+    current, run = known[-1], 0
+    for label in reversed(known):
+        if label != current:
+            break
+        run += 1
+    if run == len(known) or run > recent_bars:
+        return None
+    return known[-run - 1], current, run
+
+
+class RegimePolicy:
+    """A slot's regime changed and its champion is weak in the new one -> retrain queue, with the
+    regime map's ranking there as the evidence (an operator may promote the winner instead)."""
+
+    rule = "regime_weak_champion"
+
+    def __init__(self, config: RegimePolicyConfig, settings: RegimeMapConfig | None = None,
+                 regime_config: RegimeConfig | None = None):
+        self.config = config
+        self.settings = settings or RegimeMapConfig()
+        self.regime_config = regime_config  # engine.regimes.RegimeConfig, None: its defaults
+
+    @property
+    def axis(self) -> str:
+        return self.config.axis or (self.regime_config.axis if self.regime_config is not None else "trend")
+
+    def evaluate(
+        self, brain: Brain, slot: SlotRecord, *, now: datetime | None = None,
+        labels: pl.DataFrame | None = None,
+    ) -> QueueItemRecord | None:
+        """`labels`: the slot's regime labels when the caller has them (scheduler.services.regimes)."""
+        from scheduler.services.regime_map import recent_labels, regime_map
+
+        if not self.config.enabled:
+            return None
+        champion = brain.champion(slot.key)
+        if champion is None or self._cooling(brain, slot, now):
+            return None
+        # The newest bars tell whether the regime just changed: the whole series is read only then.
+        recent = labels if labels is not None else recent_labels(
+            brain, slot.key, self.config.recent_bars + 1, self.regime_config)
+        change = regime_change(recent, self.axis, self.config.recent_bars)
+        if change is None:
+            return None
+        previous, current, since = change
+        ranking = regime_map(
+            brain, slot.key, axis=self.axis, settings=self.settings, source=self.config.source,
+            regimes=[current], regime_config=self.regime_config, labels=labels,
+        ).regimes[0]
+        mine = next((s for s in ranking.standings if s.champion), None)
+        if mine is None:
+            return None
+        metric = self.settings.metric
+        reasons = []
+        if mine.enough and mine.value is not None and mine.value < self.config.metric_below:
+            reasons.append(f"its {self.config.source} {metric} there is {_fmt(mine.value)} < "
+                           f"{_fmt(self.config.metric_below)} over {mine.n} bars")
+        better = [s for s in ranking.standings
+                  if s.against_champion is not None and s.against_champion.verdict == "better"]
+        if better:
+            reasons.append(", ".join(
+                f"v{s.version} is better there ({metric} {_fmt(s.value)} vs {_fmt(mine.value)}, "
+                f"p={_fmt(s.against_champion.p_adjusted)} on {s.against_champion.n} shared bars)"
+                for s in better if s.against_champion is not None))
+        if not reasons:
+            return None
+        evidence = {
+            "version": champion.number, "axis": self.axis, "previous": previous, "regime": current,
+            "bars_since_change": since, "source": self.config.source, "metric": metric,
+            "min_samples": self.settings.min_samples, "alpha": self.settings.alpha,
+            "threshold": self.config.metric_below,
+            "ranking": [
+                {"version": s.version, "n": s.n, "value": s.value, "rank": s.rank, "champion": s.champion,
+                 "verdict": None if s.against_champion is None else s.against_champion.verdict,
+                 "p_adjusted": None if s.against_champion is None else s.against_champion.p_adjusted}
+                for s in ranking.standings
+            ],
+        }
+        reason = (f"{slot.key} moved from {previous} to {current} ({self.axis}); champion v{champion.number} "
+                  f"is weak there: " + "; ".join(reasons))
+        return brain.enqueue("retrain", slot.key, rule=self.rule, reason=reason, evidence=evidence,
+                             cooldown=timedelta(seconds=self.config.cooldown), now=now)
+
+    def _cooling(self, brain: Brain, slot: SlotRecord, now: datetime | None) -> bool:
+        """A retrain item of the slot is open, or this rule fired within its cooldown: brain.enqueue
+        would add nothing, so the map is not worth reading (enqueue still decides, atomically)."""
+        since = (now or datetime.now(UTC)) - timedelta(seconds=self.config.cooldown)
+        for item in brain.list_queue("retrain", slot_key=slot.key, limit=20):
+            if item.state in ("pending", "approved") or (item.rule == self.rule and item.created_at > since):
+                return True
+        return False

@@ -391,7 +391,8 @@ def _train_job_params(ctx: RequestContext, slot_key: str, choices: dict) -> dict
         return train_job_params(slot.symbol, slot.timeframe, training, kinds=choices.get("kinds"),
                                 cadence=choices.get("cadence"), device=choices.get("device"),
                                 recipe=choices.get("recipe"), learns=choices.get("learns"),
-                                preprocessing=choices.get("preprocessing"))
+                                preprocessing=choices.get("preprocessing"),
+                                processes=choices.get("processes"))
     except ValueError as error:
         raise RequestRefused(str(error).splitlines()[0]) from None
 

@@ -7,15 +7,18 @@ steps so a caller can fit everything first and write nothing if any model fails.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
-from brain import Brain
+from brain import Brain, BrainError
 from brain.records import OutOfSampleRecord, SlotRecord, VersionRecord
 from engine.cadence import Cadence
 from engine.manifest import Manifest
@@ -28,6 +31,50 @@ from scheduler.config import HuracanConfig, TrainingConfig
 # progress(fraction, message) as work advances, progress(fraction, message, values) after each
 # epoch of a neural kind: values = the epoch's record with model_kind, fold and slot.
 Progress = Callable[..., None]
+
+log = logging.getLogger(__name__)
+
+
+def train_run_key(kind: str, slot_key: str | None, params: Mapping[str, Any]) -> str:
+    """What a train job and its requeues have in common (brain.requeue_job copies kind, slot and
+    params): the key their checkpoints are stored under, so a requeue finds the killed attempt's.
+    `params["run_key"]`, when a caller sets one, wins."""
+    if params.get("run_key"):
+        return str(params["run_key"])
+    identity = json.dumps({"kind": kind, "slot": slot_key, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class BrainCheckpoints:
+    """The engine's CheckpointStore (engine.models.neural.checkpoints) over the brain's
+    training_checkpoints, for one job of a run: its stages are named `prefix` + the engine's
+    stage ("GOOG:1d:fwd_ret_1 lstm fold 2"). A checkpoint whose bytes fail their sha256 is
+    refused (logged, and the fit starts over): no tampered bytes reach torch.load."""
+
+    brain: Brain
+    run_key: str
+    job_id: int
+    prefix: str = ""
+
+    def scoped(self, name: str) -> BrainCheckpoints:
+        return replace(self, prefix=f"{self.prefix}{name} ")
+
+    def load(self, stage: str) -> bytes | None:
+        try:
+            found = self.brain.load_checkpoint(self.run_key, self.prefix + stage, job_id=self.job_id)
+        except BrainError as error:
+            log.warning("not resuming: %s", error)
+            return None
+        return None if found is None else found[1]
+
+    def save(self, stage: str, epoch: int, data: bytes) -> None:
+        self.brain.save_checkpoint(self.run_key, self.prefix + stage, job_id=self.job_id, epoch=epoch,
+                                   data=data)
+
+    def clear(self) -> int:
+        """Drop this scope's checkpoints (its version is stored: nothing is left to resume)."""
+        return self.brain.delete_checkpoints(self.run_key, stage_prefix=self.prefix)
 
 
 @dataclass(frozen=True)
@@ -74,6 +121,23 @@ def manifest_of(result: TrainingResult, slot_key: str) -> dict:
     return result.manifest.for_slot(slot_key).to_json()
 
 
+def kind_params(config: TrainingConfig, kind: str) -> dict[str, Any]:
+    """The hyperparameters `kind` trains with: `params.<kind>`, and for a kind that trains data
+    parallel (it takes `processes`), `distributed:`'s processes and backend where params.<kind>
+    does not set them. One process adds nothing, so a single-process version's spec is unchanged;
+    a distributed one's spec (in its manifest) records how it was trained."""
+    from engine.models import model_class
+    from engine.models.base import Model
+
+    params = dict(config.params.get(kind, {}))
+    spread = config.distributed
+    kind_class = cast("type[Model]", model_class(kind))
+    if spread.processes > 1 and "processes" in kind_class.param_names():
+        params.setdefault("processes", spread.processes)
+        params.setdefault("backend", spread.backend)
+    return params
+
+
 def spec_for(config: TrainingConfig, kind: str, *, columns: tuple[str, ...] | None = None) -> VersionSpec:
     """The spec a retrain of `kind` under `config` asks for (engine.spec); SpecError names the key.
     `columns`: the recipe columns a selection policy kept (None: all)."""
@@ -85,7 +149,7 @@ def spec_for(config: TrainingConfig, kind: str, *, columns: tuple[str, ...] | No
         threshold_bps=config.threshold_bps,
         preprocessing=config.preprocessing,
         alt=config.alt,
-        params=dict(config.params.get(kind, {})),
+        params=kind_params(config, kind),
         seed=config.seed,
         columns=columns,
     )
@@ -139,9 +203,11 @@ def fit_models(
     alt: dict[str, pl.DataFrame] | None = None,
     columns: tuple[str, ...] | None = None,
     signals: Mapping[str, Any] | None = None,
+    checkpoints: BrainCheckpoints | None = None,
 ) -> list[TrainingResult]:
     """Walk-forward evaluate and fit every configured model kind; nothing is stored.
     `signals`: each sizing kind's signal (scheduler.services.sizing.signals_for).
+    `checkpoints`: where the neural kinds' fits save each epoch and resume from (one scope per kind).
 
     With `config.cadence == "incremental"` each kind continues from `previous[kind]`; a kind
     without a previous version (the slot's first) or that cannot warm start (linear, knn, svm,
@@ -171,7 +237,7 @@ def fit_models(
                 cost_bps=config.cost_bps,
                 n_folds=config.n_folds,
                 seed=config.seed,
-                params=dict(config.params.get(kind, {})),
+                params=kind_params(config, kind),
                 progress=report,
                 cadence=cadence,
                 previous=None if warm is None or cadence != "incremental" else warm.model,
@@ -181,6 +247,7 @@ def fit_models(
                 alt=alt,
                 importance=config.importance,
                 signal=(signals or {}).get(kind),
+                checkpoints=None if checkpoints is None else checkpoints.scoped(kind),
             )
         )
     return results
@@ -207,7 +274,21 @@ def store_result(
         out_of_sample=out_of_sample_of(result),
     )
     record_importance(brain, version, result)
+    record_regime_performance(brain, slot, version)
     return version
+
+
+def record_regime_performance(brain: Brain, slot: SlotRecord, version: VersionRecord) -> None:
+    """The version's out-of-sample metrics split by the regime of each bar (scope oos_regime,
+    scheduler.services.regime_map), labelled by the default regimes configuration. Derived data
+    like importance: a slot whose bars cannot be labelled stores none, and says so in the log."""
+    from engine.regimes import RegimeError
+    from scheduler.services.regime_map import record_regime_metrics
+
+    try:
+        record_regime_metrics(brain, slot.key, version, "oos")
+    except RegimeError as error:
+        log.warning("%s v%d: no metrics by regime: %s", slot.key, version.number, error)
 
 
 def record_importance(brain: Brain, version: VersionRecord, result: TrainingResult) -> None:
@@ -269,9 +350,14 @@ def train_slot(
     *,
     progress: Progress | None = None,
     actor: str = "system",
+    checkpoints: BrainCheckpoints | None = None,
 ) -> list[VersionRecord]:
     """Train every configured model kind on the slot's bars in the brain, storing each version
-    as soon as it is ready so a watching console fills as versions land."""
+    as soon as it is ready so a watching console fills as versions land.
+
+    `checkpoints`: the neural kinds save each epoch there and resume from what an earlier attempt
+    of the run left; a kind's checkpoints are deleted once its version is stored (nothing is left
+    to resume, and a brain should not grow by a network's optimizer state per retrain)."""
     frame = brain.load_bars(symbol, timeframe)
     if frame.is_empty():
         raise ValueError(f"the brain holds no {timeframe} bars for {symbol}; import data first")
@@ -297,11 +383,14 @@ def train_slot(
                 _forward(progress, (position + fraction) / len(kinds), message,
                          None if values is None else {**values, "slot": key})
 
+        scope = None if checkpoints is None else checkpoints.scoped(slot.key)
         (result,) = fit_models(
             frame, timeframe, one_kind, progress=report, label=f"{slot.key} ", previous=previous,
-            alt=alt[kind], columns=columns, signals=signals,
+            alt=alt[kind], columns=columns, signals=signals, checkpoints=scope,
         )
         versions.append(store_result(brain, slot, result, actor=actor))
+        if scope is not None:
+            scope.scoped(kind).clear()
     if config.ensemble is not None:
         versions += blend_fresh_versions(brain, versions, config.ensemble, progress=progress, actor=actor)
     return versions

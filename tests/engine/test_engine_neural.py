@@ -19,7 +19,7 @@ from scipy import stats
 from engine.models.base import ModelCard
 from engine.models.neural import NEURAL_MODEL_CLASSES, LSTMModel, TransformerModel, resolve_device
 
-REGRESSORS = ["lstm", "gru", "bilstm_attention", "transformer"]
+REGRESSORS = ["lstm", "gru", "bilstm_attention", "transformer", "cnn"]
 CLASSIFIERS = [f"{kind}_classifier" for kind in REGRESSORS]
 CUDA = torch.cuda.is_available()
 
@@ -31,6 +31,8 @@ def tiny(kind: str, **overrides):
         params["heads"] = 2
     if kind.startswith("transformer"):
         params["d_model"] = 8
+    if kind.startswith("cnn"):
+        params.update(channels=8, kernel_size=2, levels=2)  # reads 7 bars: the whole window
     return NEURAL_MODEL_CLASSES[kind](**{**params, **overrides})
 
 
@@ -120,7 +122,7 @@ def test_odd_artifacts_are_refused(data):
         LSTMModel.from_bytes(gru_artifact)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+@pytest.mark.parametrize("kind", ["lstm", "transformer", "cnn"])
 def test_same_data_and_seed_give_identical_predictions(data, kind):
     X, y = data
     first = tiny(kind, seed=5).fit(X, y).predict(X)
@@ -224,7 +226,7 @@ def test_mixed_precision_is_off_away_from_cuda(data):
     )
 
 
-@pytest.mark.parametrize("kind", ["lstm", "bilstm_attention", "transformer"])
+@pytest.mark.parametrize("kind", ["lstm", "bilstm_attention", "transformer", "cnn"])
 def test_predictions_never_read_later_rows(data, kind):
     X, y = data
     model = tiny(kind).fit(X, y)

@@ -22,6 +22,8 @@ SMALL = {
     "hidden_size": 8,
     "d_model": 8,
     "heads": 2,
+    "channels": 8,
+    "levels": 2,
     "n_neighbors": 10,
     "max_iter": 200,
 }

@@ -33,11 +33,12 @@ def test_cadence_retrains_every_slot_and_sigterm_stops_cleanly(seeded_brain_url,
                                 and j.state == "succeeded"].__len__() == 2, 180, "two retrains")
             assert brain.latest_version("GOOG:1d:fwd_ret_1").number == 4
             assert brain.latest_version("EURUSD:1h:fwd_ret_1").number == 4
-            # The drift cadence stores one row per feature and method for every slot.
+            # The drift cadence stores one row per feature and method for every slot, and one per
+            # multivariate check (autoencoder, PCA).
             for slot in ("GOOG:1d:fwd_ret_1", "EURUSD:1h:fwd_ret_1"):
                 results = wait_until(lambda slot=slot: brain.list_drift_results(slot_key=slot), 60,
                                      f"drift results of {slot}")
-                assert {row.method for row in results} == {"psi", "ks"}
+                assert {row.method for row in results} == {"psi", "ks", "autoencoder", "pca"}
     finally:
         leader.send_signal(signal.SIGTERM)
         output, _ = leader.communicate(timeout=60)

@@ -394,3 +394,25 @@ def test_notifications_view(snap_compare, seeded_brain_url, size):
         await pilot.pause()
 
     assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_notifications)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_regimes_view(snap_compare, seeded_brain_url, size):
+    from datetime import UTC, datetime
+
+    from brain import open_brain
+    from huracan_tui.console.screens.regimes import RegimesScreen
+
+    with open_brain(seeded_brain_url) as brain:
+        brain.promote_version("EURUSD:1h:fwd_ret_1", 1, actor="scheduler", reason="first champion",
+                              at=datetime(2026, 1, 6, 8, tzinfo=UTC))
+
+    async def open_regimes(pilot) -> None:
+        await _models_loaded(pilot)
+        await pilot.press("M")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, RegimesScreen)
+                         and pilot.app.screen.query_one("#regime-heatmap", DataTable).row_count == 2,
+                         what="the regime map")
+        await pilot.pause()
+
+    assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_regimes)

@@ -113,11 +113,12 @@ async def test_drift_view_shows_the_leaders_real_checks_and_a_hint_when_there_ar
         with open_brain(seeded_brain_url) as brain:
             stored = check_slot_drift(brain, GOOG)
             features = len(brain.latest_version(GOOG).manifest["features"])
-        assert stored == 2 * features
+        assert stored == 2 * features + 2  # PSI and KS per feature, and the two multivariate checks
         await pilot.press("escape", "colon", *"drift GOOG", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, DriftScreen) and grid(app).row_count > 0,
                          what="the stored check")
-        assert grid(app).row_count == 1 + features and len(grid(app).columns) == 2
+        # the dataset row, the autoencoder and PCA rows, then every feature
+        assert grid(app).row_count == 3 + features and len(grid(app).columns) == 2
         assert not app.screen.query_one("#empty-hint").display
 
 
@@ -129,3 +130,56 @@ async def test_drift_command_refuses_an_unknown_slot(seeded_brain_url):
         await wait_until(pilot, lambda: any("no slot matches" in n.message for n in app._notifications),
                          what="the refusal")
         assert isinstance(app.screen, ModelsScreen)
+
+
+def store_multivariate_checks(brain_url: str, slot_key: str = GOOG) -> None:
+    """The per-feature checks, and at the same check times the two multivariate checks, the
+    autoencoder's drifting in the newest check while every feature stays calm."""
+    store_drift_checks(brain_url, slot_key)
+    with open_brain(brain_url) as brain:
+        checks = sorted({row.ts for row in brain.list_drift_results(slot_key=slot_key)})
+        version = brain.latest_version(slot_key).number
+        for number, ts in enumerate(checks):
+            rows = []
+            for method, newest in (("autoencoder", 0.91), ("pca", 0.33)):
+                statistic = newest if number == len(checks) - 1 else 0.29
+                rows.append({"feature": f"⟨multivariate · {method}⟩", "method": method,
+                             "statistic": statistic, "threshold": 0.35, "drifted": statistic >= 0.35,
+                             "details": {"version": version, "multivariate": True, "reference_error": 0.3,
+                                         "quantile": 0.99, "components": 3, "features": 4}})
+            brain.record_drift_results(rows, slot_key=slot_key, ts=ts)
+
+
+async def test_the_multivariate_checks_are_their_own_rows_under_every_statistic(seeded_brain_url):
+    from huracan_tui.console.screens.drift import MULTIVARIATE_ROW
+
+    store_multivariate_checks(seeded_brain_url)
+    app = make_app(seeded_brain_url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.snapshot is not None, what="first snapshot")
+        await pilot.press("colon", *f"drift {GOOG}", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DriftScreen) and grid(app).row_count > 0,
+                         what="the drift grid")
+        table = grid(app)
+        autoencoder, pca = MULTIVARIATE_ROW + "autoencoder", MULTIVARIATE_ROW + "pca"
+        assert table.row_count == 3 + 4  # dataset, the two multivariate rows, four features
+        assert [table.coordinate_to_cell_key((row, 0)).row_key.value for row in range(3)] == [
+            DATASET_ROW, autoencoder, pca]
+        assert cell_text(table, autoencoder, 0) == "⟨multivar · AE⟩"
+        newest = cell_text(table, autoencoder, CHECKS)
+        assert "█" in newest and "!" in newest and "0.910" in newest
+        assert "!" not in cell_text(table, pca, CHECKS) and "!" not in cell_text(table, pca, 1)
+        assert table.cursor_row == 3  # on the first feature
+        assert app.screen.method == "psi"  # the multivariate methods are not statistics to cycle
+        await pilot.press("m")
+        await wait_until(pilot, lambda: app.screen.method == "ks", what="the KS grid")
+        assert "0.910" in cell_text(grid(app), autoencoder, CHECKS)  # still there under KS
+        await pilot.press("m")
+        await wait_until(pilot, lambda: app.screen.method == "psi", what="back to PSI")
+        grid(app).move_cursor(row=1)
+        await pilot.press("enter")  # a multivariate row has no one distribution: its numbers
+        await wait_until(pilot, lambda: any("reconstruction error 0.91" in n.message
+                                            for n in app._notifications), what="the check's numbers")
+        assert isinstance(app.screen, DriftScreen)
+        await pilot.press("slash", *"zz-none")
+        await wait_until(pilot, lambda: grid(app).row_count == 3, what="the filter")  # rows kept

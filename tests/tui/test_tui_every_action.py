@@ -24,6 +24,7 @@ from huracan_tui.console.screens.models import ModelsScreen
 from huracan_tui.console.screens.notifications import NotificationsScreen
 from huracan_tui.console.screens.prompt import PromptScreen
 from huracan_tui.console.screens.queues import QueuesScreen
+from huracan_tui.console.screens.regimes import RegimesScreen
 from huracan_tui.console.screens.registry import RegistryScreen
 from huracan_tui.console.screens.replay import ReplayScreen
 from huracan_tui.console.screens.retrain import RetrainScreen
@@ -47,7 +48,7 @@ OPENERS = {"models": (None, "models"), "detail": ("enter", None), "jobs": ("J", 
 VIEWS = {"help": HelpScreen, "command-line": PromptScreen, "data": DataQualityScreen,
          "jobs": JobsScreen, "replay": ReplayScreen, "registry": RegistryScreen, "rollbacks": RollbacksScreen,
          "audit": AuditScreen, "queues": QueuesScreen, "drift": DriftScreen, "importance": ImportanceScreen,
-         "compare": CompareScreen, "notifications": NotificationsScreen}
+         "compare": CompareScreen, "notifications": NotificationsScreen, "regimes": RegimesScreen}
 # An operator's changing action opens its dialog first (nothing happens until it is confirmed).
 # Left out: `d` (demo) trains in a worker and `Enter` on a challenger (compare) refits models.
 DIALOGS = {"cancel-job": ConfirmScreen, "registry-promote": ConfirmScreen, "compare-promote": ConfirmScreen,

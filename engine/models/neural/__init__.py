@@ -1,4 +1,5 @@
-"""Neural sequence models in torch: LSTM, GRU, bidirectional LSTM with attention, Transformer.
+"""Neural sequence models in torch: LSTM, GRU, bidirectional LSTM with attention, Transformer,
+temporal convolution network (CNN).
 
 Each kind is a regressor ("lstm", ...) and a classifier ("lstm_classifier", ...) that takes the
 same 2-D time-ordered feature matrix as the tabular models and cuts causal windows itself
@@ -13,6 +14,8 @@ from engine.models.neural.kinds import (
     NEURAL_MODEL_CLASSES,
     BiLSTMAttentionClassifier,
     BiLSTMAttentionModel,
+    CNNClassifier,
+    CNNModel,
     GRUClassifier,
     GRUModel,
     LSTMClassifier,
@@ -25,6 +28,8 @@ __all__ = [
     "NEURAL_MODEL_CLASSES",
     "BiLSTMAttentionClassifier",
     "BiLSTMAttentionModel",
+    "CNNClassifier",
+    "CNNModel",
     "GRUClassifier",
     "GRUModel",
     "LSTMClassifier",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +64,23 @@ def _mps_available() -> bool:
 
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+@dataclass(frozen=True)
+class AmpChoice:
+    """Whether a fit runs in mixed precision, and, when it was asked for and refused, why."""
+
+    enabled: bool
+    note: str | None = None
+
+
+def amp_choice(requested: bool, device_type: str) -> AmpChoice:
+    """Automatic mixed precision (float16 autocast and a GradScaler) on CUDA only. On the CPU and
+    Apple MPS it is turned off with a note saying so: float16 autocast is CUDA's (CPU autocast is
+    bfloat16, slower than float32 on most CPUs, and torch's GradScaler is for CUDA), and a job
+    that asked for AMP should say it did not get it rather than look as if it had. No torch import."""
+    if not requested:
+        return AmpChoice(False)
+    if device_type == "cuda":
+        return AmpChoice(True)
+    return AmpChoice(False, f"amp is turned off on {device_type}: mixed precision runs on CUDA only")

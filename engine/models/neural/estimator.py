@@ -27,15 +27,20 @@ import numpy as np
 
 from engine.models.archives import canonical_zip
 from engine.models.base import Determinism, FitProgress, ModelCard, ModelTags
-from engine.models.neural.device import check_device_name
+from engine.models.neural.checkpoints import StageCheckpoints
+from engine.models.neural.device import amp_choice, check_device_name
+from engine.models.neural.distributed import check_distributed
 
 log = logging.getLogger(__name__)
 
 ARTIFACT_FORMAT = "huracan-neural/1"
 _SERIALIZATION_ID = ".data/serialization_id"  # the record torch.save fills with a random id
 MIN_TRAINING_ROWS = 2
+MAX_CNN_LEVELS = 12
 # Parameters that shape the weights: a warm start needs them equal.
-ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "heads", "d_model")
+ARCHITECTURE_PARAMS = (
+    "hidden_size", "num_layers", "heads", "d_model", "channels", "kernel_size", "levels"
+)
 
 _COMMON_DEFAULTS: dict[str, Any] = {
     "lookback": 32,
@@ -53,6 +58,9 @@ _COMMON_DEFAULTS: dict[str, Any] = {
     "seed": 42,
     "device": "auto",
     "amp": False,
+    # Data-parallel training (distributed.py): ranks one fit spans, and how gradients travel.
+    "processes": 1,
+    "backend": "gloo",
 }
 
 
@@ -61,13 +69,14 @@ class NeuralModel:
 
     kind: ClassVar[str]
     task: ClassVar[str]  # "regression" or "classification"
-    architecture: ClassVar[str]  # "lstm", "gru", "bilstm_attention", "transformer"
+    architecture: ClassVar[str]  # "lstm", "gru", "bilstm_attention", "transformer", "cnn"
     card: ClassVar[ModelCard]
     artifact_format: ClassVar[str] = "torch-state-dict"
     # fit(init_model=) continues from the weights, X_val / y_val drive early stopping, each epoch
     # is reported, and a prediction reads the lookback - 1 rows before it (context_rows).
     tags: ClassVar[ModelTags] = ModelTags(
-        supports_warm_start=True, accepts_eval_set=True, reports_epochs=True, reads_context=True
+        supports_warm_start=True, accepts_eval_set=True, reports_epochs=True, reads_context=True,
+        resumes_from_checkpoint=True,
     )
     # parameter name -> default, beyond the common ones (attention heads, d_model)
     extra_params: ClassVar[dict[str, Any]] = {}
@@ -90,6 +99,8 @@ class NeuralModel:
         seed: int = 42,
         device: str = "auto",
         amp: bool = False,
+        processes: int = 1,
+        backend: str = "gloo",
         **extra: Any,
     ):
         unknown = sorted(set(extra) - set(self.extra_params))
@@ -113,6 +124,8 @@ class NeuralModel:
         self.seed = seed
         self.device = device
         self.amp = amp
+        self.processes = processes
+        self.backend = backend
         for name, default in self.extra_params.items():
             setattr(self, name, extra.get(name, default))
         self.check_params()
@@ -170,12 +183,15 @@ class NeuralModel:
         sample_weight: np.ndarray | None = None,
         progress: FitProgress | None = None,
         init_model: NeuralModel | None = None,
+        checkpoints: StageCheckpoints | None = None,
     ) -> NeuralModel:
         """Train on time-ordered rows X (n, n_features) and targets y (n,).
 
         `init_model`: a fitted model of the same kind and architecture to continue from (warm
         start): its weights, standardisation and classes are the starting point.
         `progress(fraction, message, {"epoch", "loss", "val_loss", ...})` runs after each epoch.
+        `checkpoints`: the training state is saved there after each epoch, and a checkpoint of
+        the same inputs found there is resumed from (loop.train_network; `resumed_` says where).
         """
         X = _checked_matrix(X, "X")
         n_rows = X.shape[0]
@@ -202,29 +218,44 @@ class NeuralModel:
         from engine.models.neural.loop import seeded, train_network
         from engine.models.neural.networks import build_network
 
-        device = resolve_device(self.device)
-        use_amp = bool(self.amp) and device.type == "cuda"
-        if self.amp and not use_amp:
-            log.info("amp=True is ignored on %s: mixed precision runs on CUDA only", device)
+        # Ranks of a distributed fit train on the CPU (gloo) or one GPU each (nccl); their data
+        # is cut on the CPU and the fitted weights come back to `device`.
+        spread = self.processes > 1
+        if spread:
+            from engine.models.neural.distributed import check_backend_here
+
+            check_backend_here(self.processes, self.backend)
+        device = resolve_device(self.device if not spread else "cuda" if self.backend == "nccl" else "cpu")
+        amp = amp_choice(bool(self.amp), device.type)
+        use_amp = amp.enabled
+        if amp.note:
+            log.info(amp.note)
         params = self.get_params()
         with seeded(self.seed, device):
             network = build_network(self.architecture, params, X.shape[1], self._n_outputs())
             if init_model is not None:
                 network.load_state_dict(init_model.network_.state_dict())
-            network.to(device)
             train, validation = self._window_sets(
-                X, y, weight, X_val, y_val, train_end, holdout_start, device
+                X, y, weight, X_val, y_val, train_end, holdout_start, device if not spread else "cpu"
             )
-            outcome = train_network(
-                network,
-                train,
-                validation,
-                params=params,
-                task=self.task,
-                device=device,
-                use_amp=use_amp,
-                progress=progress,
-            )
+            if spread:
+                outcome = self._train_across(network, train, validation, params, use_amp, progress)
+            network.to(device)
+            if not spread:
+                outcome = train_network(
+                    network,
+                    train,
+                    validation,
+                    params=params,
+                    task=self.task,
+                    device=device,
+                    use_amp=use_amp,
+                    progress=progress,
+                    checkpoints=checkpoints,
+                    fingerprint="" if checkpoints is None else _fit_fingerprint(
+                        params, X, y, weight, X_val, y_val, init_model
+                    ),
+                )
         self.network_ = network
         self.device_ = device
         self.amp_used_ = use_amp
@@ -234,7 +265,18 @@ class NeuralModel:
         self.best_val_loss_ = outcome.best_val_loss
         self.stopped_early_ = outcome.stopped_early
         self.warm_started_ = init_model is not None
+        self.amp_note_ = amp.note
+        self.resumed_ = outcome.resumed
         return self
+
+    def _train_across(self, network, train, validation, params, use_amp, progress):
+        from engine.models.neural.distributed import DistributedSettings, train_across
+
+        return train_across(
+            network, train, validation, architecture=self.architecture, params=params, task=self.task,
+            n_outputs=self._n_outputs(), use_amp=use_amp, progress=progress,
+            settings=DistributedSettings(processes=self.processes, backend=self.backend),
+        )
 
     def _window_sets(self, X, y, weight, X_val, y_val, train_end, holdout_start, device):
         """(training rows, validation rows or None) as WindowSets on `device`."""
@@ -452,6 +494,8 @@ class NeuralModel:
                 best_val_loss=self.best_val_loss_,
                 stopped_early=self.stopped_early_,
                 warm_started=self.warm_started_,
+                amp_note=getattr(self, "amp_note_", None),  # None too for a model loaded from bytes
+                resumed=None if getattr(self, "resumed_", None) is None else self.resumed_.describe(),
                 history=[dict(record) for record in self.history_],
             )
         return info
@@ -509,6 +553,24 @@ class ClassifierMixin:
 
     def _restore_target_state(self, state: dict[str, Any]) -> None:
         self.classes_ = np.asarray(state["classes"])
+
+
+def _fit_fingerprint(params: dict, *arrays_and_init) -> str:
+    """sha256 of everything a fit's result depends on (parameters, rows, the warm start's
+    weights): a checkpoint resumes only a fit with the same one."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode())
+    for value in arrays_and_init:
+        if value is None:
+            digest.update(b"none")
+        elif isinstance(value, np.ndarray):
+            digest.update(f"{value.dtype.str}{value.shape}".encode())
+            digest.update(np.ascontiguousarray(value).tobytes())
+        else:  # the warm start's model
+            digest.update(value.to_bytes())
+    return digest.hexdigest()
 
 
 def _without_timing(record: dict) -> dict:
@@ -590,6 +652,10 @@ def _check_params(kind: str, params: dict[str, Any]) -> None:
     if params["grad_clip"] is not None:
         number("grad_clip", 0.0, None, low_open=True)
     check_device_name(params["device"])
+    try:
+        check_distributed(params["processes"], params["backend"])
+    except ValueError as error:
+        raise ValueError(f"{kind} parameter {error}") from None
     if not isinstance(params["amp"], bool):
         raise ValueError(f"{kind} parameter amp must be true or false, got {params['amp']!r}")
     if "heads" in params:
@@ -600,3 +666,13 @@ def _check_params(kind: str, params: dict[str, Any]) -> None:
         if width % params["heads"]:
             what = "d_model" if "d_model" in params else "2 x hidden_size (both directions)"
             raise ValueError(f"{kind} parameter heads ({params['heads']}) must divide {what} ({width})")
+    if "channels" in params:
+        whole("channels", 1)
+        whole("kernel_size", 2)  # a kernel of 1 would never look at an earlier bar
+        whole("levels", 1)
+        # Dilation doubles per level: past 12 levels the receptive field passes 8,000 bars and
+        # the left padding, not the data, is what the network convolves.
+        if params["levels"] > MAX_CNN_LEVELS:
+            raise ValueError(
+                f"{kind} parameter levels must be at most {MAX_CNN_LEVELS}, got {params['levels']}"
+            )

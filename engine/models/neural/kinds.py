@@ -1,4 +1,4 @@
-"""The neural kinds: four architectures, each as a regressor and a classifier."""
+"""The neural kinds: five architectures, each as a regressor and a classifier."""
 
 from __future__ import annotations
 
@@ -40,6 +40,12 @@ _BILSTM = (
     "(multi-head attention): picks out the bars in the window that matter",
     ("regime shifts", "event-driven moves"),
 )
+_CNN = (
+    "temporal convolution network (causal dilated 1-D convolutions in residual blocks, Bai et al. "
+    "2018) over the window: local patterns at several time scales at once; trains in parallel over "
+    "the window, quicker than the recurrent kinds",
+    ("trending", "mean reversion", "volatility clustering"),
+)
 _TRANSFORMER = (
     "Transformer encoder with sinusoidal positions over the window: longer-range interactions between bars",
     ("regime shifts", "long-range dependencies"),
@@ -80,6 +86,24 @@ class TransformerModel(NeuralModel):
     extra_params: ClassVar[dict[str, Any]] = {"heads": 4, "d_model": 32}
 
 
+def receptive_field(kernel_size: int, levels: int) -> int:
+    """Bars the CNN's prediction reads: each level holds two convolutions of dilation 2^level."""
+    return 1 + 2 * (kernel_size - 1) * (2**levels - 1)
+
+
+class CNNModel(NeuralModel):
+    """channels is the width of every level, levels the number of residual blocks (dilations
+    1, 2, ..., 2^(levels - 1)); the prediction reads the last receptive_field(kernel_size, levels)
+    bars of the window (61 with the defaults, so a lookback of 32 is read whole).
+    hidden_size and num_layers, the recurrent kinds' width and depth, are not read."""
+
+    kind = "cnn"
+    task = "regression"
+    architecture = "cnn"
+    card = _card(kind, task, *_CNN)
+    extra_params: ClassVar[dict[str, Any]] = {"channels": 32, "kernel_size": 3, "levels": 4}
+
+
 class LSTMClassifier(ClassifierMixin, LSTMModel):
     kind = "lstm_classifier"
     task = "classification"
@@ -104,6 +128,12 @@ class TransformerClassifier(ClassifierMixin, TransformerModel):
     card = _card(kind, task, *_TRANSFORMER)
 
 
+class CNNClassifier(ClassifierMixin, CNNModel):
+    kind = "cnn_classifier"
+    task = "classification"
+    card = _card(kind, task, *_CNN)
+
+
 NEURAL_MODEL_CLASSES: dict[str, type[NeuralModel]] = {
     model.kind: model
     for model in (
@@ -111,9 +141,11 @@ NEURAL_MODEL_CLASSES: dict[str, type[NeuralModel]] = {
         GRUModel,
         BiLSTMAttentionModel,
         TransformerModel,
+        CNNModel,
         LSTMClassifier,
         GRUClassifier,
         BiLSTMAttentionClassifier,
         TransformerClassifier,
+        CNNClassifier,
     )
 }

@@ -6,8 +6,12 @@ Imported only inside fit / predict / from_bytes (see networks.py for why).
 from __future__ import annotations
 
 import contextlib
+import io
+import logging
 import os
+import pickle
 import random
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import nn
+
+from engine.models.neural.checkpoints import FORMAT as CHECKPOINT_FORMAT
+from engine.models.neural.checkpoints import Resumed, StageCheckpoints
+
+log = logging.getLogger(__name__)
 
 PREDICT_BATCH_ROWS = 4096
 
@@ -44,6 +53,7 @@ class TrainingOutcome:
     best_epoch: int
     best_val_loss: float | None
     stopped_early: bool
+    resumed: Resumed | None = None  # the checkpoint the fit took up from, if it did
 
 
 def padded_tensor(standardised: np.ndarray, lookback: int, device: torch.device) -> torch.Tensor:
@@ -67,13 +77,14 @@ def seeded(seed: int, device: torch.device) -> Iterator[None]:
         forked = [device.index if device.index is not None else torch.cuda.current_device()]
     else:
         forked = [0] if device.type == "mps" else []
-    device_type = device.type if device.type in ("cuda", "mps") else None
+    # Named only for a device with generators: torch 2.11 refuses device_type=None (2.13 takes it).
+    fork_device = {"device_type": device.type} if device.type in ("cuda", "mps") else {}
     numpy_state, python_state = np.random.get_state(), random.getstate()
     was_deterministic = torch.are_deterministic_algorithms_enabled()
     was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     cudnn_flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     was_filling = torch.utils.deterministic.fill_uninitialized_memory
-    with torch.random.fork_rng(devices=forked, device_type=device_type):
+    with torch.random.fork_rng(devices=forked, **fork_device):
         try:
             torch.manual_seed(seed)
             np.random.seed(seed % 2**32)
@@ -104,10 +115,18 @@ def train_network(
     device: torch.device,
     use_amp: bool,
     progress=None,
+    shard=None,
+    checkpoints: StageCheckpoints | None = None,
+    fingerprint: str = "",
 ) -> TrainingOutcome:
     """Fit `network` in place; with validation data stop after `patience` epochs without a
     better validation loss and load the best epoch's weights back. Losses are on the scale the
-    network sees (regression: standardised target; classification: cross-entropy)."""
+    network sees (regression: standardised target; classification: cross-entropy).
+    `shard` (distributed.Shard): this rank's share of each batch in a DDP fit; None: all of it."""
+    # `checkpoints`: after each epoch the whole training state (weights, optimizer, scaler, best
+    # epoch so far, patience count, the batch-order and dropout generators) is saved there; a fit
+    # that finds a checkpoint of the same inputs (`fingerprint`) continues after its epoch and
+    # ends where an uninterrupted fit would have, bit for bit on the CPU.
     lookback, batch_size, max_epochs = params["lookback"], params["batch_size"], params["max_epochs"]
     optimizer = torch.optim.AdamW(network.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
@@ -118,22 +137,44 @@ def train_network(
 
     history: list[dict] = []
     best_loss, best_epoch, best_state, since_best = float("inf"), 0, None, 0
-    for epoch in range(1, max_epochs + 1):
+    first_epoch, resumed = 1, None
+    saved = _saved_state(checkpoints, fingerprint)
+    if checkpoints is not None and saved is not None:
+        _restore(saved, network, optimizer, scaler, order, device)
+        # Interned keys, as the fresh records' literals are: pickle's memo then writes a resumed
+        # fit's history, and so its artifact, byte for byte as an uninterrupted fit's.
+        history = [{sys.intern(name): value for name, value in record.items()} for record in saved["history"]]
+        best_loss = float(saved["best_loss"])
+        best_epoch, since_best, first_epoch = saved["best_epoch"], saved["since_best"], saved["epoch"] + 1
+        best_state = _on(saved["best_state"], device)
+        resumed = Resumed(checkpoints.stage, saved["epoch"], saved["finished"])
+        if saved["finished"]:
+            first_epoch = max_epochs + 1
+        if progress is not None:
+            progress(saved["epoch"] / max_epochs, resumed.describe(),
+                     {"resumed_from_epoch": saved["epoch"], "resumed_finished": saved["finished"],
+                      "max_epochs": max_epochs, "device": str(device)})
+    for epoch in range(first_epoch, max_epochs + 1):
         started = time.perf_counter()
         network.train()
         shuffled = train.rows[torch.randperm(n_train, generator=order).to(device)]
         total = torch.zeros((), device=device)
         for start in range(0, n_train, batch_size):
-            rows = shuffled[start : start + batch_size]
+            rows = batch = shuffled[start : start + batch_size]
+            share = 1.0
+            if shard is not None:
+                rows, share = shard.rows_of(batch, train.weight)
             windows = train.windows(rows, lookback)
             weight = train.weight[rows] if train.weight is not None else None
             optimizer.zero_grad(set_to_none=True)
             with _mixed_precision(device, use_amp):
                 outputs = network(windows)
             loss = loss_of(outputs.float(), train.target[rows], weight)
+            if shard is not None:
+                loss = loss * share
             _step(loss, network, optimizer, scaler, params["grad_clip"])
-            total += loss.detach() * rows.numel()
-        train_loss = float(total) / n_train
+            total += loss.detach() * batch.numel()
+        train_loss = float(total if shard is None else shard.total(total)) / n_train
         if not np.isfinite(train_loss):
             raise ValueError(
                 f"training diverged: the loss is {train_loss} at epoch {epoch}; lower lr or set grad_clip"
@@ -143,6 +184,8 @@ def train_network(
             if validation is not None
             else None
         )
+        if shard is not None:
+            val_loss = shard.agree(val_loss)
 
         improved = val_loss is None or val_loss < best_loss
         if improved:
@@ -159,6 +202,13 @@ def train_network(
             "seconds": time.perf_counter() - started,
         }
         history.append(record)
+        stopping = validation is not None and since_best >= params["patience"]
+        if checkpoints is not None:
+            state = {"epoch": epoch, "finished": stopping or epoch == max_epochs, "history": history,
+                     "best_loss": best_loss, "best_epoch": best_epoch, "since_best": since_best,
+                     "best_state": best_state}
+            data = _checkpoint_bytes(state, fingerprint, network, optimizer, scaler, order, device)
+            checkpoints.save(epoch, data)
         if progress is not None:
             progress(
                 epoch / max_epochs,
@@ -170,7 +220,7 @@ def train_network(
                     "best_val_loss": None if validation is None else best_loss,
                 },
             )
-        if validation is not None and since_best >= params["patience"]:
+        if stopping:
             break
 
     if best_state is not None:
@@ -180,7 +230,66 @@ def train_network(
         best_epoch=best_epoch,
         best_val_loss=None if validation is None else best_loss,
         stopped_early=len(history) < max_epochs,
+        resumed=resumed,
     )
+
+
+def _checkpoint_bytes(state: dict, fingerprint: str, network, optimizer, scaler, order, device) -> bytes:
+    """torch.save of the training state after an epoch: tensors and plain containers only."""
+    payload = {
+        **state,
+        "format": CHECKPOINT_FORMAT,
+        "fingerprint": fingerprint,
+        "network": _on(network.state_dict(), torch.device("cpu")),
+        "best_state": _on(state["best_state"], torch.device("cpu")),
+        "optimizer": optimizer.state_dict(),
+        "scaler": None if scaler is None else scaler.state_dict(),
+        "order_rng": order.get_state(),
+        # Dropout draws from the global generators: a resumed epoch must draw what it would have.
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+    }
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return buffer.getvalue()
+
+
+def _saved_state(checkpoints: StageCheckpoints | None, fingerprint: str) -> dict | None:
+    """The stage's checkpoint when it was made from this fit's inputs; None to start over (none,
+    one made from other bars or parameters, or bytes that are not a weights-only checkpoint)."""
+    if checkpoints is None or (data := checkpoints.load()) is None:
+        return None
+    try:
+        saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
+        log.warning("not resuming %s: its checkpoint is not a weights-only torch file (%s)",
+                    checkpoints.stage, str(error).splitlines()[0])
+        return None
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        log.warning("not resuming %s: its checkpoint is not %s", checkpoints.stage, CHECKPOINT_FORMAT)
+        return None
+    if saved.get("fingerprint") != fingerprint:
+        log.info("not resuming %s: its checkpoint was made from other inputs", checkpoints.stage)
+        return None
+    return saved
+
+
+def _restore(saved: dict, network, optimizer, scaler, order, device: torch.device) -> None:
+    network.load_state_dict(saved["network"])  # strict: the same architecture, every weight
+    optimizer.load_state_dict(saved["optimizer"])  # moves its state onto the parameters' device
+    if scaler is not None and saved["scaler"] is not None:
+        scaler.load_state_dict(saved["scaler"])
+    order.set_state(saved["order_rng"])
+    torch.set_rng_state(saved["torch_rng"])
+    if device.type == "cuda" and saved["cuda_rng"] is not None:
+        torch.cuda.set_rng_state(saved["cuda_rng"], device)
+
+
+def _on(state: dict | None, device: torch.device) -> dict | None:
+    """A copy of a state_dict on `device` (a checkpoint's tensors are saved from the CPU)."""
+    if state is None:
+        return None
+    return {name: value.detach().to(device, copy=True) for name, value in state.items()}
 
 
 def _mixed_precision(device: torch.device, use_amp: bool):

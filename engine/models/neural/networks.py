@@ -120,8 +120,66 @@ class TransformerNet(nn.Module):
         return self.head(self.norm(encoded[:, -1]))
 
 
+class CausalConv1d(nn.Conv1d):
+    """A dilated 1-D convolution padded on the left only, so that output step t reads input
+    steps t - (kernel_size - 1) x dilation .. t and never a later one (same length out as in)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int):
+        super().__init__(in_channels, out_channels, kernel_size, dilation=dilation)
+        self.left_padding = (kernel_size - 1) * dilation
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return super().forward(nn.functional.pad(inputs, (self.left_padding, 0)))
+
+
+class TemporalBlock(nn.Module):
+    """The residual block of Bai, Kolter & Koltun (2018): two causal dilated convolutions, each
+    followed by ReLU and dropout, added to the input (through a 1x1 convolution where the width
+    changes). The paper's weight normalisation is left out: AdamW with gradient clipping trains
+    these small networks stably, and plain weights keep the artifact a plain state_dict."""
+
+    def __init__(self, in_channels: int, channels: int, kernel_size: int, dilation: int, dropout: float):
+        super().__init__()
+        self.path = nn.Sequential(
+            CausalConv1d(in_channels, channels, kernel_size, dilation),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+            CausalConv1d(channels, channels, kernel_size, dilation),
+            nn.ReLU(),
+            nn.Dropout(dropout),
+        )
+        self.shortcut = nn.Conv1d(in_channels, channels, 1) if in_channels != channels else nn.Identity()
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.path(inputs) + self.shortcut(inputs))
+
+
+class TemporalConvNet(nn.Module):
+    """`levels` temporal blocks with dilations 1, 2, 4, ...; the last step's channels (the
+    current bar) feed a linear head. It reads the last kinds.receptive_field(kernel_size, levels)
+    bars of the window; a window shorter than that is zero-padded on the left (the training mean)."""
+
+    def __init__(
+        self, n_features: int, channels: int, kernel_size: int, levels: int, dropout: float, n_outputs: int
+    ):
+        super().__init__()
+        widths = [n_features] + [channels] * levels
+        self.blocks = nn.Sequential(
+            *(
+                TemporalBlock(widths[level], channels, kernel_size, 2**level, dropout)
+                for level in range(levels)
+            )
+        )
+        self.head = nn.Linear(channels, n_outputs)
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        # (batch, lookback, features) -> (batch, features, lookback): Conv1d's channels-first layout.
+        encoded = self.blocks(windows.transpose(1, 2))
+        return self.head(encoded[:, :, -1])
+
+
 def build_network(architecture: str, params: dict, n_features: int, n_outputs: int) -> nn.Module:
-    """The module for `architecture` ("lstm", "gru", "bilstm_attention", "transformer")."""
+    """The module for `architecture` ("lstm", "gru", "bilstm_attention", "transformer", "cnn")."""
     if architecture in ("lstm", "gru"):
         return RecurrentNet(
             architecture,
@@ -149,6 +207,15 @@ def build_network(architecture: str, params: dict, n_features: int, n_outputs: i
             params["hidden_size"],
             params["dropout"],
             params["lookback"],
+            n_outputs,
+        )
+    if architecture == "cnn":
+        return TemporalConvNet(
+            n_features,
+            params["channels"],
+            params["kernel_size"],
+            params["levels"],
+            params["dropout"],
             n_outputs,
         )
     raise ValueError(f"unknown neural architecture {architecture!r}")

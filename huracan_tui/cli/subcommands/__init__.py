@@ -8,7 +8,7 @@ import importlib
 
 COMMAND_MODULES = (
     "train", "ensemble", "status", "show", "evaluate", "data", "models", "features", "predict", "autotune",
-    "ab", "drift", "report",
+    "ab", "drift", "report", "regimes", "stress",
     "promote", "rollback", "history", "audit", "queue", "prune", "roles",
     "health",
     "alerts",

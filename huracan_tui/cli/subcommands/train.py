@@ -12,6 +12,7 @@ direction), --alt KIND[:MAX_STALENESS],... (alternative data already in the brai
   scale[=standard|minmax|robust]                pca[=VARIANCE, default 0.95]
   select=K (top K by importance) | select=SHARE (columns with at least SHARE of the importance)
   | select=mi:K or mi:SHARE (by mutual information)
+  autoencoder[=LATENT, default 4] (learned factors ae_0.. from an MLP autoencoder)
 
 The slot's id carries the target and horizon (GOOG:1d:net_edge_5). A bad flag is one line naming
 it, before anything is fitted or written.
@@ -57,6 +58,11 @@ def register(command) -> None:
     train.add_argument("--ensemble", metavar="METHOD", choices=ENSEMBLE_METHODS,
                        help="also store an ensemble of the new versions: average, performance_weighted, "
                             "optimised or stacking (weights learned out of fold only)")
+    train.add_argument("--processes", type=int, metavar="N",
+                       help="neural kinds: fit each model across N local processes (torch DDP; "
+                            "training.distributed.processes, default 1)")
+    train.add_argument("--backend", choices=("gloo", "nccl"),
+                       help="with --processes: gloo (CPU, default) or nccl (one GPU per process)")
 
 
 def run(args, config) -> None:
@@ -64,6 +70,7 @@ def run(args, config) -> None:
     from brain.identity import current_actor
     from brain.registry import slot_key
     from engine.data import load_ohlcv
+    from engine.models.neural.distributed import DistributedTrainingError
     from engine.spec import SpecError
     from engine.timeframes import infer_timeframe
     from huracan_tui.cli.subcommands.roles import require_operator_here
@@ -88,6 +95,7 @@ def run(args, config) -> None:
         "alt": None if args.alt is None else parse_alt(args.alt),
         "preprocessing": None if args.preprocess is None else parse_steps(args.preprocess),
         "ensemble": args.ensemble,
+        "distributed": _distributed(args, config),
     }.items() if value is not None}
     try:  # validated like the config file, so an unknown kind is named the same way
         training = TrainingConfig.model_validate({**config.training.model_dump(), **updates})
@@ -124,7 +132,17 @@ def run(args, config) -> None:
             key = slot_key(args.symbol, timeframe, target.slot_target)
             if brain.get_slot(key) is not None:
                 previous = previous_versions(brain, key, list(training.models))
-    results = fit_models(frame, timeframe, training, previous=previous, alt=alt, signals=signals)
+    if training.distributed.processes > 1:
+        from engine.models.neural.distributed import check_backend_here
+
+        try:  # nccl without CUDA is refused before any fit starts
+            check_backend_here(training.distributed.processes, training.distributed.backend)
+        except ValueError as error:
+            raise CommandError(f"--backend: {error}") from None
+    try:
+        results = fit_models(frame, timeframe, training, previous=previous, alt=alt, signals=signals)
+    except DistributedTrainingError as error:  # a rank died: nothing is stored
+        raise CommandError(str(error)) from None
 
     actor, _origin = current_actor()
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
@@ -202,7 +220,8 @@ def run(args, config) -> None:
     emit(document, args.json, render)
 
 
-_STEP_WORDS = {"impute": "strategy", "outliers": "method", "scale": "method", "pca": "variance"}
+_STEP_WORDS = {"impute": "strategy", "outliers": "method", "scale": "method", "pca": "variance",
+               "autoencoder": "latent"}
 _FLAGS = {"features.recipe": "--recipe", "preprocessing": "--preprocess", "alt": "--alt",
           "target": "--target", "model": "--models", "features": "--recipe"}
 
@@ -219,11 +238,12 @@ def parse_steps(text: str) -> list[dict]:
             continue
         if name not in _STEP_WORDS:
             raise CommandError(
-                f"--preprocess: unknown step {name!r} (known: impute, outliers, scale, pca, select)"
+                f"--preprocess: unknown step {name!r} "
+                "(known: impute, outliers, scale, pca, select, autoencoder)"
             )
         step: dict = {"step": name}
         if value:
-            step[_STEP_WORDS[name]] = _number(value, "pca") if name == "pca" else value
+            step[_STEP_WORDS[name]] = _number(value, name) if name in ("pca", "autoencoder") else value
         steps.append(step)
     return steps
 
@@ -242,6 +262,15 @@ def _number(text: str, step: str) -> float:
         return float(text)
     except ValueError:
         raise CommandError(f"--preprocess: {step}={text}: not a number") from None
+
+
+def _distributed(args, config) -> dict | None:
+    """training.distributed with --processes / --backend over it (None: neither given)."""
+    if args.processes is None and args.backend is None:
+        return None
+    given = {"processes": args.processes, "backend": args.backend}
+    return {**config.training.distributed.model_dump(),
+            **{key: value for key, value in given.items() if value is not None}}
 
 
 def parse_alt(text: str) -> list[dict]:

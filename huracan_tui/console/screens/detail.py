@@ -2,7 +2,8 @@
 that version's spec (recipe, preprocessing, target, alternative data) and manifest (data window,
 fingerprint, features, hyperparameters, libraries), the bars the live loop could not serve, and
 equity curves: the chosen version's walk-forward one and the champion's live one since its promotion
-(scheduler.services.equity, read in a worker per version shown)."""
+(scheduler.services.equity, read in a worker per version shown), and the slot's newest stress result
+(scheduler.services.stress, shown only once there is one)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.scorecard_text import scorecard_text
 from huracan_tui.console.screens.base import HuracanScreen
+from huracan_tui.console.stress_text import stress_text
 from huracan_tui.console.widgets.equity_chart import EquityChart
 from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.equity import VersionEquity, version_equity
 from scheduler.services.scorecard import Scorecard, version_scorecard
+from scheduler.services.stress import StoredStress, latest_stress
 
 VERSION_COLUMNS = (("number", "Ver"), ("model", "Model"), ("sharpe", "Sharpe"), ("hit", "Hit rate"),
                    ("ic", "IC"), ("rmse", "RMSE bps"), ("trained", "Trained (UTC)"))
@@ -45,6 +48,7 @@ class SlotDetail:
     gaps: dict[str, tuple[int, datetime]] = field(default_factory=dict)
     newest_gap: str | None = None
     champion: int | None = None  # the slot's champion version, marked in the versions table
+    stress: StoredStress | None = None  # the slot's newest `huracan stress` result
 
 
 class DetailLoaded(Message):
@@ -162,6 +166,9 @@ class ModelDetailScreen(HuracanScreen):
             yield EquityChart(id="equity-live")
             yield EquityChart(id="equity-walk-forward")
             yield Static("", id="scorecard")
+            stress = Static("", id="stress")
+            stress.display = False  # shown only once the slot has been stressed
+            yield stress
             yield Static("", id="manifest")
         yield ConsoleFooter()
 
@@ -179,7 +186,8 @@ class ModelDetailScreen(HuracanScreen):
         champion = brain.champion(self.slot_key)
         detail = SlotDetail(versions, {v.id: brain.version_metrics(v.id) for v in versions}, gaps,
                             newest[0].detail if newest else None,
-                            None if champion is None else champion.number)
+                            None if champion is None else champion.number,
+                            latest_stress(brain, self.slot_key))
         self.post_message(DetailLoaded(detail))
 
     @on(DetailLoaded)
@@ -188,6 +196,10 @@ class ModelDetailScreen(HuracanScreen):
         gaps = self.query_one("#serve-gaps", Static)
         gaps.update(gaps_text(self.detail.gaps, self.detail.newest_gap))
         gaps.display = bool(self.detail.gaps)
+        if self.detail.stress is not None:
+            stress = self.query_one("#stress", Static)
+            stress.update(stress_text(self.detail.stress))
+            stress.display = True
         table = self.query_one("#versions", DataTable)
         table.clear()
         for version in reversed(self.detail.versions):  # newest first

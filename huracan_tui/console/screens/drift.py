@@ -1,9 +1,10 @@
 """The Drift view: one slot's features × time, a cell per (feature, check) coloured and marked by
 its severity against the method's threshold, the newest check at the right and the dataset
-verdict of each check on top. `m` cycles the statistic (PSI, KS, ...); Enter on a feature shows
-its reference and current distributions side by side; `/` filters the features by name. Rows
-come from drift_results, which the headless leader's scheduled checks store
-(scheduler.services.drift.check_slot_drift)."""
+verdict of each check on top, then the multivariate checks (reconstruction error of every feature
+at once, by autoencoder and by PCA: what PSI and KS cannot see), whichever statistic is shown.
+`m` cycles the statistic (PSI, KS, ...); Enter on a feature shows its reference and current
+distributions side by side; `/` filters the features by name. Rows come from drift_results,
+which the headless leader's scheduled checks store (scheduler.services.drift.check_slot_drift)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ from huracan_tui.console.widgets.status_bar import StatusBar
 
 RESULTS_READ = 5000
 DATASET_ROW = "__dataset__"
+MULTIVARIATE_ROW = "__multivariate__:"  # + the method: the row key of a multivariate check
+MULTIVARIATE_LABELS = {"autoencoder": "⟨multivar · AE⟩", "pca": "⟨multivar · PCA⟩"}
 FEATURE_WIDTH = 16
 CELL_WIDTH = 8
 DRIFT_SHARE = 0.5  # evidently's DataDriftOptions.drift_share, when a row does not carry the verdict
@@ -75,8 +78,22 @@ class DriftGrid:
 
 
 def methods_of(results: list[DriftResultRecord]) -> list[str]:
-    found = {row.method for row in results}
+    """The per-feature statistics stored (`m` cycles them); multivariate checks are rows instead."""
+    found = {row.method for row in results if not row.multivariate}
     return [m for m in METHOD_ORDER if m in found] + sorted(found - set(METHOD_ORDER))
+
+
+def multivariate_checks(results: list[DriftResultRecord]) -> dict[str, dict[datetime, DriftResultRecord]]:
+    """The multivariate checks by method, then check time (newest id first wins, as in a grid)."""
+    found: dict[str, dict[datetime, DriftResultRecord]] = defaultdict(dict)
+    for row in results:
+        if row.multivariate:
+            found[row.method].setdefault(row.ts, row)
+    return dict(sorted(found.items()))
+
+
+def multivariate_label(method: str) -> str:
+    return MULTIVARIATE_LABELS.get(method, f"⟨multivar · {method}⟩")[:FEATURE_WIDTH]
 
 
 def drift_grid(results: list[DriftResultRecord], method: str, max_checks: int) -> DriftGrid:
@@ -93,10 +110,11 @@ def check_label(ts: datetime) -> str:
     return f"{ts:%m-%d}\n{ts:%H:%M}"
 
 
-def dataset_first(cell) -> tuple[bool, str]:
-    """The dataset row on top, then the features by name (rows a cleared filter brings back
-    arrive at the end)."""
-    return str(cell) != "dataset", str(cell)
+def dataset_first(cell) -> tuple[int, str]:
+    """The dataset row on top, the multivariate checks under it, then the features by name (rows a
+    cleared filter brings back arrive at the end)."""
+    text = str(cell)
+    return (0 if text == "dataset" else 1 if text.startswith("⟨multivar") else 2), text
 
 
 class DriftScreen(FilteredScreen):
@@ -164,14 +182,17 @@ class DriftScreen(FilteredScreen):
         for ts in grid.checks:
             table.add_column(check_label(ts), key=ts.isoformat(), width=CELL_WIDTH)
         self.show_filtered()
-        if table.row_count > 1:
-            table.move_cursor(row=1)
+        multivariate = len(multivariate_checks(self.results))
+        if table.row_count > 1 + multivariate:
+            table.move_cursor(row=1 + multivariate)  # the first feature
         threshold = grid.threshold
         shown = "p-value" if self.method in P_VALUE_METHODS else "statistic"
+        together = ("⟨multivar⟩: reconstruction error of all features ≥ its bootstrap bound  ·  "
+                    if multivariate else "")
         self.query_one("#drift-legend", Static).update(
             f"{LEVEL_GLYPHS[0]} calm  {LEVEL_GLYPHS[1]} >¼ of threshold  {LEVEL_GLYPHS[2]} >½  "
             f"{LEVEL_GLYPHS[3]}! drifted ({'p ≤' if shown == 'p-value' else '≥'} {threshold:g})  ·  "
-            f"dataset: drifted features / features, ! = dataset drift  ·  Enter: distributions")
+            f"dataset: drifted features / features, ! = dataset drift  ·  {together}Enter: distributions")
 
     def show_filtered(self) -> None:
         """The dataset row, then the features whose name holds the filter text, synced in place."""
@@ -181,17 +202,24 @@ class DriftScreen(FilteredScreen):
         checks = {ts.isoformat(): ts for ts in grid.checks}  # column key -> check time
         rows = {DATASET_ROW: {"feature": "dataset",
                               **{key: dataset_cell(*grid.dataset(ts)) for key, ts in checks.items()}}}
+        multivariate = multivariate_checks(self.results)
+        for method, by_ts in multivariate.items():
+            rows[MULTIVARIATE_ROW + method] = {"feature": multivariate_label(method), **{
+                key: drift_cell(r.method, r.statistic, r.p_value, r.threshold, r.drifted)
+                if (r := by_ts.get(ts)) else missing_cell() for key, ts in checks.items()}}
         for feature, by_ts in grid.cells.items():
             rows[feature] = {"feature": feature[:FEATURE_WIDTH], **{
                 key: drift_cell(r.method, r.statistic, r.p_value, r.threshold, r.drifted)
                 if (r := by_ts.get(ts)) else missing_cell() for key, ts in checks.items()}}
         shown_rows = self.query_one("#drift-grid", FilteredTable).show_rows(
-            rows, sort_by="feature", sort_key=dataset_first, always={DATASET_ROW})
+            rows, sort_by="feature", sort_key=dataset_first,
+            always={DATASET_ROW, *(MULTIVARIATE_ROW + method for method in multivariate)})
         wanted = self.filter_text.lower()
         methods = methods_of(self.results)
         shown = "p-value" if self.method in P_VALUE_METHODS else "statistic"
         matches = ("" if not wanted
-                   else f"  ·  {shown_rows - 1} of {len(grid.cells)} features match '{wanted}'")
+                   else f"  ·  {shown_rows - 1 - len(multivariate)} of {len(grid.cells)} features "
+                        f"match '{wanted}'")
         self.query_one("#drift-title", Static).update(
             f"Drift: {self.slot_key}  ·  {self.method.upper()} {shown} per feature, "
             f"{len(grid.checks)} check{'s' if len(grid.checks) != 1 else ''}, newest right  ·  "
@@ -214,6 +242,9 @@ class DriftScreen(FilteredScreen):
 
     def action_open_feature(self) -> None:
         feature = self.selected_feature()
+        if feature is not None and feature.startswith(MULTIVARIATE_ROW):
+            self.show_multivariate(feature.removeprefix(MULTIVARIATE_ROW))
+            return
         if feature is not None and self.grid is not None:
             from huracan_tui.console.screens.drift_feature import DriftFeatureScreen
 
@@ -221,6 +252,22 @@ class DriftScreen(FilteredScreen):
                       for method in methods_of(self.results)}
             self.app.push_screen(DriftFeatureScreen(self.slot_key, feature,
                                                     {m: r for m, r in latest.items() if r}))
+
+    def show_multivariate(self, method: str) -> None:
+        """A multivariate check has no one distribution to draw: its newest numbers instead."""
+        by_ts = multivariate_checks(self.results or []).get(method, {})
+        if not by_ts:
+            return
+        row = by_ts[max(by_ts)]
+        details = row.details or {}
+        verdict = "DRIFT" if row.drifted else "no drift"
+        self.notify(
+            f"{verdict}: mean reconstruction error {row.statistic or float('nan'):.4g} "
+            f"against {row.threshold:.4g} "
+            f"(the {details.get('quantile', 0.99):.0%} bootstrap bound of an unchanged window; "
+            f"reference {details.get('reference_error', float('nan')):.4g}), "
+            f"{details.get('components', '?')} units over {details.get('features', '?')} features",
+            title=f"Multivariate drift by {method}")
 
     @on(DataTable.RowSelected, "#drift-grid")
     def _row_selected(self) -> None:

@@ -22,7 +22,7 @@ SCOPE_NAMES = {"app": "everywhere", "models": "Models view", "detail": "slot det
                "drift": "Drift view", "importance": "Importance view", "compare": "A/B view",
                "replay": "Replay view", "registry": "Registry view", "rollbacks": "Rollback log",
                "audit": "Audit log", "queues": "Queues view", "data": "Data view",
-               "notifications": "Notifications view"}
+               "notifications": "Notifications view", "regimes": "Regimes view"}
 
 
 

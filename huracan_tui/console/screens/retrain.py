@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select, Static
 
 from engine.cadence import Cadence
-from scheduler.services.job_params import DEVICE_CHOICES
+from scheduler.services.job_params import DEVICE_CHOICES, PROCESS_CHOICES
 
 CADENCE_CHOICES = {
     Cadence.FULL: "full: walk-forward over every fold, then a refit",
@@ -46,6 +46,8 @@ ENSEMBLE_LABELS = {
     "optimised": "ensemble · optimised weights (newest version of each kind)",
     "performance_weighted": "ensemble · weighted by out-of-fold Sharpe (newest of each kind)",
     "average": "ensemble · average of the newest version of each kind",
+    # engine.regimes.router: per causal regime label, the kind that earned most out of fold there.
+    "regime_router": "regime router · newest of each kind, switched by the bar's regime",
 }
 TARGET_LABELS = {"fwd_ret": "fwd_ret: forward return (bps)",
                  "net_edge": "net_edge: forward move after costs (bps)",
@@ -59,6 +61,7 @@ class RetrainChoice:
     cadence: str
     features: str = AS_CHAMPION  # a FEATURE_PRESETS key, or the champion's recipe and steps
     learns: str = "fwd_ret"  # the spec's target kind
+    processes: int = 1  # neural kinds: ranks one fit spans (torch DDP); 1 sends nothing
 
     def command_args(self, slot_key: str) -> dict:
         """The `retrain` command's arguments (scheduler.services.requests queues the job from them);
@@ -73,6 +76,8 @@ class RetrainChoice:
         if self.features in FEATURE_PRESETS:
             _label, recipe, steps = FEATURE_PRESETS[self.features]
             args.update(recipe=recipe, preprocessing=[dict(step) for step in steps])
+        if self.processes > 1:
+            args["processes"] = self.processes
         return args
 
 
@@ -93,6 +98,13 @@ def retrain_kinds() -> dict[str, str]:
 
     return {entry["kind"]: str(getattr(model_class(entry["kind"]), "task", "regression"))
             for entry in zoo() if entry["available"]}
+
+
+def data_parallel_kinds(kinds) -> set[str]:
+    """The kinds one fit of which can span processes: those that take a `processes` parameter."""
+    from engine.models import model_class
+
+    return {kind for kind in kinds if "processes" in model_class(kind).param_names()}
 
 
 def fits_target(task: str, learns: str) -> bool:
@@ -134,6 +146,15 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
     RetrainScreen #retrain-first {
         margin-top: 0;
     }
+    RetrainScreen #retrain-device-row {
+        height: 1;
+    }
+    RetrainScreen #retrain-device {
+        width: 1fr;
+    }
+    RetrainScreen #retrain-processes {
+        width: 18;
+    }
     """
 
     def __init__(self, slot_key: str, kinds: dict[str, str], kind: str, *, cadence: str = "full") -> None:
@@ -145,6 +166,7 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
         first = next(value for _, value in kind_options(kinds, self.learns))
         self.default_kind = kind if kind in kinds and fits_target(kinds[kind], self.learns) else first
         self.default_cadence = cadence
+        self.neural_kinds = data_parallel_kinds(kinds)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-dialog"):
@@ -153,8 +175,12 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
             yield Select(kind_options(self.kinds, self.learns), value=self.default_kind, allow_blank=False,
                          id="retrain-kind", compact=True)
             yield Label("Device (neural kinds; the others train on the CPU)")
-            yield Select([(DEVICE_LABELS[name], name) for name in DEVICE_CHOICES], value="auto",
-                         allow_blank=False, id="retrain-device", compact=True)
+            with Horizontal(id="retrain-device-row"):
+                yield Select([(DEVICE_LABELS[name], name) for name in DEVICE_CHOICES], value="auto",
+                             allow_blank=False, id="retrain-device", compact=True)
+                # One fit across N processes (torch DDP): offered for the neural kinds only.
+                yield Select([(f"{n} process{'es' if n > 1 else ''}", n) for n in PROCESS_CHOICES],
+                             value=1, allow_blank=False, id="retrain-processes", compact=True)
             yield Label("Cadence")
             yield Select([(label, name) for name, label in CADENCE_CHOICES.items()],
                          value=self.default_cadence, allow_blank=False, id="retrain-cadence", compact=True)
@@ -171,6 +197,7 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
 
     def on_mount(self) -> None:
         self.champion_loaded = False  # until the champion's spec is read (tests wait on it)
+        self.query_one("#retrain-processes", Select).display = self.default_kind in self.neural_kinds
         self.champion_features = ""
         self.load_champion_spec()
 
@@ -191,6 +218,8 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
         if kind == "ensemble":  # retrained as what it is: a blend by the same method
             ensemble = (version.manifest.get("spec") or {}).get("ensemble") or {}
             kind = ENSEMBLE_KIND + str(ensemble.get("method"))
+        elif kind == "regime_router":  # and a router as a router
+            kind = ENSEMBLE_KIND + kind
         self.post_message(ChampionSpec(summary.recipe, summary.preprocessing, summary.target_kind, kind))
 
     @on(ChampionSpec)
@@ -203,6 +232,11 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
             f"Features and preprocessing (the champion's: {self.champion_features})")
         self.query_one("#retrain-target", Select).value = message.learns
         self._offer_kinds(message.learns, prefer=message.kind)
+
+    @on(Select.Changed, "#retrain-kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        # Only a neural kind trains across processes: the others are not offered the field.
+        self.query_one("#retrain-processes", Select).display = str(event.value) in self.neural_kinds
 
     @on(Select.Changed, "#retrain-target")
     def _target_changed(self, event: Select.Changed) -> None:
@@ -226,6 +260,8 @@ class RetrainScreen(ModalScreen[RetrainChoice | None]):
             cadence=str(self.query_one("#retrain-cadence", Select).value),
             features=str(self.query_one("#retrain-features", Select).value),
             learns=str(self.query_one("#retrain-target", Select).value),
+            processes=int(self.query_one("#retrain-processes", Select).value)
+            if self.query_one("#retrain-processes", Select).display else 1,
         )
 
     @on(Button.Pressed, "#retrain-queue")

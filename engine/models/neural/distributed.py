@@ -1,0 +1,383 @@
+"""Data-parallel training of one network across processes (torch DistributedDataParallel).
+
+Every rank holds the whole network and the whole training set; each epoch every rank draws the
+same shuffled batch order (the batch-order generator is seeded alike), and takes its own share
+of each global batch (rows rank, rank + N, ...). DDP averages the gradients in backward; each
+rank's loss is scaled by its share of the batch so that the average is exactly the gradient of
+the global batch's mean loss, as one process would compute it (any split, sample weights too).
+The validation loss is rank 0's, broadcast, so early stopping stops every rank at the same epoch.
+
+How ranks are started is a `RankLauncher`: `LocalLauncher` spawns N processes on this machine
+(rendezvous on a TCPStore this process hosts on 127.0.0.1, port chosen by the OS); the Dask
+executor installs its own launcher (one rank per Dask worker) with `use_launcher`. Rank 0 hands
+back the weights and the history; a rank that dies or fails fails the fit with one line naming
+it, and the others are stopped (locally) or time out on the process group (`timeout_seconds`).
+
+torch is imported inside functions only: the settings and errors here cost nothing to import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+BACKENDS = ("gloo", "nccl")
+DEFAULT_TIMEOUT_SECONDS = 300.0
+# Tests only: "RANK:EPOCH" makes that rank exit at once (os._exit(3)) after that epoch, the way
+# a rank killed by the OOM killer or a lost machine would vanish mid-training.
+TEST_EXIT_ENV = "HURACAN_DDP_TEST_EXIT"
+TEST_EXIT_CODE = 3
+START_METHOD = "forkserver"
+# What the forkserver imports once for every rank it forks: DDP's constructor imports dynamo
+# (some 800 modules, seconds) on first use, which each rank would otherwise pay again.
+FORKSERVER_PRELOAD = ["torch", "torch._dynamo", "torch.nn.parallel.distributed",
+                      "engine.models.neural.loop", "engine.models.neural.networks",
+                      "engine.models.neural.distributed"]
+
+# progress(fraction, message, values): the estimator's epoch report
+Progress = Callable[..., None]
+
+
+class DistributedTrainingError(ValueError):
+    """A distributed fit that cannot start or did not finish, in one line naming the rank."""
+
+
+@dataclass(frozen=True)
+class DistributedSettings:
+    """How many processes one fit spans, and how their gradients travel (gloo: CPU, nccl: GPUs)."""
+
+    processes: int = 1
+    backend: str = "gloo"
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        check_distributed(self.processes, self.backend)
+
+
+def check_distributed(processes: Any, backend: Any) -> None:
+    """ValueError naming the bad setting; no torch import (whether CUDA exists: `check_backend_here`)."""
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"processes must be a whole number >= 1, got {processes!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+
+
+def check_backend_here(processes: int, backend: str) -> None:
+    """ValueError when this machine cannot run `backend` with `processes` ranks: nccl needs CUDA
+    and one GPU per rank. Imports torch (worker side)."""
+    check_distributed(processes, backend)
+    if backend != "nccl":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"backend nccl needs CUDA, which this machine lacks (torch {torch.__version__}); use gloo"
+        )
+    if torch.cuda.device_count() < processes:
+        raise ValueError(
+            f"backend nccl runs one GPU per rank: {processes} processes but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)"
+        )
+
+
+# ---- what every rank trains on, and what rank 0 hands back -------------------------------
+
+
+@dataclass(frozen=True)
+class RankTask:
+    """Everything a rank needs to train its replica; plain data and CPU tensors (picklable)."""
+
+    architecture: str
+    params: dict
+    n_features: int
+    n_outputs: int
+    task: str
+    backend: str
+    world_size: int
+    initial_state: dict  # the starting weights (seeded, or the warm start's), on the CPU
+    train: Any  # loop.WindowSet on the CPU
+    validation: Any  # loop.WindowSet on the CPU, or None
+    use_amp: bool = False
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    # TEST_EXIT_ENV as the launching process saw it: a forkserver's ranks have the server's env.
+    test_exit: str = ""
+
+
+@dataclass(frozen=True)
+class RankResult:
+    """Rank 0's fitted weights (CPU tensors) and how training went."""
+
+    state_dict: dict
+    history: list
+    best_epoch: int
+    best_val_loss: float | None
+    stopped_early: bool
+
+    def as_payload(self) -> dict:
+        return {"state_dict": self.state_dict, "history": self.history, "best_epoch": self.best_epoch,
+                "best_val_loss": self.best_val_loss, "stopped_early": self.stopped_early}
+
+
+class RankLauncher(Protocol):
+    def run_ranks(self, task: RankTask, progress: Progress | None) -> RankResult:
+        """Train `task.world_size` ranks of `task`; rank 0's result, or DistributedTrainingError."""
+        ...
+
+
+_LAUNCHER: contextvars.ContextVar[RankLauncher | None] = contextvars.ContextVar("ddp_launcher", default=None)
+
+
+@contextlib.contextmanager
+def use_launcher(launcher: RankLauncher) -> Iterator[None]:
+    """Distributed fits inside this block start their ranks with `launcher` (e.g. on Dask)."""
+    token = _LAUNCHER.set(launcher)
+    try:
+        yield
+    finally:
+        _LAUNCHER.reset(token)
+
+
+def current_launcher() -> RankLauncher:
+    return _LAUNCHER.get() or LocalLauncher()
+
+
+# ---- the sharding the training loop applies ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This rank's place in the group; loop.train_network asks it for rows and agreements."""
+
+    rank: int
+    world_size: int
+
+    def rows_of(self, batch, weight):
+        """(this rank's rows of the global batch, the factor its mean loss is scaled by).
+
+        DDP averages gradients over ranks, so rank r's loss is its mean times N x its share of
+        the batch's weight: the average is then the gradient of the whole batch's mean. A rank
+        left without rows (a last batch smaller than N) trains on one row with factor 0, since
+        every rank must take part in every gradient all-reduce."""
+        rows = batch[self.rank :: self.world_size]
+        if rows.numel() == 0:
+            return batch[:1], 0.0
+        if weight is None:
+            share = rows.numel() / batch.numel()
+        else:
+            share = float(weight[rows].sum() / weight[batch].sum())
+        return rows, share * self.world_size
+
+    def total(self, value):
+        """The epoch's summed loss over every rank (each rank's total is N x its share)."""
+        import torch.distributed as dist
+
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        return value / self.world_size
+
+    def agree(self, value: float | None) -> float | None:
+        """Rank 0's value on every rank, so each takes the same early-stopping decision."""
+        if value is None:
+            return None
+        import torch
+        import torch.distributed as dist
+
+        device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+        tensor = torch.tensor([value], dtype=torch.float64, device=device)
+        dist.broadcast(tensor, src=0)
+        return float(tensor.item())
+
+
+# ---- one rank ------------------------------------------------------------------------------
+
+
+def run_rank(
+    task: RankTask, rank: int, store, progress: Progress | None = None, *, gpu: int | None = None
+) -> RankResult | None:
+    """Train rank `rank` of `task` in this process, joined through `store` (a torch Store);
+    rank 0 returns the result, the others None. nccl: on CUDA device `gpu` (default: the rank's
+    number, one machine's GPUs shared out)."""
+    from datetime import timedelta
+
+    import torch
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    from engine.models.neural.loop import seeded, train_network
+    from engine.models.neural.networks import build_network
+
+    if task.backend == "nccl":
+        device = torch.device("cuda", rank if gpu is None else gpu)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        # N ranks on one machine: each its share of the cores, not all of them each.
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // task.world_size))
+    dist.init_process_group(task.backend, store=store, rank=rank, world_size=task.world_size,
+                            timeout=timedelta(seconds=task.timeout_seconds))
+    try:
+        with seeded(int(task.params["seed"]) + rank, device):  # dropout masks differ by rank
+            network = build_network(task.architecture, task.params, task.n_features, task.n_outputs)
+            network.load_state_dict(task.initial_state)
+            network.to(device)
+            replica = DistributedDataParallel(network, device_ids=[device] if device.type == "cuda" else None)
+            outcome = train_network(
+                replica, _on(task.train, device), _on(task.validation, device),
+                params=task.params, task=task.task, device=device, use_amp=task.use_amp,
+                progress=_epoch_hook(rank, progress if rank == 0 else None, task.test_exit),
+                shard=Shard(rank, task.world_size),
+            )
+        if rank != 0:
+            return None
+        return RankResult(
+            state_dict={name: value.detach().cpu() for name, value in network.state_dict().items()},
+            history=outcome.history, best_epoch=outcome.best_epoch,
+            best_val_loss=outcome.best_val_loss, stopped_early=outcome.stopped_early,
+        )
+    finally:
+        dist.destroy_process_group()
+        torch.set_num_threads(threads)
+
+
+def _on(windows, device):
+    if windows is None:
+        return None
+    from engine.models.neural.loop import WindowSet
+
+    def moved(tensor):
+        return None if tensor is None else tensor.to(device)
+
+    return WindowSet(moved(windows.padded), moved(windows.rows), moved(windows.target), moved(windows.weight))
+
+
+def _epoch_hook(rank: int, progress: Progress | None, exit_at: str) -> Progress:
+    def hook(fraction: float, message: str, values: dict | None = None) -> None:
+        if exit_at and values is not None and exit_at == f"{rank}:{values.get('epoch')}":
+            os._exit(TEST_EXIT_CODE)
+        if progress is not None:
+            progress(fraction, message, values)
+
+    return hook
+
+
+# ---- local processes -----------------------------------------------------------------------
+
+
+def _local_rank(rank: int, task: RankTask, port: int, result_path: str, events) -> None:
+    """Entry point of a spawned rank (top level: spawn pickles it by name)."""
+    import torch
+    import torch.distributed as dist
+
+    store = dist.TCPStore("127.0.0.1", port, is_master=False,
+                          timeout=_timedelta(task.timeout_seconds))
+
+    def report(fraction, message, values=None):
+        events.put((fraction, message, values))
+
+    result = run_rank(task, rank, store, report)
+    if result is not None:
+        torch.save(result.as_payload(), result_path)
+
+
+class LocalLauncher:
+    """N processes on this machine. They come from a forkserver: a fork of this process (which
+    may hold torch threads and locks) is unsafe, and a plain spawn pays the torch import (seconds)
+    per rank and per fit; the server imports torch and this module once, single-threaded, and
+    each rank is a cheap fork of it. The rendezvous store lives in this process, on 127.0.0.1, on
+    a port the OS picks. As with any spawn, a script that trains this way guards its entry point
+    with `if __name__ == "__main__":`."""
+
+    def run_ranks(self, task: RankTask, progress: Progress | None) -> RankResult:
+        import queue
+
+        import torch
+        import torch.distributed as dist
+        import torch.multiprocessing as mp
+
+        store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
+                              timeout=_timedelta(task.timeout_seconds))
+        context = mp.get_context(START_METHOD)
+        context.set_forkserver_preload(FORKSERVER_PRELOAD)
+        events = context.Queue()
+        with tempfile.TemporaryDirectory(prefix="huracan-ddp-") as folder:
+            result_path = str(Path(folder) / "rank0.pt")
+            context = mp.start_processes(
+                _local_rank, args=(task, store.port, result_path, events), nprocs=task.world_size,
+                join=False, start_method=START_METHOD,
+            )
+
+            def forward_events() -> None:
+                while True:
+                    try:
+                        fraction, message, values = events.get_nowait()
+                    except queue.Empty:
+                        return
+                    if progress is not None:
+                        progress(fraction, message, values)
+
+            try:
+                while not context.join(timeout=0.2):
+                    forward_events()
+            except mp.ProcessExitedException as error:  # join has stopped the other ranks
+                raise DistributedTrainingError(
+                    f"rank {error.error_index} of {task.world_size} died: {_exit_reason(error)}; "
+                    "no model was fitted"
+                ) from None
+            except mp.ProcessRaisedException as error:
+                raise DistributedTrainingError(
+                    f"rank {error.error_index} of {task.world_size} failed: {_last_line(str(error))}"
+                ) from None
+            forward_events()
+            payload = torch.load(result_path, map_location="cpu", weights_only=True)
+        return RankResult(**payload)
+
+
+def _exit_reason(error) -> str:
+    if error.signal_name:
+        return f"killed by {error.signal_name}"
+    return f"exit code {error.exit_code}"
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def _timedelta(seconds: float):
+    from datetime import timedelta
+
+    return timedelta(seconds=seconds)
+
+
+# ---- the estimator's entry -------------------------------------------------------------------
+
+
+def train_across(
+    network, train, validation, *, architecture: str, params: dict, task: str, n_outputs: int,
+    settings: DistributedSettings, use_amp: bool = False, progress: Progress | None = None,
+):
+    """Fit `network` (CPU) with `settings.processes` ranks; its weights become rank 0's, and the
+    loop's TrainingOutcome is returned. DistributedTrainingError if a rank dies or fails."""
+    from engine.models.neural.loop import TrainingOutcome
+
+    check_backend_here(settings.processes, settings.backend)
+    rank_task = RankTask(
+        architecture=architecture, params=dict(params), n_features=int(train.padded.shape[1]),
+        n_outputs=n_outputs, task=task, backend=settings.backend, world_size=settings.processes,
+        initial_state={name: value.detach().cpu() for name, value in network.state_dict().items()},
+        train=train, validation=validation, use_amp=use_amp, timeout_seconds=settings.timeout_seconds,
+        test_exit=os.environ.get(TEST_EXIT_ENV, ""),
+    )
+    result = current_launcher().run_ranks(rank_task, progress)
+    network.load_state_dict(result.state_dict)
+    return TrainingOutcome(history=list(result.history), best_epoch=result.best_epoch,
+                           best_val_loss=result.best_val_loss, stopped_early=result.stopped_early)
