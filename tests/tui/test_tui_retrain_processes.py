@@ -1,5 +1,7 @@
 """The retrain dialog's `processes` field: offered for the neural kinds only, and a retrain queued
-with 2 processes trains the LSTM across two (torch DDP, gloo) and stores a version that says so."""
+with 2 processes reaches the train job as `training.distributed` (what the worker hands the fit:
+tests/cli/test_cli_train_distributed.py and tests/scheduler/test_sched_ddp_dask.py train across
+two ranks from it and check the stored version)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,6 @@ from scheduler.config import HuracanConfig
 from tests.tui.helpers import make_app, wait_until
 from tests.tui.test_tui_retrain import GOOG, choose, models_ready
 
-FINISHED = ("succeeded", "failed")
 TINY_LSTM = {"lookback": 4, "hidden_size": 4, "max_epochs": 1, "batch_size": 256, "device": "cpu"}
 
 
@@ -37,13 +38,9 @@ async def test_processes_is_offered_for_neural_kinds_and_reaches_the_training(se
         dialog.query_one("#retrain-queue", Button).focus()
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="the dialog closed")
-        await wait_until(pilot, lambda: app.snapshot.jobs and app.snapshot.jobs[0].state in FINISHED,
-                         timeout=400, what="the distributed retrain job to finish")
-        assert app.snapshot.jobs[0].state == "succeeded", (tmp_path / "worker.log").read_text()[-2000:]
+        await wait_until(pilot, lambda: bool(app.brain.list_jobs()), what="the retrain job queued")
     with open_brain(seeded_brain_url) as brain:
         (job,) = brain.list_jobs()
+        assert (job.kind, job.slot_key, job.device) == ("train", GOOG, "cpu")
+        assert job.params["training"]["models"] == ["lstm"]
         assert job.params["training"]["distributed"] == {"processes": 2, "backend": "gloo"}
-        latest = brain.latest_version(GOOG)
-        assert latest.model_kind == "lstm"
-        params = latest.manifest["spec"]["model"]["params"]
-        assert (params["processes"], params["backend"]) == (2, "gloo")
