@@ -8,6 +8,7 @@ Every action is in the registry (huracan_tui.console.actions) and every one pass
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -642,7 +643,9 @@ class HuracanApp(App):
         self.post_message(RequestFinished(request, on_done))
 
     def _start_worker(self, job_id: int) -> None:
-        start_worker(self.brain_url, job_id, log_path=self.worker_log)
+        # The job stops with this console, however it ends (a kill -9 included): interrupted, to
+        # be retried, never training on with nobody watching.
+        start_worker(self.brain_url, job_id, log_path=self.worker_log, exit_with=os.getpid())
 
     @on(RequestFinished)
     def _request_finished(self, message: RequestFinished) -> None:

@@ -14,9 +14,12 @@ import os
 import signal
 import socket
 import sys
+import threading
+import time
 import traceback
 
 from brain import Brain, BrainError, open_brain
+from brain.lease import pid_alive
 from scheduler.daemon import pause_points
 from scheduler.daemon.gpu import GpuSampler, describe_gpus
 from scheduler.daemon.runners import RUNNERS
@@ -52,6 +55,21 @@ def install_stop_handlers() -> None:
     """SIGTERM and SIGINT interrupt the running job (see `stopped_by`)."""
     signal.signal(signal.SIGTERM, _raise_interrupted)
     signal.signal(signal.SIGINT, _raise_interrupted)
+
+
+def exit_with(pid: int, every: float = 1.0) -> threading.Thread:
+    """Stop this worker as SIGTERM does (its job ends interrupted) once process `pid` has ended:
+    the console that started it, which may have been killed without a chance to stop it."""
+
+    def watch() -> None:
+        while pid_alive(pid):
+            time.sleep(every)  # a poll of the process table: there is no event to wait on
+        log.info("process %d, which started this worker, is gone: stopping", pid)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True)
+    watcher.start()
+    return watcher
 
 
 def stopped_by(_error: BaseException) -> str | None:
@@ -118,6 +136,8 @@ def run_job(brain: Brain, job_id: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scheduler.daemon.worker", description=__doc__)
     parser.add_argument("--job", required=True, type=int, help="job id")
+    parser.add_argument("--exit-with", type=int, metavar="PID",
+                        help="stop (the job interrupted) when this process ends")
     args = parser.parse_args(argv)
     brain_url = os.environ.get(BRAIN_URL_ENV)
     if not brain_url:  # the URL comes in the environment: a command line is readable by all users
@@ -125,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     install_stop_handlers()
+    if args.exit_with is not None:
+        exit_with(args.exit_with)
     try:
         with open_brain(brain_url) as brain:
             try:

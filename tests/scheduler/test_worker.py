@@ -93,6 +93,30 @@ def test_a_sigterm_between_claim_and_runner_still_ends_the_job_interrupted(seede
         assert stopped.state == "interrupted" and "SIGTERM" in stopped.message
 
 
+def test_a_worker_stops_with_the_process_it_was_told_to_exit_with(seeded_brain_url, tmp_path):
+    """A console's workers: when the console ends however it ends (here a kill -9, as a Pilot
+    test's pytest killed by a timeout did), its running job ends interrupted and the worker exits,
+    instead of training on with nobody watching."""
+    console = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    with open_brain(seeded_brain_url) as brain:
+        job = brain.create_job("train", slot_key="EURUSD:1h:fwd_ret_1",
+                               params=train_job_params("EURUSD", "1h", TrainingConfig()))
+        command, env = worker_launch(seeded_brain_url, job.id, exit_with=console.pid)
+        paused = tmp_path / "paused"
+        env = {**env, PAUSE_AT_ENV: "claimed", PAUSED_FILE_ENV: str(paused)}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            wait_until(paused.exists, timeout=60, what="the worker paused after its claim")
+            assert process.poll() is None and brain.get_job(job.id).state == "running"
+            console.kill()
+            console.wait()
+            assert process.wait(timeout=60) == 143, process.stderr.read()
+        finally:
+            process.kill()
+        stopped = brain.get_job(job.id)
+        assert stopped.state == "interrupted" and "SIGTERM" in stopped.message
+
+
 def test_a_worker_gets_the_brain_url_from_its_environment_not_its_command_line(seeded_brain_url):
     """`ps` shows every user each process's command line; a URL may hold a password."""
     slow = TrainingConfig.model_validate(
