@@ -98,13 +98,20 @@ class LiveMixin(BrainPart):
             return 0
         now = datetime.now(UTC)
         prepared = [_checked_row(row, now) for row in rows]
+        # Counted over the rows' own (slot, version, bar) span, on the unique index: a count of
+        # the whole table grew with every forecast ever stored, and the live tick paid it twice.
+        span = select(func.count()).select_from(predictions).where(
+            predictions.c.slot_key.in_({row["slot_key"] for row in prepared}),
+            predictions.c.version_id.in_({row["version_id"] for row in prepared}),
+            predictions.c.ts.between(min(row["ts"] for row in prepared), max(row["ts"] for row in prepared)),
+        )
         with self._write() as conn:
-            before = conn.execute(select(func.count()).select_from(predictions)).scalar_one()
+            before = conn.execute(span).scalar_one()
             statement = insert_on_conflict(conn, predictions).on_conflict_do_nothing(
                 index_elements=["slot_key", "version_id", "ts"]
             )
             conn.execute(statement, prepared)
-            return conn.execute(select(func.count()).select_from(predictions)).scalar_one() - before
+            return conn.execute(span).scalar_one() - before
 
     def last_prediction_ts(self, slot_key: str, version_id: int) -> datetime | None:
         """The newest bar `version_id` has forecast in `slot_key` (None before its first)."""

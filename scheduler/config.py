@@ -94,6 +94,11 @@ class TrainingConfig(_Strict):
     ensemble: Literal["average", "performance_weighted", "optimised", "stacking"] | None = None
     # One fit across several processes for the neural kinds (the others ignore it).
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)
+    # How the versions' out-of-sample metrics by regime (scope oos_regime) are labelled: the
+    # top-level `regimes:` section, copied in wherever a training is built from the config
+    # (scheduler.services.training.slot_training, the demo job, `huracan train`), so it travels
+    # with a job to its worker. None: the defaults (what a job queued before this field gets).
+    regimes: RegimeConfig | None = None
 
     @field_validator("models")
     @classmethod
@@ -460,6 +465,14 @@ class HuracanConfig(_Strict):
 
     @model_validator(mode="after")
     def _slot_overrides_are_training_keys(self):
+        # One labelling config for the whole house: the top-level `regimes:` (the map, the
+        # console, the live loop read it), carried into the training by the code that queues it.
+        if self.training.regimes is not None:
+            raise ValueError("training.regimes: set the labelling config in the top-level `regimes:` section")
+        for key, overrides in self.slots.items():
+            if "regimes" in overrides:
+                raise ValueError(f"slots.{key}.regimes: set the labelling config in the top-level "
+                                 "`regimes:` section")
         for key in self.slots:
             try:
                 self.training_for(key)

@@ -293,16 +293,9 @@ def train_ensemble_version(
     """An ensemble version of `members` on `frame` (the slot's bars): an
     engine.training.TrainingResult whose manifest and artifact the brain stores like any version's.
     EnsembleError (one line) when the members cannot be combined or replayed."""
-    from dataclasses import replace
-
-    import numpy
-
-    from engine.data import data_fingerprint
-    from engine.manifest import FoldRecord, Manifest
+    from engine.manifest import Manifest
     from engine.metrics import periods_per_year
-    from engine.models.base import Determinism
-    from engine.pipeline import input_columns
-    from engine.training import OutOfSample, TrainingResult, checked_single_symbol
+    from engine.training import checked_single_symbol
 
     spec = ensemble_spec(members, method)
     newest = max(members, key=lambda member: member.number)
@@ -318,21 +311,48 @@ def train_ensemble_version(
     empty = [fold.index for fold, ours in zip(layout.folds, folds, strict=True) if not ours.timestamps]
     if empty:
         raise EnsembleError(f"fold {empty[0]}: no bar that every member predicted")
-    scoring = {"task": task, "target_kind": spec.target.kind, "cost_bps": cost_bps,
-               "bars_per_year": bars_per_year}
-    records = tuple(
-        replace(record, metrics=fold_metrics(ours, **scoring)) for record, ours in zip(
-            (FoldRecord.from_json(f.to_json()) for f in layout.folds), folds, strict=True)
-    )
-    ends = [Manifest.from_json(member.manifest).data_end for member in members]
     params = {
         **final.to_json(),
         "members": [member.to_json() for member in members],
         # What fold k was predicted with: fitted on the folds before it only.
         "fold_weights": [fold.combination.to_json() for fold in folds],
     }
+    return combined_result(KIND, params=params, spec=spec, layout=layout, members=members, folds=folds,
+                           frame=frame, artifact_format=ARTIFACT_FORMAT,
+                           artifact=artifact_bytes(final, members))
+
+
+def combined_result(
+    kind: str, *, params: dict, spec, layout, members: Sequence[MemberVersion], folds: Sequence[Any], frame,
+    artifact_format: str, artifact: bytes,
+):
+    """The engine.training.TrainingResult of a version that combines stored members' forecasts
+    (an ensemble; engine.regimes.router's router): `folds` (EnsembleFold or RouterFold, one per
+    fold of `layout`, the newest member's Manifest) its own walk-forward, each fold scored as
+    training scores one (fold_metrics); the manifest of `kind` with `params` and the combined
+    `spec`; the out-of-sample rows its metrics were computed from (fold k by the combination
+    learned on the folds before it); `frame` the slot's bars it was trained on."""
+    from dataclasses import replace
+
+    import numpy
+
+    from engine.data import data_fingerprint
+    from engine.manifest import FoldRecord, Manifest
+    from engine.metrics import periods_per_year
+    from engine.models.base import Determinism
+    from engine.pipeline import input_columns
+    from engine.training import OutOfSample, TrainingResult
+
+    task, cost_bps = layout.task, float(layout.cost_bps)
+    scoring = {"task": task, "target_kind": spec.target.kind, "cost_bps": cost_bps,
+               "bars_per_year": periods_per_year(layout.timeframe)}
+    records = tuple(
+        replace(record, metrics=fold_metrics([ours], **scoring)) for record, ours in zip(
+            (FoldRecord.from_json(f.to_json()) for f in layout.folds), folds, strict=True)
+    )
+    ends = [Manifest.from_json(member.manifest).data_end for member in members]
     manifest = Manifest(
-        model_kind=KIND,
+        model_kind=kind,
         params=params,
         features=tuple(input_columns(spec)),
         target=spec.target.column,
@@ -347,7 +367,7 @@ def train_ensemble_version(
         data_fingerprint=data_fingerprint(frame),
         n_rows=layout.n_rows,
         library_versions={"numpy": numpy.__version__},
-        artifact_format=ARTIFACT_FORMAT,
+        artifact_format=artifact_format,
         task=task,
         cadence="full",
         threshold_bps=layout.threshold_bps,
@@ -355,8 +375,6 @@ def train_ensemble_version(
         spec=spec.to_json(),
         spec_sha256=spec.digest(),
     )
-    # The blended predictions of the ensemble's own walk-forward (fold k by the combination fitted
-    # on the folds before it), the rows its out-of-sample metrics were computed from.
     out_of_sample = OutOfSample(
         timestamps=tuple(ts for fold in folds for ts in fold.timestamps),
         prediction=numpy.concatenate([fold.prediction for fold in folds]),
@@ -364,8 +382,7 @@ def train_ensemble_version(
         fold=numpy.concatenate([numpy.full(len(ours.timestamps), record.index)
                                 for record, ours in zip(records, folds, strict=True)]),
     )
-    return TrainingResult(manifest=manifest, artifact=artifact_bytes(final, members),
-                          out_of_sample=out_of_sample)
+    return TrainingResult(manifest=manifest, artifact=artifact, out_of_sample=out_of_sample)
 
 
 def replay_ensemble(frame, manifest, folds, alt: Mapping | None = None) -> list:

@@ -36,6 +36,8 @@ _LIGHTGBM_NAMES = {
     "n_jobs": "num_threads",
 }
 _HEADER_KEY = "huracan="
+# Rows up to which a prediction runs on one thread (see _raw_scores).
+SMALL_BATCH = 256
 _GBM_FEATURES = "numeric, any scale (no scaling needed); NaN allowed (learned default direction)"
 _GBM_REGIMES = ("non-linear interactions", "volatility regimes", "threshold effects", "large feature sets")
 _GBM_INPUT = "tabular features, 1k to 10M rows, up to thousands of features"
@@ -114,7 +116,11 @@ class _LightGBMBase(TabularModel):
         return shares(self._fitted().feature_importance(importance_type="gain"))
 
     def _raw_scores(self, X) -> np.ndarray:
-        return np.asarray(self._fitted().predict(self._input(X)), dtype=float)
+        rows = self._input(X)
+        # A few rows (the live loop's new bars) on one thread: waking LightGBM's OpenMP team
+        # for them cost a live tick milliseconds, more than the trees (the same scores).
+        threads = {"num_threads": 1} if len(rows) <= SMALL_BATCH else {}
+        return np.asarray(self._fitted().predict(rows, **threads), dtype=float)
 
     # ---- persistence ----------------------------------------------------------------------
 

@@ -56,10 +56,32 @@ __all__ = [
 
 def realised_vol(close: np.ndarray, window: int) -> np.ndarray:
     """Sample std (ddof=1) of the last `window` one-bar log returns; NaN for the first `window`
-    bars (the same numbers as the `volatility` recipe entry's vol_cc_{window})."""
-    returns = np.full(close.size, np.nan)
-    returns[1:] = np.diff(np.log(np.asarray(close, dtype=np.float64)))
-    return pl.Series(returns, nan_to_null=True).rolling_std(window, ddof=1).to_numpy().astype(np.float64)
+    bars (the `volatility` recipe entry's vol_cc_{window}, to rounding).
+
+    Each bar's value is computed from its own window alone: two passes (the mean, then the
+    squared deviations), each adding the window's returns in order. So a bar labelled later from
+    a short tail (engine.regimes.incremental) gets the very bits it gets here, where a running
+    sum (polars' rolling_std) would differ in the last place with the history before it, and a
+    last-place difference can move a bar's rank among its history's volatilities."""
+    close = np.asarray(close, dtype=np.float64)
+    out = np.full(close.size, np.nan)
+    if close.size > window:
+        out[window:] = window_std(np.diff(np.log(close)), window)
+    return out
+
+
+def window_std(returns: np.ndarray, window: int) -> np.ndarray:
+    """The sample std of each run of `window` consecutive returns (returns[j : j + window] for
+    each j), each from its own values only."""
+    rows = returns.size - window + 1
+    total = returns[:rows].copy()
+    for j in range(1, window):
+        total += returns[j : j + rows]
+    mean = total / window
+    squares = (returns[:rows] - mean) ** 2
+    for j in range(1, window):
+        squares += (returns[j : j + rows] - mean) ** 2
+    return np.sqrt(squares / (window - 1))
 
 
 def expanding_le_counts(values: np.ndarray) -> np.ndarray:
@@ -132,18 +154,19 @@ def vol_codes(vol: np.ndarray, quantiles: tuple[float, float], min_history: int)
 # --- trend -----------------------------------------------------------------------------------
 
 
-def _wilder_sums(terms: np.ndarray, period: int) -> np.ndarray:
-    """TA-Lib's running Wilder sum of a per-bar term defined from row 1: the sum of rows
-    1..period-1 at row period-1, then s_t = s_{t-1} - s_{t-1} / period + x_t.
+def _wilder_means(terms: np.ndarray, period: int) -> np.ndarray:
+    """TA-Lib's running Wilder sum of a per-bar term defined from row 1, divided by `period`:
+    TA-Lib's sum is the sum of rows 1..period-1 at row period-1, then s_t = s_{t-1} - s_{t-1} /
+    period + x_t.
 
     s / period is an exponential mean with alpha = 1 / period (polars' ewm_mean, a C loop)
-    seeded with s_{period-1} / period; the scaling changes the last bit at most.
-    """
+    seeded with s_{period-1} / period; the sum is period times it (the scaling changes the last
+    bit at most). The mean is what a labeller carries from bar to bar (incremental.py)."""
     out = np.full(terms.size, np.nan)
     if terms.size < period:
         return out
     seed = np.add.accumulate(terms[1:period])[-1]
-    out[period - 1 :] = period * _exponential_mean(seed / period, terms[period:], period)
+    out[period - 1 :] = _exponential_mean(seed / period, terms[period:], period)
     return out
 
 
@@ -162,14 +185,16 @@ def directional_movement(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(ADX, +DI, -DI), equal to talib.ADX / PLUS_DI / MINUS_DI (NaN where TA-Lib's are): the
     DIs from row `period`, ADX from row 2 * period - 1."""
-    high, low, close = (np.asarray(a, dtype=np.float64) for a in (high, low, close))
+    adx, plus_di, minus_di, _means = directional_state(high, low, close, period)
+    return adx, plus_di, minus_di
+
+
+def directional_terms(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """+DM, -DM and the true range of each bar from row 1 (row 0: zeros)."""
     n = close.size
-    adx, plus_di, minus_di = (np.full(n, np.nan) for _ in range(3))
-    if n <= period:
-        return adx, plus_di, minus_di
-    up = np.zeros(n)
-    down = np.zeros(n)
-    true_range = np.zeros(n)
+    up, down, true_range = np.zeros(n), np.zeros(n), np.zeros(n)
     up[1:] = high[1:] - high[:-1]
     down[1:] = low[:-1] - low[1:]
     plus_dm = np.where((up > 0) & (up > down), up, 0.0)
@@ -178,24 +203,56 @@ def directional_movement(
     true_range[1:] = np.maximum.reduce(
         [high[1:] - low[1:], np.abs(high[1:] - previous), np.abs(low[1:] - previous)]
     )
-    plus_sum, minus_sum, range_sum = (_wilder_sums(x, period) for x in (plus_dm, minus_dm, true_range))
-    span = slice(period, n)
+    return plus_dm, minus_dm, true_range
+
+
+def directional_index(
+    plus_mean: np.ndarray, minus_mean: np.ndarray, range_mean: np.ndarray, period: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(+DI, -DI, DX) from the Wilder means of +DM, -DM and the true range; DX is NaN where
+    TA-Lib leaves a bar's DX out."""
+    plus_sum, minus_sum, range_sum = period * plus_mean, period * minus_mean, period * range_mean
     # TA-Lib (0.8) divides by a Wilder sum unless it is exactly 0: one decaying towards 0 over a
     # long flat stretch still gives its ratio (tested against TA-Lib through 500 flat bars).
-    flat = range_sum[span] == 0
+    flat = range_sum == 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        plus_di[span] = np.where(flat, 0.0, 100.0 * plus_sum[span] / range_sum[span])
-        minus_di[span] = np.where(flat, 0.0, 100.0 * minus_sum[span] / range_sum[span])
-        total = plus_di[span] + minus_di[span]
-        dx = 100.0 * np.abs(minus_di[span] - plus_di[span]) / total
+        plus_di = np.where(flat, 0.0, 100.0 * plus_sum / range_sum)
+        minus_di = np.where(flat, 0.0, 100.0 * minus_sum / range_sum)
+        total = plus_di + minus_di
+        dx = 100.0 * np.abs(minus_di - plus_di) / total
     # TA-Lib leaves a bar's DX out (ADX unchanged) where either sum is zero.
     dx[flat | (total == 0)] = np.nan
-    if n < 2 * period:
-        return adx, plus_di, minus_di
-    seed = np.nansum(dx[:period]) / period
-    # TA-Lib leaves a skipped DX out of the average: ADX stays where it was.
-    adx[2 * period - 1 :] = _exponential_mean(seed, dx[period:], period)
-    return adx, plus_di, minus_di
+    return plus_di, minus_di, dx
+
+
+def directional_state(
+    high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """directional_movement's (ADX, +DI, -DI), and the Wilder means of +DM, -DM and the true
+    range they came from (what a labeller carries on from the last bar)."""
+    high, low, close = (np.asarray(a, dtype=np.float64) for a in (high, low, close))
+    n = close.size
+    adx, plus_di, minus_di = (np.full(n, np.nan) for _ in range(3))
+    means = tuple(_wilder_means(x, period) for x in directional_terms(high, low, close))
+    if n <= period:
+        return adx, plus_di, minus_di, means
+    span = slice(period, n)
+    plus_di[span], minus_di[span], dx = directional_index(*(mean[span] for mean in means), period=period)
+    if n >= 2 * period:
+        seed = np.nansum(dx[:period]) / period
+        # TA-Lib leaves a skipped DX out of the average: ADX stays where it was.
+        adx[2 * period - 1 :] = _exponential_mean(seed, dx[period:], period)
+    return adx, plus_di, minus_di, means
+
+
+def trend_of(adx: np.ndarray, plus_di: np.ndarray, minus_di: np.ndarray, threshold: float) -> np.ndarray:
+    """1 / -1 / 0 (trending up / down / ranging) per bar; NaN where ADX is."""
+    trending = adx >= threshold
+    codes = np.where(
+        trending & (plus_di > minus_di), 1.0, np.where(trending & (minus_di > plus_di), -1.0, 0.0)
+    )
+    codes[np.isnan(adx)] = np.nan
+    return codes
 
 
 def trend_codes(
@@ -203,12 +260,7 @@ def trend_codes(
 ) -> np.ndarray:
     """1 / -1 / 0 (trending up / down / ranging) per bar; NaN before ADX's first value and
     before row `min_history`."""
-    adx, plus_di, minus_di = directional_movement(high, low, close, period)
-    trending = adx >= threshold
-    codes = np.where(
-        trending & (plus_di > minus_di), 1.0, np.where(trending & (minus_di > plus_di), -1.0, 0.0)
-    )
-    codes[np.isnan(adx)] = np.nan
+    codes = trend_of(*directional_movement(high, low, close, period), threshold)
     codes[: min(min_history, codes.size)] = np.nan
     return codes
 
@@ -216,7 +268,7 @@ def trend_codes(
 # --- the labels ------------------------------------------------------------------------------
 
 
-def _decode(codes: np.ndarray, names: dict[str, int]) -> pl.Series:
+def decode(codes: np.ndarray, names: dict[str, int]) -> pl.Series:
     lookup = {float(code): name for name, code in names.items()}
     return pl.Series(codes, nan_to_null=True).replace_strict(lookup, default=None, return_dtype=pl.Utf8)
 
@@ -239,7 +291,7 @@ def label_regimes(bars: pl.DataFrame, config: RegimeConfig) -> pl.DataFrame:
     high, low, close = (bars[name].cast(pl.Float64).to_numpy() for name in ("high", "low", "close"))
     vol = vol_codes(realised_vol(close, config.vol_window), config.vol_quantiles, config.min_history)
     trend = trend_codes(high, low, close, config.adx_period, config.adx_threshold, config.min_history)
-    columns = [bars["ts"], _decode(vol, VOL_CODES).alias("vol"), _decode(trend, TREND_CODES).alias("trend")]
+    columns = [bars["ts"], decode(vol, VOL_CODES).alias("vol"), decode(trend, TREND_CODES).alias("trend")]
     if config.hmm_states is not None:
         from engine.regimes.hmm import hmm_labels
 

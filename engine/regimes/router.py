@@ -32,7 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -378,15 +378,10 @@ def train_router_version(
     TrainingResult the brain stores like any version's. `labels`: the bars' causal labels (a
     frame: ts and the axis' column, e.g. the brain's stored ones); None computes them from
     `frame` under `regimes`. RouterError (one line) when the members cannot be routed."""
-    from dataclasses import replace
-
-    from engine.data import data_fingerprint
-    from engine.ensembles.version import fold_metrics
-    from engine.manifest import FoldRecord, Manifest
+    from engine.ensembles.version import combined_result
+    from engine.manifest import Manifest
     from engine.metrics import periods_per_year
-    from engine.models.base import Determinism
-    from engine.pipeline import input_columns
-    from engine.training import OutOfSample, TrainingResult, checked_single_symbol
+    from engine.training import checked_single_symbol
 
     regimes = dict(regimes or {})
     spec = router_spec(members, axis=axis, method=method, min_rows=min_rows, regimes=regimes)
@@ -412,16 +407,6 @@ def train_router_version(
     empty = [fold.index for fold, ours in zip(layout.folds, folds, strict=True) if not ours.timestamps]
     if empty:
         raise RouterError(f"fold {empty[0]}: no bar that every member predicted")
-    scoring = {
-        "task": task,
-        "target_kind": spec.target.kind,
-        "cost_bps": cost_bps,
-        "bars_per_year": bars_per_year,
-    }
-    records = tuple(
-        replace(record, metrics=fold_metrics(cast(Any, [ours]), **scoring))
-        for record, ours in zip((FoldRecord.from_json(f.to_json()) for f in layout.folds), folds, strict=True)
-    )
     params = {
         **final.to_json(),
         "axis": axis,
@@ -429,41 +414,10 @@ def train_router_version(
         # What fold k was routed with: learned on the folds before it only.
         "fold_routings": [fold.routing.to_json() for fold in folds],
     }
-    manifest = Manifest(
-        model_kind=KIND,
-        params=params,
-        features=tuple(input_columns(spec)),
-        target=spec.target.column,
-        horizon=spec.target.horizon,
-        timeframe=layout.timeframe,
-        cost_bps=cost_bps,
-        seed=spec.model.seed,
-        folds=records,
-        metrics=fold_metrics(cast(Any, folds), **scoring),  # a RouterFold scores as an EnsembleFold
-        data_start=layout.data_start,
-        data_end=max(Manifest.from_json(member.manifest).data_end for member in members),
-        data_fingerprint=data_fingerprint(frame),
-        n_rows=layout.n_rows,
-        library_versions={"numpy": np.__version__},
-        artifact_format=ARTIFACT_FORMAT,
-        task=task,
-        cadence="full",
-        threshold_bps=layout.threshold_bps,
-        determinism=Determinism.BITWISE,
-        spec=spec.to_json(),
-        spec_sha256=spec.digest(),
-    )
-    out_of_sample = OutOfSample(
-        timestamps=tuple(ts for fold in folds for ts in fold.timestamps),
-        prediction=np.concatenate([fold.prediction for fold in folds]),
-        next_ret=np.concatenate([fold.next_ret for fold in folds]),
-        fold=np.concatenate(
-            [np.full(len(ours.timestamps), record.index) for record, ours in zip(records, folds, strict=True)]
-        ),
-    )
-    return TrainingResult(
-        manifest=manifest, artifact=artifact_bytes(final, axis, members), out_of_sample=out_of_sample
-    )
+    # A RouterFold is scored, and its rows stored, as an EnsembleFold is.
+    return combined_result(KIND, params=params, spec=spec, layout=layout, members=members, folds=folds,
+                           frame=frame, artifact_format=ARTIFACT_FORMAT,
+                           artifact=artifact_bytes(final, axis, members))
 
 
 def replay_router(frame, manifest, folds, alt: Mapping | None = None) -> list:

@@ -77,6 +77,8 @@ class Leader:
         self.launched: set[int] = set()
         self._lock = threading.Lock()  # dispatch, reaping and shutdown must not interleave
         self.holder = f"leader {socket.gethostname()}:{os.getpid()}"
+        # A regime labeller per series, carried from tick to tick (scheduler.services.regimes).
+        self.labellers: dict = {}
 
     def schedule_entries(self) -> list[ScheduleEntry]:
         schedule = self.config.schedule
@@ -123,7 +125,8 @@ class Leader:
             # The new bars' regime labels, stored while the bars are fresh (only they are computed).
             from scheduler.services.regimes import refresh_regimes
 
-            refresh_regimes(self.brain, [feed.series for feed in self.feeds], config=self.config.regimes)
+            refresh_regimes(self.brain, [feed.series for feed in self.feeds], config=self.config.regimes,
+                            labellers=self.labellers)
         return report
 
     def send_alerts(self):

@@ -8,6 +8,7 @@ from brain import Brain
 from brain.records import JobRecord
 from engine.data import load_ohlcv
 from engine.datasets import BUNDLED, bundled_path
+from engine.regimes import RegimeConfig
 from scheduler.config import TrainingConfig
 from scheduler.services.training import BrainCheckpoints, train_run_key, train_slot
 
@@ -138,7 +139,9 @@ def run_ensemble_job(brain: Brain, job: JobRecord, progress: Progress) -> dict:
     members = [int(n) for n in params["members"]]
     progress(0.0, f"{params['method']} ensemble of {', '.join(f'v{n}' for n in members)}: "
                   "replaying the members' folds")
-    version = train_ensemble(brain, str(job.slot_key), members, params["method"])
+    regimes = params.get("regimes")  # absent from a job queued before it travelled with the job
+    regime_config = None if regimes is None else RegimeConfig.model_validate(regimes)
+    version = train_ensemble(brain, str(job.slot_key), members, params["method"], regime_config=regime_config)
     return {"versions": [{"slot": version.slot_key, "number": version.number,
                           "model_kind": version.model_kind}]}
 

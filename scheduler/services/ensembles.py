@@ -10,6 +10,7 @@ from __future__ import annotations
 from brain import Brain
 from brain.records import VersionRecord
 from engine.ensembles.version import KIND, EnsembleError, MemberVersion, ensemble_spec, train_ensemble_version
+from engine.regimes import RegimeConfig
 from engine.spec import ENSEMBLE_METHODS, ROUTER_KIND
 
 
@@ -84,14 +85,16 @@ def check_method(method: str) -> str:
 
 
 def train_ensemble(
-    brain: Brain, slot_key: str, members: list[int], method: str, *, actor: str = "system"
+    brain: Brain, slot_key: str, members: list[int], method: str, *, actor: str = "system",
+    regime_config: RegimeConfig | None = None,
 ) -> VersionRecord:
     """Train and store an ensemble version of `slot_key` combining its versions `members` by
-    `method`. EnsembleError (one line) for bad input, before anything is written."""
+    `method`, its out-of-sample metrics by regime labelled by `regime_config` (None: the
+    defaults). EnsembleError (one line) for bad input, before anything is written."""
     from scheduler.services.training import store_result
 
     if check_method(method) == ROUTER_METHOD:
-        return _train_router(brain, slot_key, members, actor=actor)
+        return _train_router(brain, slot_key, members, actor=actor, regime_config=regime_config)
     found = member_versions(brain, slot_key, members)
     spec = ensemble_spec(found, method)  # members that cannot be combined fail before any fit
     slot = brain.get_slot(slot_key)
@@ -101,16 +104,17 @@ def train_ensemble(
         raise EnsembleError(f"the brain holds no {slot.timeframe} bars for {slot.symbol}")
     alt = {item.kind: brain.load_alt_data(item.kind, slot.symbol) for item in spec.alt}
     result = train_ensemble_version(frame, found, method, alt=alt)
-    return store_result(brain, slot, result, actor=actor)
+    return store_result(brain, slot, result, actor=actor, regime_config=regime_config)
 
 
-def _train_router(brain: Brain, slot_key: str, members: list[int], *, actor: str) -> VersionRecord:
-    """A regime router of `members` on the labelling config's defaults (its own axis), its one-line
-    refusals worded as an ensemble's are."""
+def _train_router(brain: Brain, slot_key: str, members: list[int], *, actor: str,
+                  regime_config: RegimeConfig | None) -> VersionRecord:
+    """A regime router of `members` on the labelling config `regime_config` (None: the defaults)
+    and its own axis, its one-line refusals worded as an ensemble's are."""
     from engine.regimes.router import RouterError
     from scheduler.services.router import train_router
 
     try:
-        return train_router(brain, slot_key, members, actor=actor)
+        return train_router(brain, slot_key, members, actor=actor, regimes=regime_config)
     except RouterError as error:
         raise EnsembleError(str(error)) from None

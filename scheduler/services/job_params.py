@@ -89,9 +89,14 @@ def compare_job_params(champion: int, challengers: list[int], *, alpha: float = 
             "correction": correction, "n_boot": n_boot, "seed": seed}
 
 
-def ensemble_job_params(members: list[int], method: str) -> dict:
-    """An ensemble of member versions of the job's slot (scheduler.services.ensembles)."""
-    return {"members": list(members), "method": method}
+def ensemble_job_params(members: list[int], method: str, regimes: dict | None = None) -> dict:
+    """An ensemble of member versions of the job's slot (scheduler.services.ensembles);
+    `regimes`: the labelling config (a RegimeConfig's JSON) its metrics by regime, and a
+    router's routing, are labelled by."""
+    params: dict = {"members": list(members), "method": method}
+    if regimes is not None:
+        params["regimes"] = regimes
+    return params
 
 
 def what_it_runs(kind: str, params: dict | None) -> str:

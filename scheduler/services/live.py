@@ -90,8 +90,10 @@ class LiveState:
     feeds: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     # (symbol, timeframe) -> the newest bars held for tail windows, and how many it may hold
     windows: dict[tuple[str, str], tuple[pl.DataFrame, int]] = field(default_factory=dict)
-    # (symbol, timeframe, label key) -> a series' bars and regime labels, for regime routers
+    # (symbol, timeframe, label key) -> a series' regime labeller and newest labels, for routers
     labels: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    # slot key -> the regime change the regime policy last judged (scheduler.services.policies)
+    regime_changes: dict[str, tuple] = field(default_factory=dict)
 
     def tail_bars(self, brain: Brain, series: tuple[str, str], window: int) -> pl.DataFrame:
         """The series' newest `window` bars, as brain.load_bars(last=window) gives them, reading
@@ -259,9 +261,13 @@ def _tick_slot(
     candidates = champion_serving.candidates(features.of)
     wanted = _bars_to_forecast(brain, slot, champion, candidates, config.live.max_backfill)
     rows = _forecast(brain, slot, champion, features, wanted, learner, state, config.live, now)
-    if shadow is not None and shadow.status != "pruned":
-        rows += _forecast(brain, slot, shadow, features, wanted, learner, state, config.live, now)
+    # The champion's forecast is stored first: it is the one acted on, and serving the shadow
+    # (another whole forecast) would only delay it. A kill in between loses the shadow's
+    # forecast of these bars, never the champion's.
     report.predictions += brain.record_predictions(rows)
+    if shadow is not None and shadow.status != "pruned":
+        rows = _forecast(brain, slot, shadow, features, wanted, learner, state, config.live, now)
+        report.predictions += brain.record_predictions(rows)
     # Forecast first, then mature: a forecast never sees an outcome learned in its own tick.
     matured = brain.mature_predictions(slot.key, slot.horizon, now=now)
     report.matured += matured
@@ -270,9 +276,9 @@ def _tick_slot(
     if not matured:
         return
     window = config.policies.retrain.window
-    live = record_live_metrics(brain, slot.key, champion, window=window)
+    live = record_live_metrics(brain, slot.key, champion, window=window, regime_config=config.regimes)
     if shadow is not None:
-        record_live_metrics(brain, slot.key, shadow, window=window)
+        record_live_metrics(brain, slot.key, shadow, window=window, regime_config=config.regimes)
     rollback = rollback_policy.evaluate(brain, slot, now=now)
     if rollback is not None:
         log.warning("auto-rollback %s: %s", slot.key, rollback.reason)
@@ -290,7 +296,7 @@ def _tick_slot(
     else:
         prunes = prune_policy.evaluate(brain, slot, now=now)
     regime_policy = RegimePolicy(config.policies.regime, config.regime_map, config.regimes)
-    regime = regime_policy.evaluate(brain, slot, now=now)
+    regime = regime_policy.evaluate(brain, slot, now=now, judged=state.regime_changes)
     report.queued += [item.id for item in [retrain, *prunes, regime] if item is not None]
 
 
@@ -392,7 +398,8 @@ def _serve(brain: Brain, slot: SlotRecord, serving, features: SeriesFeatures, wa
     if isinstance(serving, RouterServable):
         from scheduler.services.router import router_labels
 
-        labels = router_labels(brain, slot, serving, wanted, state.labels)
+        held = state.windows.get(features.series)  # this tick's newest bars, where a recipe reads a window
+        labels = router_labels(brain, slot, serving, wanted, state.labels, None if held is None else held[0])
         return serving.forecast(features.of, wanted, labels=labels)
     return serving.forecast(features.of, wanted)
 

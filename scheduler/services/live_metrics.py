@@ -102,11 +102,12 @@ def recent_live_metrics(
 
 
 def record_live_metrics(
-    brain: Brain, slot_key: str, version: VersionRecord, *, window: int
+    brain: Brain, slot_key: str, version: VersionRecord, *, window: int, regime_config=None
 ) -> dict[str, Any]:
     """Store the newest window's metrics as the version's 'live' metrics (read back by
     brain.live_summaries for the console), and, once a whole window has matured since they were
-    last stored, its live metrics by regime (scheduler.services.regime_map); returns them."""
+    last stored, its live metrics by regime (scheduler.services.regime_map) labelled by
+    `regime_config` (an engine.regimes.RegimeConfig; None: the defaults); returns them."""
     values = recent_live_metrics(brain, slot_key, version, window=window)
     if values["n"]:
         brain.record_metrics(
@@ -115,5 +116,6 @@ def record_live_metrics(
         )
         from scheduler.services.regime_map import refresh_live_regime_metrics
 
-        refresh_live_regime_metrics(brain, slot_key, version, oldest_in_window=values["start"])
+        refresh_live_regime_metrics(brain, slot_key, version, oldest_in_window=values["start"],
+                                    regime_config=regime_config)
     return values

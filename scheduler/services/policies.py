@@ -393,9 +393,12 @@ class RegimePolicy:
 
     def evaluate(
         self, brain: Brain, slot: SlotRecord, *, now: datetime | None = None,
-        labels: pl.DataFrame | None = None,
+        labels: pl.DataFrame | None = None, judged: dict[str, tuple] | None = None,
     ) -> QueueItemRecord | None:
-        """`labels`: the slot's regime labels when the caller has them (scheduler.services.regimes)."""
+        """`labels`: the slot's regime labels when the caller has them (scheduler.services.regimes).
+        `judged`: slot key -> the change last judged, where the caller keeps it between ticks
+        (the live loop): a change is judged once per champion, on the first tick that sees it,
+        not on every tick of its `recent_bars` (each judgement reads the whole series)."""
         from scheduler.services.regime_map import recent_labels, regime_map
 
         if not self.config.enabled:
@@ -410,6 +413,12 @@ class RegimePolicy:
         if change is None:
             return None
         previous, current, since = change
+        if judged is not None:
+            began = recent.filter(pl.col(self.axis).is_not_null())["ts"][-since]
+            change_seen = (champion.number, previous, current, began)
+            if judged.get(slot.key) == change_seen:
+                return None
+            judged[slot.key] = change_seen
         ranking = regime_map(
             brain, slot.key, axis=self.axis, settings=self.settings, source=self.config.source,
             regimes=[current], regime_config=self.regime_config, labels=labels,

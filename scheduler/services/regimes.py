@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from engine.regimes.events import RegimeEvent
+    from engine.regimes.incremental import RegimeLabeller
 
 # polars, numpy and the labellers are imported where labels are made: a console that imports
 # this module to show a slot's regime loads them only when it asks for one.
@@ -42,10 +43,12 @@ def _empty(config: RegimeConfig) -> pl.DataFrame:
 
 
 def series_regimes(
-    brain: Brain, symbol: str, timeframe: str, *, config: RegimeConfig | None = None, refresh: bool = False
+    brain: Brain, symbol: str, timeframe: str, *, config: RegimeConfig | None = None, refresh: bool = False,
+    labeller: RegimeLabeller | None = None,
 ) -> pl.DataFrame:
     """Labels for every stored bar of one series (ts, vol, trend[, hmm]); computes the bars the
-    brain has no label for and stores them, reads the rest."""
+    brain has no label for and stores them, reads the rest. `labeller`: a new one to label the
+    series with (it carries on from the newest bar: refresh_regimes)."""
     import polars as pl
 
     from engine.regimes.labels import label_regimes
@@ -59,8 +62,10 @@ def series_regimes(
     extent = brain.regime_labels_extent(symbol, timeframe, key)
     stored = [extent.get(axis) for axis in axes]
     if not refresh and all(entry is not None and entry == (bars.height, newest_bar) for entry in stored):
+        if labeller is not None:
+            labeller.extend(bars)
         return brain.load_regime_labels(symbol, timeframe, key).select("ts", *axes)
-    labels = label_regimes(bars, config)
+    labels = label_regimes(bars, config) if labeller is None else labeller.extend(bars)
     fresh = labels
     # Write only what is missing: the bars after the newest labelled one, when every earlier bar
     # is labelled (a series stored in one piece); otherwise, or on refresh, the whole series.
@@ -94,20 +99,57 @@ def current_regimes(
 
 
 def refresh_regimes(
-    brain: Brain, series: Iterable[tuple[str, str]], *, config: RegimeConfig | None = None
+    brain: Brain, series: Iterable[tuple[str, str]], *, config: RegimeConfig | None = None,
+    labellers: dict | None = None,
 ) -> int:
     """Label the new bars of each (symbol, timeframe) series once; returns the series labelled.
     What the leader runs after a live tick that stored new bars. A series whose labels cannot
-    be computed (RegimeError: too few bars for its HMM, say) is logged and skipped."""
+    be computed (RegimeError: too few bars for its HMM, say) is logged and skipped.
+
+    `labellers`: where a labeller per series is held between calls, (symbol, timeframe, label
+    key) -> RegimeLabeller (the leader's): a series whose stored labels end where its labeller
+    does is stepped over the bars from there on (engine.regimes.incremental), not labelled
+    whole; any other is labelled whole, and its labeller started again."""
+    config = config or RegimeConfig()
     done = 0
     for symbol, timeframe in dict.fromkeys(series):
         try:
-            series_regimes(brain, symbol, timeframe, config=config)
+            if labellers is None or not _step_series(brain, symbol, timeframe, config, labellers):
+                labeller = None
+                if labellers is not None:
+                    from engine.regimes.incremental import RegimeLabeller
+
+                    labeller = labellers[(symbol, timeframe, config.label_key())] = RegimeLabeller(config)
+                series_regimes(brain, symbol, timeframe, config=config, labeller=labeller)
         except RegimeError as error:
             log.warning("regime labels of %s %s skipped: %s", symbol, timeframe, error)
             continue
         done += 1
     return done
+
+
+def _step_series(brain: Brain, symbol: str, timeframe: str, config: RegimeConfig, labellers: dict) -> bool:
+    """Label and store a series' new bars with its held labeller, when the labels stored end
+    where the labeller does (the same count of bars, the same newest one); False otherwise.
+    Bars written before the newest labelled one (a backfill) are not seen here: a leader labels
+    them whole when it starts, as `series_regimes(refresh=True)` does at any time."""
+    import polars as pl
+
+    key = config.label_key()
+    labeller = labellers.get((symbol, timeframe, key))
+    if labeller is None or (newest := labeller.newest) is None:
+        return False
+    extent = brain.regime_labels_extent(symbol, timeframe, key)
+    if any(extent.get(axis) != (labeller.seen, newest) for axis in config.axes()):
+        return False
+    try:
+        labels = labeller.extend(brain.load_bars(symbol, timeframe, since=newest))
+    except RegimeError:
+        return False
+    fresh = labels.filter(pl.col("ts") > newest)  # a bar revised in place keeps its old label
+    if not fresh.is_empty():
+        brain.store_regime_labels(symbol, timeframe, key, fresh)
+    return True
 
 
 def slot_events(

@@ -324,7 +324,8 @@ def _queue_ensemble_job(ctx: RequestContext, request: RequestRecord, slot_key: s
             if job.slot_key == slot_key and job.kind in ("train", "ensemble")]
     if busy:
         raise RequestRefused(f"{slot_key} is already being trained by job {busy[0]}")
-    job = ctx.brain.create_job("ensemble", slot_key=slot_key, params=ensemble_job_params(members, method))
+    job = ctx.brain.create_job("ensemble", slot_key=slot_key, params=ensemble_job_params(
+        members, method, ctx.config.regimes.model_dump(mode="json")))
     ctx.brain.audit("ensemble", actor=request.actor, origin=request.origin, target=slot_key,
                     reason=request.args.get("reason"), outcome="ok",
                     details={"job": job.id, "members": members, "method": method})
@@ -369,7 +370,9 @@ def _demo(ctx: RequestContext, request: RequestRecord) -> Outcome:
             if job.kind == "demo"]
     if busy:
         raise RequestRefused(f"The demo is already running as job {busy[0]}.")
-    job = ctx.brain.create_job("demo", params=demo_job_params(ctx.config.training))
+    # The labelling config travels with the job: the worker stores metrics by regime under it.
+    training = ctx.config.training.model_copy(update={"regimes": ctx.config.regimes})
+    job = ctx.brain.create_job("demo", params=demo_job_params(training))
     if ctx.start_job is not None:
         ctx.start_job(job.id)
     ctx.brain.audit("demo.start", actor=request.actor, origin=request.origin, outcome="ok",

@@ -8,21 +8,23 @@ version, and the live loop serves it with each new bar's label (`router_labels`)
 The labels are the slot's stored ones (scheduler.services.regimes.slot_regimes, computed
 causally from the bars up to each bar), under the labelling config the router records in its
 spec: the labels it is served with are the labels it learned on. The live loop labels each new
-bar from the series' bars held between ticks (`router_labels`), as slot_regimes would.
+bar with a labeller held between ticks (`router_labels`), as slot_regimes would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from brain import Brain
 from brain.records import SlotRecord, VersionRecord
 from engine.ensembles.version import MemberVersion
+from engine.regimes.incremental import RegimeLabeller
 from engine.regimes.router import KIND, RouterError, train_router_version
 from engine.spec import ROUTER_METHODS
 
@@ -104,29 +106,41 @@ def train_router(
     alt = {item.kind: brain.load_alt_data(item.kind, slot.symbol) for item in spec.alt}
     result = train_router_version(frame, found, axis=axis, method=method, min_rows=min_rows,
                                   regimes=document, labels=labels, alt=alt)
-    return store_result(brain, slot, result, actor=actor)
+    return store_result(brain, slot, result, actor=actor, regime_config=config)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The labels of a series' newest bars a router keeps between ticks: a tick asks for its new bars.
+HELD_LABELS = 512
 
 
 @dataclass
 class _HeldLabels:
-    """A series' bars as last read and their labels under one labelling config."""
+    """A series' labeller under one labelling config, and the labels of its newest bars."""
 
-    bars: pl.DataFrame
-    labels: pl.DataFrame
+    labeller: RegimeLabeller
+    labels: dict[datetime, dict[str, str | None]]
+
+    def remember(self, labels: pl.DataFrame) -> None:
+        for row in labels.tail(HELD_LABELS).iter_rows(named=True):
+            self.labels[row.pop("ts")] = row
+        for ts in list(self.labels)[: max(len(self.labels) - HELD_LABELS, 0)]:
+            del self.labels[ts]
 
 
 def router_labels(
     brain: Brain, slot: SlotRecord, serving, bars: Sequence[datetime], held_labels: dict | None = None,
+    recent: pl.DataFrame | None = None,
 ) -> dict[datetime, str | None]:
     """The causal label of each of `bars` on a router's axis under the router's own labelling
-    config. The series' bars are held between ticks (a tick reads only the bars from the newest
-    one held on, which may have been rewritten) and labelled whole with engine.regimes: every
-    label uses the bars up to its own only, so these are the labels slot_regimes stores (the
-    leader stores them after the tick), without reading every bar and label back per tick.
-    `held_labels`: where they are held, (symbol, timeframe, label key) -> _HeldLabels (the live
-    loop's LiveState); None holds nothing."""
-    from engine.regimes import label_regimes
-
+    config. A labeller is held per series between ticks (engine.regimes.incremental): the first
+    tick labels the series whole, each later one steps the labeller over the bars from the newest
+    one labelled on (which may have been rewritten), taken from `recent` (the newest bars the live
+    loop holds this tick) where they reach back that far, else read. Every label uses the bars up
+    to its own only, so these are the labels slot_regimes stores (the leader stores them after
+    the tick), without reading or labelling the whole history per tick. `held_labels`: where
+    they are held, (symbol, timeframe, label key) -> _HeldLabels (the live loop's LiveState);
+    None holds nothing."""
     router = serving.spec.router
     if not bars:
         return {}
@@ -134,13 +148,41 @@ def router_labels(
     store: dict = {} if held_labels is None else held_labels
     key = (slot.symbol, slot.timeframe, config.label_key())
     held = store.get(key)
-    wanted = set(bars)
-    if held is None or not wanted <= set(held.labels["ts"].to_list()):
-        if held is None or held.bars.is_empty():
-            frame = brain.load_bars(slot.symbol, slot.timeframe)
-        else:
-            fresh = brain.load_bars(slot.symbol, slot.timeframe, since=held.bars["ts"][-1])
-            frame = pl.concat([held.bars.slice(0, held.bars.height - 1), fresh])
-        held = store[key] = _HeldLabels(frame, label_regimes(frame, config))
-    labels = held.labels.filter(pl.col("ts").is_in(list(wanted)))
-    return dict(zip(labels["ts"].to_list(), labels[router.axis].to_list(), strict=True))
+    if held is not None and all(ts in held.labels for ts in bars):
+        return {ts: held.labels[ts][router.axis] for ts in bars}
+    fresh = None if held is None else _step(brain, slot, held, bars, recent)
+    if held is None or fresh is None:  # label the series whole
+        held = store[key] = _HeldLabels(RegimeLabeller(config), {})
+        fresh = held.labeller.extend(brain.load_bars(slot.symbol, slot.timeframe))
+    held.remember(fresh)
+    found = {ts: held.labels[ts][router.axis] for ts in bars if ts in held.labels}
+    older = [ts for ts in bars if ts not in found]  # the first tick's: the whole history, say
+    if older:
+        rows = fresh.filter(pl.col("ts").is_in(older))
+        found.update(zip(rows["ts"].to_list(), rows[router.axis].to_list(), strict=True))
+    return {ts: found.get(ts) for ts in bars}
+
+
+def _step(brain: Brain, slot: SlotRecord, held: _HeldLabels, bars: Sequence[datetime],
+          recent: pl.DataFrame | None) -> pl.DataFrame | None:
+    """The held labeller stepped over the bars from its newest one on: `recent`'s where they
+    reach back to it and forward to every bar asked for, else read from the brain; None when
+    the series changed under it (a bar before its newest one rewritten)."""
+    from engine.regimes import RegimeError
+
+    newest = held.labeller.newest
+    if newest is None:
+        return None
+    if recent is not None and not recent.is_empty() and recent["ts"][0] <= newest \
+            and recent["ts"][-1] >= max(bars):
+        # A binary search on the microseconds: a polars filter on a datetime literal costs more
+        # than the labelling it feeds.
+        micros = recent["ts"].dt.cast_time_unit("us").to_physical().to_numpy()
+        first = int(np.searchsorted(micros, (newest - EPOCH) // timedelta(microseconds=1)))
+        new_bars = recent.slice(first)
+    else:
+        new_bars = brain.load_bars(slot.symbol, slot.timeframe, since=newest)
+    try:
+        return held.labeller.extend(new_bars)
+    except RegimeError:
+        return None

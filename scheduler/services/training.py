@@ -24,6 +24,7 @@ from engine.cadence import Cadence
 from engine.manifest import Manifest
 from engine.models import model_tags
 from engine.pipeline import check_spec, input_columns, make_spec
+from engine.regimes import RegimeConfig
 from engine.spec import TargetSpec, VersionSpec
 from engine.training import TrainingResult, needs_signal, train_model
 from scheduler.config import HuracanConfig, TrainingConfig
@@ -160,7 +161,8 @@ def slot_training(config: HuracanConfig, brain: Brain, slot: SlotRecord) -> Trai
     (else newest version) was trained on (recipe, preprocessing, alternative data, target and its
     threshold, from its spec; for an ensemble champion, its newest member's, and its method),
     then the config's overrides for this slot id (`slots:`). The slot's own horizon and target
-    kind always hold: they are part of its id."""
+    kind always hold: they are part of its id, and so does the labelling config (`regimes:`),
+    which its versions' metrics by regime are stored under."""
     from engine.pipeline import spec_of_manifest
 
     training = config.training.model_dump()
@@ -183,7 +185,8 @@ def slot_training(config: HuracanConfig, brain: Brain, slot: SlotRecord) -> Trai
         if spec.target.kind == "direction":
             training["threshold_bps"] = spec.target.threshold_bps
     training.update(config.slots.get(slot.key, {}))
-    training.update(horizon=slot.horizon, target="net_edge" if slot.target.startswith("net_edge_") else None)
+    training.update(horizon=slot.horizon, target="net_edge" if slot.target.startswith("net_edge_") else None,
+                    regimes=config.regimes.model_dump())
     return TrainingConfig.model_validate(training)
 
 
@@ -254,11 +257,13 @@ def fit_models(
 
 
 def store_result(
-    brain: Brain, slot: SlotRecord, result: TrainingResult, *, actor: str = "system"
+    brain: Brain, slot: SlotRecord, result: TrainingResult, *, actor: str = "system",
+    regime_config: RegimeConfig | None = None,
 ) -> VersionRecord:
     """Artifact, manifest, version row, metrics, out-of-sample predictions and audit entry: one
     transaction in the brain. Then the model's own feature importance, so importance trends grow
-    with every retrain."""
+    with every retrain, and its out-of-sample metrics by regime under `regime_config` (the
+    training's `regimes`; None: the defaults)."""
     manifest = result.manifest
     version = brain.add_version(
         slot.key,
@@ -274,19 +279,21 @@ def store_result(
         out_of_sample=out_of_sample_of(result),
     )
     record_importance(brain, version, result)
-    record_regime_performance(brain, slot, version)
+    record_regime_performance(brain, slot, version, regime_config)
     return version
 
 
-def record_regime_performance(brain: Brain, slot: SlotRecord, version: VersionRecord) -> None:
+def record_regime_performance(brain: Brain, slot: SlotRecord, version: VersionRecord,
+                              regime_config: RegimeConfig | None = None) -> None:
     """The version's out-of-sample metrics split by the regime of each bar (scope oos_regime,
-    scheduler.services.regime_map), labelled by the default regimes configuration. Derived data
-    like importance: a slot whose bars cannot be labelled stores none, and says so in the log."""
+    scheduler.services.regime_map), labelled by `regime_config` (None: the defaults), the one the
+    regime map and `huracan regimes` label by. Derived data like importance: a slot whose bars
+    cannot be labelled stores none, and says so in the log."""
     from engine.regimes import RegimeError
     from scheduler.services.regime_map import record_regime_metrics
 
     try:
-        record_regime_metrics(brain, slot.key, version, "oos")
+        record_regime_metrics(brain, slot.key, version, "oos", regime_config=regime_config)
     except RegimeError as error:
         log.warning("%s v%d: no metrics by regime: %s", slot.key, version.number, error)
 
@@ -388,11 +395,12 @@ def train_slot(
             frame, timeframe, one_kind, progress=report, label=f"{slot.key} ", previous=previous,
             alt=alt[kind], columns=columns, signals=signals, checkpoints=scope,
         )
-        versions.append(store_result(brain, slot, result, actor=actor))
+        versions.append(store_result(brain, slot, result, actor=actor, regime_config=config.regimes))
         if scope is not None:
             scope.scoped(kind).clear()
     if config.ensemble is not None:
-        versions += blend_fresh_versions(brain, versions, config.ensemble, progress=progress, actor=actor)
+        versions += blend_fresh_versions(brain, versions, config.ensemble, progress=progress, actor=actor,
+                                         regime_config=config.regimes)
     return versions
 
 
@@ -413,10 +421,11 @@ def sizing_signals(
 
 def blend_fresh_versions(
     brain: Brain, versions: list[VersionRecord], method: str, *, progress: Progress | None = None,
-    actor: str = "system",
+    actor: str = "system", regime_config: RegimeConfig | None = None,
 ) -> list[VersionRecord]:
     """The meta-layer of a retrain: for each slot that got two or more fresh versions, an
-    ensemble of them by `method` (scheduler.services.ensembles), stored like any version."""
+    ensemble of them by `method` (scheduler.services.ensembles), stored like any version (its
+    metrics by regime under `regime_config`)."""
     from scheduler.services.ensembles import train_ensemble
 
     by_slot: dict[str, list[int]] = {}
@@ -428,7 +437,8 @@ def blend_fresh_versions(
             continue
         if progress is not None:
             progress(1.0, f"{slot_key} ensemble ({method}) of {', '.join(f'v{n}' for n in numbers)}")
-        blends.append(train_ensemble(brain, slot_key, numbers, method, actor=actor))
+        blends.append(train_ensemble(brain, slot_key, numbers, method, actor=actor,
+                                     regime_config=regime_config))
     return blends
 
 

@@ -85,6 +85,29 @@ def test_a_strong_champion_an_old_change_or_a_disabled_policy_queue_nothing(synt
     assert brain.list_queue("retrain", slot_key=SLOT) == []
 
 
+def test_a_change_is_judged_once_per_champion_where_the_caller_keeps_what_was_judged(synthetic, monkeypatch):
+    # The live loop keeps the changes judged between ticks: a change is judged on the first tick
+    # that sees it, not again on each later tick of its recent bars (a judgement reads the map).
+    import scheduler.services.regime_map as regime_map_module
+
+    brain, slot, made = synthetic
+    reads: list[str] = []
+    real_map = regime_map_module.regime_map
+    monkeypatch.setattr(regime_map_module, "regime_map",
+                        lambda *args, **kwargs: reads.append(args[1]) or real_map(*args, **kwargs))
+    back = synthetic_labels().head(200).with_columns(
+        trend=pl.Series(["trending_up"] * 190 + ["ranging"] * 7 + ["trending_up"] * 3))
+    longer = pl.concat([back, back.tail(1).with_columns(pl.col("ts") + timedelta(hours=1))])
+    policy, judged = RegimePolicy(RegimePolicyConfig()), {}
+    assert policy.evaluate(brain, slot, now=T0, labels=back, judged=judged) is None  # strong
+    assert policy.evaluate(brain, slot, now=T0, labels=longer, judged=judged) is None
+    assert reads == [SLOT]  # the same change, a bar on: not judged again
+    # A new champion is judged afresh on the same change.
+    brain.promote_version(SLOT, made["versions"]["B"].number, actor="alice", reason="B", force=True)
+    policy.evaluate(brain, slot, now=T0, labels=longer, judged=judged)
+    assert reads == [SLOT, SLOT]
+
+
 def test_the_threshold_alone_makes_a_champion_weak(synthetic):
     brain, slot, _made = synthetic
     # On the vol axis, low and high alternate every bar: a change one bar ago, every bar.
@@ -155,3 +178,37 @@ def test_the_live_loop_runs_the_policy_and_stores_live_metrics_by_regime(any_bra
         (item,) = brain.list_queue("retrain", slot_key=GOOG)
         assert item.rule == "regime_weak_champion" and item.id in [i for r in reports for i in r.queued]
         assert "< 100 over" in item.reason
+
+
+def test_live_metrics_by_regime_are_labelled_by_the_configured_labelling(any_brain_url):
+    from collections import Counter
+
+    from engine.data import load_ohlcv
+    from engine.datasets import bundled_path
+    from engine.regimes import RegimeConfig, label_regimes
+    from scheduler.config import TrainingConfig
+    from scheduler.services.feeds import ReplayFeed
+    from scheduler.services.live import LiveState, live_tick
+    from scheduler.services.regime_map import stored_regime_metrics
+    from scheduler.services.training import train_slot
+
+    configured = RegimeConfig(adx_threshold=12.0, adx_period=7)
+    config = HuracanConfig.model_validate({"policies": {"retrain": {"min_samples": 1000}},
+                                           "regimes": configured.model_dump(mode="json")})
+    with open_brain(any_brain_url) as brain:
+        brain.store_bars("GOOG", "1d", load_ohlcv(bundled_path("GOOG"), symbol="GOOG").head(300))
+        train_slot(brain, "GOOG", "1d", TrainingConfig(models=["linear"], n_folds=2))
+        feed = ReplayFeed(bundled_path("GOOG"), "GOOG", "1d", speed=40)
+        live_tick(brain, config, [feed], state=LiveState(), now=T0)
+        matured = [row.ts for row in brain.list_predictions(GOOG, matured=True)]
+        bars = brain.load_bars("GOOG", "1d")
+
+        def counts(labelling: RegimeConfig) -> dict[str, int]:
+            labels = label_regimes(bars, labelling)
+            by_bar = dict(zip(labels["ts"].to_list(), labels["trend"].to_list(), strict=True))
+            return dict(Counter(by_bar[ts] for ts in matured if by_bar.get(ts) is not None))
+
+        stored = stored_regime_metrics(brain, brain.champion(GOOG), "live")
+        live = {regime: int(values["n"]) for (axis, regime), values in stored.items()
+                if axis == "trend" and regime in ("trending_up", "trending_down", "ranging")}
+        assert matured and live == counts(configured) != counts(RegimeConfig())

@@ -138,3 +138,49 @@ def test_the_config_holds_the_regime_settings(tmp_path):
     config = load_config(path)
     assert config.regimes == RegimeConfig(vol_window=30, axis="vol")
     assert load_config(None).regimes == RegimeConfig()
+
+
+def test_the_leaders_labeller_steps_over_new_bars_and_stores_what_labelling_whole_would(brain, goog):
+    # The leader holds a labeller per series between ticks: after the first refresh (the series
+    # labelled whole) each one reads the bars from the newest labelled one on, never the whole
+    # series, and stores the very labels label_regimes gives the whole series.
+    config, labellers = RegimeConfig(), {}
+    key = config.label_key()
+    assert refresh_regimes(brain, [("GOOG", "1d")], config=config, labellers=labellers) == 1
+    reads: list[object] = []
+    original = brain.load_bars
+    brain.load_bars = lambda *args, **kwargs: reads.append(kwargs.get("since")) or original(*args, **kwargs)
+    for start in range(1500, 1530, 3):  # ten ticks of three bars
+        brain.store_bars("GOOG", "1d", goog.slice(start, 3))
+        assert refresh_regimes(brain, [("GOOG", "1d")], config=config, labellers=labellers) == 1
+    assert len(reads) == 10 and None not in reads  # every read from the newest labelled bar on
+    stored = brain.load_regime_labels("GOOG", "1d", key).select("ts", "vol", "trend")
+    assert_frame_equal(stored, label_regimes(goog.head(1530), config))
+    # Labels written by another process meanwhile (a whole relabel): the labeller is not trusted
+    # to continue them, and starts again from the whole series.
+    brain.store_bars("GOOG", "1d", goog.slice(1530, 2))
+    slot_regimes(brain, SLOT, config=config)
+    brain.store_bars("GOOG", "1d", goog.slice(1532, 2))
+    reads.clear()
+    assert refresh_regimes(brain, [("GOOG", "1d")], config=config, labellers=labellers) == 1
+    assert reads == [None]
+    stored = brain.load_regime_labels("GOOG", "1d", key).select("ts", "vol", "trend")
+    assert_frame_equal(stored, label_regimes(goog.head(1534), config))
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("training:\n  regimes: {vol_window: 10}\n", "training.regimes"),
+        ("slots:\n  GOOG:1d:fwd_ret_1: {regimes: {vol_window: 10}}\n", "slots.GOOG:1d:fwd_ret_1.regimes"),
+    ],
+)
+def test_the_labelling_config_is_set_in_one_place_only(tmp_path, text, where):
+    # The training carries the top-level `regimes:` to its worker; one set under `training:` or a
+    # slot would be replaced by it, so it is refused rather than silently ignored.
+    path = tmp_path / "huracan.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert f"{where}: set the labelling config in the top-level `regimes:` section" in str(error.value)
+    assert "\n" not in str(error.value)

@@ -119,13 +119,17 @@ def test_the_consoles_router_retrain_queues_a_router_job_and_bad_input_is_one_li
     grant_quietly(brain, "alice")
     args = RetrainChoice(kind="ensemble:regime_router", device="cpu", cadence="full").command_args(SLOT)
     request = brain.submit_request("retrain", args, actor="alice", role="operator")
-    done = carry_out_request(RequestContext(brain, HuracanConfig(), handler="leader test:1"), request)
+    # The house's labelling config travels with the job: the router routes on it.
+    config = HuracanConfig(regimes=RegimeConfig(adx_threshold=20.0))
+    done = carry_out_request(RequestContext(brain, config, handler="leader test:1"), request)
     assert done.state == "done", done.outcome
     job = brain.get_job(done.result["job"])
-    assert (job.kind, job.params) == ("ensemble", {"members": [1, 2], "method": "regime_router"})
+    assert (job.kind, job.params) == ("ensemble", {"members": [1, 2], "method": "regime_router",
+                                                   "regimes": config.regimes.model_dump(mode="json")})
     RUNNERS[job.kind](brain, job, lambda *_: None)
     first = brain.latest_version(SLOT)
     assert first.model_kind == "regime_router" and first.manifest["spec"]["router"]["axis"] == "trend"
+    assert first.manifest["spec"]["router"]["regimes"]["adx_threshold"] == 20.0
     assert newest_of_each_kind(brain, SLOT) == [1, 2]  # a router is never a member by default
     before = len(brain.list_versions(SLOT))
     refusals = [

@@ -62,7 +62,8 @@ def run(args, config) -> None:
         require_operator_here(brain, config, "ensemble")
         require_writable(brain, "ensemble")
         try:
-            version = train_ensemble(brain, args.slot, members, args.method, actor=actor)
+            version = train_ensemble(brain, args.slot, members, args.method, actor=actor,
+                                     regime_config=config.regimes)
         except EnsembleError as error:
             raise CommandError(str(error).splitlines()[0]) from None
         params = version.manifest["params"]

@@ -96,6 +96,8 @@ def run(args, config) -> None:
         "preprocessing": None if args.preprocess is None else parse_steps(args.preprocess),
         "ensemble": args.ensemble,
         "distributed": _distributed(args, config),
+        # What the versions' metrics by regime are labelled by: the map's own `regimes:`.
+        "regimes": config.regimes.model_dump(),
     }.items() if value is not None}
     try:  # validated like the config file, so an unknown kind is named the same way
         training = TrainingConfig.model_validate({**config.training.model_dump(), **updates})
@@ -148,13 +150,15 @@ def run(args, config) -> None:
     with open_brain(resolve_brain_url(args.brain, config)) as brain:
         brain.store_bars(args.symbol, timeframe, frame)
         slot = slot_for(brain, args.symbol, timeframe, target)
-        versions = [store_result(brain, slot, result, actor=actor) for result in results]
+        versions = [store_result(brain, slot, result, actor=actor, regime_config=training.regimes)
+                    for result in results]
         blends = []
         if training.ensemble is not None:
             from engine.ensembles.version import EnsembleError
 
             try:
-                blends = blend_fresh_versions(brain, versions, training.ensemble, actor=actor)
+                blends = blend_fresh_versions(brain, versions, training.ensemble, actor=actor,
+                                              regime_config=training.regimes)
             except EnsembleError as error:
                 raise CommandError(f"--ensemble: {error}") from None
         document = {
