@@ -5,6 +5,7 @@ name (`⟨multivariate · autoencoder⟩`) and `details.multivariate` true."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -133,11 +134,16 @@ class DriftMixin(BrainPart):
                 for row in conn.execute(query)
             ]
 
-    def drift_flags(self, *, method: str = "psi") -> dict[str, dict[str, Any]]:
-        """Per slot, its newest check with `method`: when, how many features drifted of how many."""
+    def drift_flags(self, *, method: str = "psi", slot_keys: Collection[str] | None = None
+                    ) -> dict[str, dict[str, Any]]:
+        """Per slot (of `slot_keys`, or every one), its newest check with `method`: when, how many
+        features drifted of how many."""
+        scope = [drift_results.c.method == method, drift_results.c.slot_key.is_not(None)]
+        if slot_keys is not None:
+            scope.append(drift_results.c.slot_key.in_(list(slot_keys)))
         newest = (
             select(drift_results.c.slot_key, func.max(drift_results.c.ts).label("ts"))
-            .where(drift_results.c.method == method, drift_results.c.slot_key.is_not(None))
+            .where(*scope)
             .group_by(drift_results.c.slot_key)
             .subquery()
         )

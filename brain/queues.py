@@ -10,6 +10,7 @@ cannot put a slot in the queue ten times whichever process evaluates the policy.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -241,11 +242,15 @@ class QueuesMixin(BrainPart):
         with self._write() as conn:
             _prune(conn, slot_key, number, actor=actor, reason=reason.strip(), origin=origin, item_id=item_id)
 
-    def open_queue_counts(self) -> dict[str, dict[str, int]]:
-        """Per slot, how many items wait in each queue (pending or approved)."""
+    def open_queue_counts(self, slot_keys: Collection[str] | None = None) -> dict[str, dict[str, int]]:
+        """Per slot (of `slot_keys`, or every one), how many items wait in each queue (pending or
+        approved)."""
+        scope = [queue_items.c.state.in_(OPEN_STATES)]
+        if slot_keys is not None:
+            scope.append(queue_items.c.slot_key.in_(list(slot_keys)))
         query = (
             select(queue_items.c.slot_key, queue_items.c.queue, func.count().label("items"))
-            .where(queue_items.c.state.in_(OPEN_STATES))
+            .where(*scope)
             .group_by(queue_items.c.slot_key, queue_items.c.queue)
         )
         counts: dict[str, dict[str, int]] = {}

@@ -183,15 +183,16 @@ def slot_overviews(brain: Brain, slot_keys: Collection[str] | None = None,
     live = brain.live_summaries(slot_keys)
     trend = brain.live_history("sharpe", points=TREND_POINTS, slot_keys=slot_keys)
     forecasts = brain.last_forecasts(slot_keys)
-    drift, queues = side or side_parts(brain)
+    drift, queues = side or side_parts(brain, slot_keys)
     return tuple(slot_overview(status, live.get(status.slot), trend.get(status.slot),
                                drift.get(status.slot), queues.get(status.slot), forecasts.get(status.slot))
                  for status in brain.status(slot_keys))
 
 
-def side_parts(brain: Brain) -> tuple[dict, dict]:
-    """Drift flags and open queue counts of every slot: small tables, always read whole."""
-    return brain.drift_flags(), brain.open_queue_counts()
+def side_parts(brain: Brain, slot_keys: Collection[str] | None = None) -> tuple[dict, dict]:
+    """Drift flags and open queue counts of every slot (with `slot_keys`, those slots' only: a
+    scrape after one slot's new forecast read every slot's drift checks)."""
+    return brain.drift_flags(slot_keys=slot_keys), brain.open_queue_counts(slot_keys)
 
 
 def updated_slots(brain: Brain, before: tuple[SlotOverview, ...], before_marks: ChangeMarks,

@@ -182,6 +182,14 @@ def test_open_queue_counts_and_drift_flags_summarise_each_slot(brain):
     assert flags[SLOT]["ts"] == T0 + timedelta(hours=1)
     assert (flags[SLOT]["drifted"], flags[SLOT]["features"]) == (1, 2)
     assert brain.drift_flags(method="ks") == {}
+    # Scoped to some slots (a scrape after one slot's new forecast reads that slot's only).
+    other = brain.ensure_slot("EURUSD", "1h", "fwd_ret_1", 1).key
+    brain.enqueue("retrain", other, rule="live_sharpe", reason="x")
+    brain.record_drift_results([{**rows[0], "ts": T0}], slot_key=other)
+    assert set(brain.drift_flags()) == set(brain.open_queue_counts()) == {SLOT, other}
+    assert brain.drift_flags(slot_keys=[other]) == {other: {**brain.drift_flags()[other]}}
+    assert brain.open_queue_counts([other]) == {other: {"retrain": 1}}
+    assert brain.drift_flags(slot_keys=[]) == brain.open_queue_counts([]) == {}
 
 
 def test_change_marks_name_their_parts(brain):
