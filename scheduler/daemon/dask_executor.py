@@ -11,7 +11,9 @@ than left waiting on the Dask scheduler forever.
 A distributed training job (training.distributed.processes > 1) runs its fits' ranks as tasks
 of their own, one per Dask worker (`DaskRankLauncher`): rank 0 hosts the rendezvous store on its
 worker's host, on a port the OS picks, and passes the address to the others through a Dask
-Variable; nccl ranks go to the workers that advertise a GPU resource, one GPU each.
+Variable; nccl ranks go to the workers that advertise a GPU resource, one GPU each. A fit that
+keeps checkpoints gets rank 0's after each epoch through a second Dask Queue (its put returns once
+the scheduler holds it, before any rank starts the next epoch), and saves it in the job's store.
 
 Dask is imported only here, and this module only when the config says `executor: {kind: dask}`.
 """
@@ -63,7 +65,8 @@ def run_rank_task(task, rank: int, name: str) -> dict | None:
 
     Rank 0 opens the rendezvous store on its own host (the others reach it as they reach any
     worker of the cluster) and publishes host:port in the Variable `name`; rank 0 also passes
-    each epoch's report on through the Queue `name`."""
+    each epoch's report on through the Queue `name`, and each epoch's checkpoint (when the fit
+    keeps them) through the Queue `name`-checkpoints."""
     import torch.distributed as dist
     from distributed import Queue, Variable, get_worker
     from distributed.comm import get_address_host
@@ -72,6 +75,7 @@ def run_rank_task(task, rank: int, name: str) -> dict | None:
 
     timeout = _timedelta(task.timeout_seconds)
     report: Callable[..., None] | None = None
+    save: Callable[[int, bytes], None] | None = None
     if rank == 0:
         host = get_address_host(get_worker().address)
         store = dist.TCPStore(host, 0, is_master=True, wait_for_workers=False, timeout=timeout)
@@ -80,12 +84,22 @@ def run_rank_task(task, rank: int, name: str) -> dict | None:
 
         def report(fraction, message, values=None):
             events.put([fraction, message, values])
+
+        if task.checkpoint_stage is not None:
+            saved = Queue(_checkpoint_queue(name))
+
+            def save(epoch: int, data: bytes) -> None:
+                saved.put([epoch, data])
     else:
         host, port = Variable(name).get(timeout=task.timeout_seconds).rsplit(":", 1)
         store = dist.TCPStore(host, int(port), is_master=False, timeout=timeout)
     # A Dask GPU worker owns one GPU (CUDA_VISIBLE_DEVICES, as dask-cuda sets it): device 0.
-    result = run_rank(task, rank, store, report, gpu=0)
+    result = run_rank(task, rank, store, report, gpu=0, save=save)
     return None if result is None else result.as_payload()
+
+
+def _checkpoint_queue(name: str) -> str:
+    return f"{name}-checkpoints"
 
 
 def _timedelta(seconds: float):
@@ -103,15 +117,15 @@ class DaskRankLauncher:
     client: Client | None = None
     poll_seconds: float = 0.2
 
-    def run_ranks(self, task, progress):
+    def run_ranks(self, task, progress, save=None):
         if self.client is not None:
-            return self._run(self.client, task, progress)
+            return self._run(self.client, task, progress, save)
         from distributed import worker_client
 
         with worker_client() as client:
-            return self._run(client, task, progress)
+            return self._run(client, task, progress, save)
 
-    def _run(self, client: Client, task, progress):
+    def _run(self, client: Client, task, progress, save):
         import threading
 
         from distributed import Queue
@@ -130,6 +144,7 @@ class DaskRankLauncher:
             )
         name = f"huracan-ddp-{uuid.uuid4().hex[:12]}"
         events = Queue(name, client=client)
+        checkpoints = Queue(_checkpoint_queue(name), client=client)
         futures = [
             client.submit(run_rank_task, task, rank, name, key=f"{name}-rank-{rank}", pure=False,
                           workers=[hosts[rank]], allow_other_workers=False, retries=0)
@@ -141,8 +156,14 @@ class DaskRankLauncher:
             future.add_done_callback(lambda _: ended.set())
 
         def forward_events() -> None:
-            while events.qsize():
-                fraction, message, values = events.get()
+            reports = [events.get() for _ in range(events.qsize())]
+            # Rank 0 put an epoch's checkpoint before its report: saved before the caller hears
+            # of the epoch. Only the newest is kept, as the store keeps only the newest.
+            newest = [checkpoints.get() for _ in range(checkpoints.qsize())][-1:]
+            for epoch, data in newest:
+                if save is not None:
+                    save(epoch, data)
+            for fraction, message, values in reports:
                 if progress is not None:
                     progress(fraction, message, values)
 
@@ -153,6 +174,7 @@ class DaskRankLauncher:
                 forward_events()
                 for rank, future in enumerate(futures):
                     if future.status in ("error", "cancelled", "lost"):
+                        forward_events()  # what rank 0 saved before the failure is the resume point
                         raise DistributedTrainingError(
                             f"rank {rank} of {task.world_size} failed on its Dask worker "
                             f"{hosts[rank]}: {_first_line(future)}; no model was fitted"

@@ -73,3 +73,50 @@ def test_nccl_without_cuda_is_refused_before_any_rank_starts():
     X, y, _ = series()
     with pytest.raises(ValueError, match="^backend nccl needs CUDA, which this machine lacks"):
         LSTMModel(**SMALL, processes=2, backend="nccl").fit(X, y)
+
+
+LAUNCHER = """
+import sys
+from engine.models.neural import LSTMModel
+from tests.engine.test_engine_ddp import SMALL, series
+
+X, y, weight = series()
+LSTMModel(**{**SMALL, "max_epochs": 100000, "patience": 100000}, processes=2).fit(
+    X, y, progress=lambda *_: print("epoch", flush=True))
+"""
+
+
+def _children() -> dict[int, list[int]]:
+    from pathlib import Path
+
+    found: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    return found
+
+
+def test_ranks_end_when_their_launcher_is_killed():
+    # A worker killed with kill -9 mid-fit: its ranks must not wait out the process group's
+    # timeout (minutes) holding the cores; each ends within seconds of its launcher.
+    import subprocess
+    import sys
+
+    from brain.lease import pid_alive
+    from tests.waiting import wait_until
+
+    launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert launcher.stdout is not None and launcher.stdout.readline().strip() == "epoch"
+        children = _children()
+        ranks = [rank for server in children.get(launcher.pid, []) for rank in children.get(server, [])]
+        assert len(ranks) == 2, children.get(launcher.pid)
+        launcher.kill()
+        launcher.wait()
+        wait_until(lambda: not any(pid_alive(rank) for rank in ranks), timeout=60,
+                   what="the ranks of a killed launcher ended")
+    finally:
+        launcher.kill()

@@ -13,6 +13,12 @@ executor installs its own launcher (one rank per Dask worker) with `use_launcher
 back the weights and the history; a rank that dies or fails fails the fit with one line naming
 it, and the others are stopped (locally) or time out on the process group (`timeout_seconds`).
 
+Checkpoints: the store lives in the process that called the fit, the ranks are other processes.
+After each epoch rank 0 hands the epoch's checkpoint (loop.py's format, with every rank's dropout
+generators) to its launcher, which passes it to the caller's `save`; no rank starts the next
+epoch before that hand-over is done (a barrier), so a rank that dies after epoch k leaves epoch
+k's checkpoint behind. A fit that finds one of its own inputs starts every rank from it.
+
 torch is imported inside functions only: the settings and errors here cost nothing to import.
 """
 
@@ -23,7 +29,7 @@ import contextvars
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -33,7 +39,9 @@ DEFAULT_TIMEOUT_SECONDS = 300.0
 # a rank killed by the OOM killer or a lost machine would vanish mid-training.
 TEST_EXIT_ENV = "HURACAN_DDP_TEST_EXIT"
 TEST_EXIT_CODE = 3
+ORPHANED_EXIT_CODE = 4  # a rank whose launcher died
 START_METHOD = "forkserver"
+CHECKPOINT_PREFIX = "checkpoint-"  # a local rank 0's epoch checkpoints, in the fit's temporary folder
 # What the forkserver imports once for every rank it forks: DDP's constructor imports dynamo
 # (some 800 modules, seconds) on first use, which each rank would otherwise pay again.
 FORKSERVER_PRELOAD = ["torch", "torch._dynamo", "torch.nn.parallel.distributed",
@@ -42,6 +50,8 @@ FORKSERVER_PRELOAD = ["torch", "torch._dynamo", "torch.nn.parallel.distributed",
 
 # progress(fraction, message, values): the estimator's epoch report
 Progress = Callable[..., None]
+# save(epoch, data): rank 0's checkpoint after `epoch`, handed to the caller's store
+SaveCheckpoint = Callable[[int, bytes], None]
 
 
 class DistributedTrainingError(ValueError):
@@ -108,6 +118,11 @@ class RankTask:
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     # TEST_EXIT_ENV as the launching process saw it: a forkserver's ranks have the server's env.
     test_exit: str = ""
+    # The caller's stage when it keeps checkpoints (None: it keeps none), the fit's fingerprint,
+    # and the checkpoint every rank resumes from (already checked against the fingerprint).
+    checkpoint_stage: str | None = None
+    fingerprint: str = ""
+    resume_from: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -126,8 +141,11 @@ class RankResult:
 
 
 class RankLauncher(Protocol):
-    def run_ranks(self, task: RankTask, progress: Progress | None) -> RankResult:
-        """Train `task.world_size` ranks of `task`; rank 0's result, or DistributedTrainingError."""
+    def run_ranks(self, task: RankTask, progress: Progress | None,
+                  save: SaveCheckpoint | None = None) -> RankResult:
+        """Train `task.world_size` ranks of `task`; rank 0's result, or DistributedTrainingError.
+        `save` gets rank 0's checkpoint after each epoch (when `task.checkpoint_stage` is set),
+        each before that epoch's progress report, and those made before a rank died too."""
         ...
 
 
@@ -157,6 +175,14 @@ class Shard:
 
     rank: int
     world_size: int
+    # The collectives this rank ran, held until its process group is gone: a gloo worker thread
+    # that dropped the last reference to one would free its tensors under the GIL, and deadlock
+    # with the main thread, which holds the GIL while the group's teardown joins that thread.
+    works: list = field(default_factory=list, compare=False, repr=False)
+
+    def _ran(self, work) -> None:
+        work.wait()
+        self.works.append(work)
 
     def rows_of(self, batch, weight):
         """(this rank's rows of the global batch, the factor its mean loss is scaled by).
@@ -179,7 +205,7 @@ class Shard:
         import torch.distributed as dist
 
         value = value.clone()
-        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        self._ran(dist.all_reduce(value, op=dist.ReduceOp.SUM, async_op=True))
         return value / self.world_size
 
     def agree(self, value: float | None) -> float | None:
@@ -191,25 +217,53 @@ class Shard:
 
         device = "cuda" if dist.get_backend() == "nccl" else "cpu"
         tensor = torch.tensor([value], dtype=torch.float64, device=device)
-        dist.broadcast(tensor, src=0)
+        self._ran(dist.broadcast(tensor, src=0, async_op=True))
         return float(tensor.item())
+
+    def gather_rngs(self, device) -> list[dict]:
+        """Every rank's dropout generators ({"torch_rng", "cuda_rng"}, CPU tensors), in rank
+        order, on every rank: ranks draw different masks, and a resumed rank needs its own."""
+        import torch
+        import torch.distributed as dist
+
+        mine = torch.get_rng_state()
+        cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+        joined = mine if cuda is None else torch.cat([mine, cuda])
+        on = "cuda" if dist.get_backend() == "nccl" else "cpu"
+        gathered = [torch.empty_like(joined, device=on) for _ in range(self.world_size)]
+        self._ran(dist.all_gather(gathered, joined.to(on), async_op=True))
+        states = [state.cpu() for state in gathered]
+        return [{"torch_rng": state[: mine.numel()].clone(),
+                 "cuda_rng": None if cuda is None else state[mine.numel():].clone()} for state in states]
+
+    def barrier(self) -> None:
+        """Return on every rank once rank 0 has got here: a broadcast from it (no rank can
+        receive before rank 0 sends)."""
+        import torch
+        import torch.distributed as dist
+
+        device = "cuda" if dist.get_backend() == "nccl" else "cpu"
+        self._ran(dist.broadcast(torch.zeros(1, device=device), src=0, async_op=True))
 
 
 # ---- one rank ------------------------------------------------------------------------------
 
 
 def run_rank(
-    task: RankTask, rank: int, store, progress: Progress | None = None, *, gpu: int | None = None
+    task: RankTask, rank: int, store, progress: Progress | None = None, *, gpu: int | None = None,
+    save: SaveCheckpoint | None = None,
 ) -> RankResult | None:
     """Train rank `rank` of `task` in this process, joined through `store` (a torch Store);
     rank 0 returns the result, the others None. nccl: on CUDA device `gpu` (default: the rank's
-    number, one machine's GPUs shared out)."""
+    number, one machine's GPUs shared out). `save`: where rank 0 hands each epoch's checkpoint
+    (it must have handed it over when it returns: the ranks go on after it)."""
     from datetime import timedelta
 
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
+    from engine.models.neural.checkpoints import StageCheckpoints
     from engine.models.neural.loop import seeded, train_network
     from engine.models.neural.networks import build_network
 
@@ -224,6 +278,7 @@ def run_rank(
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // task.world_size))
     dist.init_process_group(task.backend, store=store, rank=rank, world_size=task.world_size,
                             timeout=timedelta(seconds=task.timeout_seconds))
+    shard, replica = Shard(rank, task.world_size), None
     try:
         with seeded(int(task.params["seed"]) + rank, device):  # dropout masks differ by rank
             network = build_network(task.architecture, task.params, task.n_features, task.n_outputs)
@@ -234,7 +289,10 @@ def run_rank(
                 replica, _on(task.train, device), _on(task.validation, device),
                 params=task.params, task=task.task, device=device, use_amp=task.use_amp,
                 progress=_epoch_hook(rank, progress if rank == 0 else None, task.test_exit),
-                shard=Shard(rank, task.world_size),
+                shard=shard, fingerprint=task.fingerprint,
+                checkpoints=None if task.checkpoint_stage is None else StageCheckpoints(
+                    _RankStore(task.resume_from, save if rank == 0 else None), task.checkpoint_stage
+                ),
             )
         if rank != 0:
             return None
@@ -245,7 +303,27 @@ def run_rank(
         )
     finally:
         dist.destroy_process_group()
+        # DDP's reducer holds the group's last reference: the group is torn down here, while
+        # `shard` still holds the collectives (see Shard.works), and those are freed after it.
+        replica = None
+        shard.works.clear()
         torch.set_num_threads(threads)
+
+
+@dataclass(frozen=True)
+class _RankStore:
+    """A rank's view of the caller's CheckpointStore: the checkpoint the caller found, and rank
+    0's hand-over to it (the other ranks never save: loop.train_network asks rank 0 only)."""
+
+    found: bytes | None
+    hand_over: SaveCheckpoint | None
+
+    def load(self, stage: str) -> bytes | None:
+        return self.found
+
+    def save(self, stage: str, epoch: int, data: bytes) -> None:
+        if self.hand_over is not None:
+            self.hand_over(epoch, data)
 
 
 def _on(windows, device):
@@ -272,10 +350,43 @@ def _epoch_hook(rank: int, progress: Progress | None, exit_at: str) -> Progress:
 # ---- local processes -----------------------------------------------------------------------
 
 
-def _local_rank(rank: int, task: RankTask, port: int, result_path: str, events) -> None:
+def _exit_with_the_launcher(launcher: int, every: float = 1.0) -> None:
+    """End this rank once its launcher (process `launcher`, the worker) is gone: a worker killed
+    with kill -9 would otherwise leave its ranks waiting on the process group's timeout
+    (minutes), holding cores and memory. (The forkserver between them outlives the launcher
+    while its ranks run, so a rank's parent tells nothing.)"""
+    import threading
+    import time
+
+    def watch() -> None:
+        while _alive(launcher):
+            time.sleep(every)
+        os._exit(ORPHANED_EXIT_CODE)
+
+    threading.Thread(target=watch, name="huracan-rank-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: trust the signal probe
+
+
+def _local_rank(rank: int, task: RankTask, port: int, result_path: str, events, launcher: int) -> None:
     """Entry point of a spawned rank (top level: spawn pickles it by name)."""
     import torch
     import torch.distributed as dist
+
+    _exit_with_the_launcher(launcher)
 
     store = dist.TCPStore("127.0.0.1", port, is_master=False,
                           timeout=_timedelta(task.timeout_seconds))
@@ -283,7 +394,15 @@ def _local_rank(rank: int, task: RankTask, port: int, result_path: str, events) 
     def report(fraction, message, values=None):
         events.put((fraction, message, values))
 
-    result = run_rank(task, rank, store, report)
+    def save(epoch: int, data: bytes) -> None:
+        # A file, renamed into place whole: a queue's feeder thread would still be sending it
+        # when the launcher stops this rank because another one died.
+        folder = Path(result_path).parent
+        partial = folder / f"{CHECKPOINT_PREFIX}{epoch:06d}.partial"
+        partial.write_bytes(data)
+        os.replace(partial, folder / f"{CHECKPOINT_PREFIX}{epoch:06d}.pt")
+
+    result = run_rank(task, rank, store, report, save=save)
     if result is not None:
         torch.save(result.as_payload(), result_path)
 
@@ -296,7 +415,8 @@ class LocalLauncher:
     a port the OS picks. As with any spawn, a script that trains this way guards its entry point
     with `if __name__ == "__main__":`."""
 
-    def run_ranks(self, task: RankTask, progress: Progress | None) -> RankResult:
+    def run_ranks(self, task: RankTask, progress: Progress | None,
+                  save: SaveCheckpoint | None = None) -> RankResult:
         import queue
 
         import torch
@@ -311,16 +431,21 @@ class LocalLauncher:
         with tempfile.TemporaryDirectory(prefix="huracan-ddp-") as folder:
             result_path = str(Path(folder) / "rank0.pt")
             context = mp.start_processes(
-                _local_rank, args=(task, store.port, result_path, events), nprocs=task.world_size,
-                join=False, start_method=START_METHOD,
+                _local_rank, args=(task, store.port, result_path, events, os.getpid()),
+                nprocs=task.world_size, join=False, start_method=START_METHOD,
             )
 
             def forward_events() -> None:
+                reports = []
                 while True:
                     try:
-                        fraction, message, values = events.get_nowait()
+                        reports.append(events.get_nowait())
                     except queue.Empty:
-                        return
+                        break
+                # Rank 0 wrote an epoch's checkpoint before reporting the epoch: the store has it
+                # before the caller hears of the epoch, as in a single-process fit.
+                forward_checkpoints(Path(folder), save)
+                for fraction, message, values in reports:
                     if progress is not None:
                         progress(fraction, message, values)
 
@@ -328,17 +453,29 @@ class LocalLauncher:
                 while not context.join(timeout=0.2):
                     forward_events()
             except mp.ProcessExitedException as error:  # join has stopped the other ranks
+                forward_events()  # what rank 0 saved before it stopped is the resume point
                 raise DistributedTrainingError(
                     f"rank {error.error_index} of {task.world_size} died: {_exit_reason(error)}; "
                     "no model was fitted"
                 ) from None
             except mp.ProcessRaisedException as error:
+                forward_events()
                 raise DistributedTrainingError(
                     f"rank {error.error_index} of {task.world_size} failed: {_last_line(str(error))}"
                 ) from None
             forward_events()
             payload = torch.load(result_path, map_location="cpu", weights_only=True)
         return RankResult(**payload)
+
+
+def forward_checkpoints(folder: Path, save: SaveCheckpoint | None) -> None:
+    """Hand the newest whole checkpoint file in `folder` to `save` and delete them all (the store
+    keeps only a stage's newest one; an older one still here was never handed over)."""
+    files = sorted(folder.glob(f"{CHECKPOINT_PREFIX}*.pt"))
+    if files and save is not None:
+        save(int(files[-1].stem.removeprefix(CHECKPOINT_PREFIX)), files[-1].read_bytes())
+    for path in files:
+        path.unlink()
 
 
 def _exit_reason(error) -> str:
@@ -364,20 +501,42 @@ def _timedelta(seconds: float):
 def train_across(
     network, train, validation, *, architecture: str, params: dict, task: str, n_outputs: int,
     settings: DistributedSettings, use_amp: bool = False, progress: Progress | None = None,
+    checkpoints=None, fingerprint: str = "",
 ):
     """Fit `network` (CPU) with `settings.processes` ranks; its weights become rank 0's, and the
-    loop's TrainingOutcome is returned. DistributedTrainingError if a rank dies or fails."""
-    from engine.models.neural.loop import TrainingOutcome
+    loop's TrainingOutcome is returned. DistributedTrainingError if a rank dies or fails.
+    `checkpoints` (StageCheckpoints): rank 0's state is saved there after each epoch, and a
+    checkpoint of the same `fingerprint` found there is where every rank starts from."""
+    from engine.models.neural.checkpoints import Resumed
+    from engine.models.neural.loop import TrainingOutcome, checkpoint_state, train_network
 
     check_backend_here(settings.processes, settings.backend)
+    found = None if checkpoints is None else checkpoints.load()
+    saved = None if found is None else checkpoint_state(found, checkpoints.stage, fingerprint)
+    if checkpoints is not None and saved is not None and saved["finished"]:
+        # That fit had ended: its weights are taken here as loop.py takes them, no rank starts.
+        import torch
+
+        return train_network(network, train, validation, params=params, task=task,
+                             device=torch.device("cpu"), use_amp=False, progress=progress,
+                             checkpoints=checkpoints, fingerprint=fingerprint)
+    # Resuming, the ranks are built on the checkpoint's weights: DDP starts every replica from
+    # rank 0's parameters, and those are the restored ones (the loop then restores the rest).
+    start = network.state_dict() if saved is None else saved["network"]
     rank_task = RankTask(
         architecture=architecture, params=dict(params), n_features=int(train.padded.shape[1]),
         n_outputs=n_outputs, task=task, backend=settings.backend, world_size=settings.processes,
-        initial_state={name: value.detach().cpu() for name, value in network.state_dict().items()},
+        initial_state={name: value.detach().cpu() for name, value in start.items()},
         train=train, validation=validation, use_amp=use_amp, timeout_seconds=settings.timeout_seconds,
         test_exit=os.environ.get(TEST_EXIT_ENV, ""),
+        checkpoint_stage=None if checkpoints is None else checkpoints.stage, fingerprint=fingerprint,
+        resume_from=None if saved is None else found,
     )
-    result = current_launcher().run_ranks(rank_task, progress)
+    save = None if checkpoints is None else checkpoints.save
+    result = current_launcher().run_ranks(rank_task, progress, save)
     network.load_state_dict(result.state_dict)
-    return TrainingOutcome(history=list(result.history), best_epoch=result.best_epoch,
-                           best_val_loss=result.best_val_loss, stopped_early=result.stopped_early)
+    return TrainingOutcome(
+        history=list(result.history), best_epoch=result.best_epoch, best_val_loss=result.best_val_loss,
+        stopped_early=result.stopped_early,
+        resumed=None if saved is None else Resumed(checkpoints.stage, saved["epoch"], False),
+    )

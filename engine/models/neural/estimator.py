@@ -238,8 +238,15 @@ class NeuralModel:
             train, validation = self._window_sets(
                 X, y, weight, X_val, y_val, train_end, holdout_start, device if not spread else "cpu"
             )
+            # The parameters include processes and backend: a 2-rank fit draws other dropout
+            # masks than a 1-rank one, so neither resumes the other's checkpoint.
+            fingerprint = "" if checkpoints is None else _fit_fingerprint(
+                params, X, y, weight, X_val, y_val, init_model
+            )
             if spread:
-                outcome = self._train_across(network, train, validation, params, use_amp, progress)
+                outcome = self._train_across(
+                    network, train, validation, params, use_amp, progress, checkpoints, fingerprint
+                )
             network.to(device)
             if not spread:
                 outcome = train_network(
@@ -252,9 +259,7 @@ class NeuralModel:
                     use_amp=use_amp,
                     progress=progress,
                     checkpoints=checkpoints,
-                    fingerprint="" if checkpoints is None else _fit_fingerprint(
-                        params, X, y, weight, X_val, y_val, init_model
-                    ),
+                    fingerprint=fingerprint,
                 )
         self.network_ = network
         self.device_ = device
@@ -269,13 +274,14 @@ class NeuralModel:
         self.resumed_ = outcome.resumed
         return self
 
-    def _train_across(self, network, train, validation, params, use_amp, progress):
+    def _train_across(self, network, train, validation, params, use_amp, progress, checkpoints, fingerprint):
         from engine.models.neural.distributed import DistributedSettings, train_across
 
         return train_across(
             network, train, validation, architecture=self.architecture, params=params, task=self.task,
             n_outputs=self._n_outputs(), use_amp=use_amp, progress=progress,
             settings=DistributedSettings(processes=self.processes, backend=self.backend),
+            checkpoints=checkpoints, fingerprint=fingerprint,
         )
 
     def _window_sets(self, X, y, weight, X_val, y_val, train_end, holdout_start, device):

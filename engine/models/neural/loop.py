@@ -122,12 +122,17 @@ def train_network(
     """Fit `network` in place; with validation data stop after `patience` epochs without a
     better validation loss and load the best epoch's weights back. Losses are on the scale the
     network sees (regression: standardised target; classification: cross-entropy).
-    `shard` (distributed.Shard): this rank's share of each batch in a DDP fit; None: all of it."""
+    `shard` (distributed.Shard): this rank's share of each batch in a DDP fit; None: all of it.
+    In a DDP fit `network` is the DistributedDataParallel wrapper; rank 0 saves the checkpoints
+    (every rank holds the same weights) with each rank's dropout generators, and each rank
+    takes its own generators back from one."""
     # `checkpoints`: after each epoch the whole training state (weights, optimizer, scaler, best
     # epoch so far, patience count, the batch-order and dropout generators) is saved there; a fit
     # that finds a checkpoint of the same inputs (`fingerprint`) continues after its epoch and
     # ends where an uninterrupted fit would have, bit for bit on the CPU.
     lookback, batch_size, max_epochs = params["lookback"], params["batch_size"], params["max_epochs"]
+    # What is saved and restored: the network's own keys, as a single process has them.
+    plain = network if shard is None else network.module
     optimizer = torch.optim.AdamW(network.parameters(), lr=params["lr"], weight_decay=params["weight_decay"])
     scaler = torch.amp.GradScaler("cuda") if use_amp else None
     loss_of = _loss_function(task)
@@ -138,9 +143,9 @@ def train_network(
     history: list[dict] = []
     best_loss, best_epoch, best_state, since_best = float("inf"), 0, None, 0
     first_epoch, resumed = 1, None
-    saved = _saved_state(checkpoints, fingerprint)
+    saved = saved_state(checkpoints, fingerprint)
     if checkpoints is not None and saved is not None:
-        _restore(saved, network, optimizer, scaler, order, device)
+        _restore(saved, plain, optimizer, scaler, order, device, shard)
         # Interned keys, as the fresh records' literals are: pickle's memo then writes a resumed
         # fit's history, and so its artifact, byte for byte as an uninterrupted fit's.
         history = [{sys.intern(name): value for name, value in record.items()} for record in saved["history"]]
@@ -192,7 +197,7 @@ def train_network(
             best_loss = val_loss if val_loss is not None else best_loss
             best_epoch, since_best = epoch, 0
             if validation is not None:
-                best_state = {name: value.detach().clone() for name, value in network.state_dict().items()}
+                best_state = {name: value.detach().clone() for name, value in plain.state_dict().items()}
         else:
             since_best += 1
         record = {
@@ -204,11 +209,16 @@ def train_network(
         history.append(record)
         stopping = validation is not None and since_best >= params["patience"]
         if checkpoints is not None:
-            state = {"epoch": epoch, "finished": stopping or epoch == max_epochs, "history": history,
-                     "best_loss": best_loss, "best_epoch": best_epoch, "since_best": since_best,
-                     "best_state": best_state}
-            data = _checkpoint_bytes(state, fingerprint, network, optimizer, scaler, order, device)
-            checkpoints.save(epoch, data)
+            rank_rngs = None if shard is None else shard.gather_rngs(device)  # every rank takes part
+            if shard is None or shard.rank == 0:
+                state = {"epoch": epoch, "finished": stopping or epoch == max_epochs, "history": history,
+                         "best_loss": best_loss, "best_epoch": best_epoch, "since_best": since_best,
+                         "best_state": best_state, "rank_rngs": rank_rngs}
+                data = _checkpoint_bytes(state, fingerprint, plain, optimizer, scaler, order, device)
+                checkpoints.save(epoch, data)
+            if shard is not None:
+                # No rank goes on (or dies) before rank 0 has handed this epoch's checkpoint over.
+                shard.barrier()
         if progress is not None:
             progress(
                 epoch / max_epochs,
@@ -224,7 +234,7 @@ def train_network(
             break
 
     if best_state is not None:
-        network.load_state_dict(best_state)
+        plain.load_state_dict(best_state)
     return TrainingOutcome(
         history=history,
         best_epoch=best_epoch,
@@ -254,35 +264,42 @@ def _checkpoint_bytes(state: dict, fingerprint: str, network, optimizer, scaler,
     return buffer.getvalue()
 
 
-def _saved_state(checkpoints: StageCheckpoints | None, fingerprint: str) -> dict | None:
+def saved_state(checkpoints: StageCheckpoints | None, fingerprint: str) -> dict | None:
     """The stage's checkpoint when it was made from this fit's inputs; None to start over (none,
     one made from other bars or parameters, or bytes that are not a weights-only checkpoint)."""
     if checkpoints is None or (data := checkpoints.load()) is None:
         return None
+    return checkpoint_state(data, checkpoints.stage, fingerprint)
+
+
+def checkpoint_state(data: bytes, stage: str, fingerprint: str) -> dict | None:
+    """saved_state of the bytes `data` of `stage`'s checkpoint."""
     try:
         saved = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as error:
         log.warning("not resuming %s: its checkpoint is not a weights-only torch file (%s)",
-                    checkpoints.stage, str(error).splitlines()[0])
+                    stage, str(error).splitlines()[0])
         return None
     if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
-        log.warning("not resuming %s: its checkpoint is not %s", checkpoints.stage, CHECKPOINT_FORMAT)
+        log.warning("not resuming %s: its checkpoint is not %s", stage, CHECKPOINT_FORMAT)
         return None
     if saved.get("fingerprint") != fingerprint:
-        log.info("not resuming %s: its checkpoint was made from other inputs", checkpoints.stage)
+        log.info("not resuming %s: its checkpoint was made from other inputs", stage)
         return None
     return saved
 
 
-def _restore(saved: dict, network, optimizer, scaler, order, device: torch.device) -> None:
+def _restore(saved: dict, network, optimizer, scaler, order, device: torch.device, shard=None) -> None:
     network.load_state_dict(saved["network"])  # strict: the same architecture, every weight
     optimizer.load_state_dict(saved["optimizer"])  # moves its state onto the parameters' device
     if scaler is not None and saved["scaler"] is not None:
         scaler.load_state_dict(saved["scaler"])
     order.set_state(saved["order_rng"])
-    torch.set_rng_state(saved["torch_rng"])
-    if device.type == "cuda" and saved["cuda_rng"] is not None:
-        torch.cuda.set_rng_state(saved["cuda_rng"], device)
+    # A DDP rank draws its own dropout masks (seeded by rank): it takes its own generators back.
+    rngs = saved if shard is None else saved["rank_rngs"][shard.rank]
+    torch.set_rng_state(rngs["torch_rng"])
+    if device.type == "cuda" and rngs["cuda_rng"] is not None:
+        torch.cuda.set_rng_state(rngs["cuda_rng"], device)
 
 
 def _on(state: dict | None, device: torch.device) -> dict | None:
