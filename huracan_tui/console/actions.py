@@ -161,6 +161,14 @@ ACTIONS: tuple[Action, ...] = (
            "Retrain the slot: pick the model kind, device, cadence, features and target", "detail",
            changes_things=True),
 )
+# The table views whose tables fit their columns to the terminal: `w` shows every column there too.
+WIDE_SCOPES = ("jobs", "data", "registry", "compare", "importance", "rollbacks", "audit", "queues",
+               "notifications")
+ACTIONS += tuple(
+    Action(f"{scope}-wide", "w", "toggle_wide", "Wide",
+           "Show every column (scroll right, the first column stays pinned) or only those that fit", scope,
+           show=False)
+    for scope in WIDE_SCOPES)
 
 BY_ID = {action.id: action for action in ACTIONS}
 

@@ -82,11 +82,13 @@ async def test_every_views_key_column_stays_in_view_when_its_table_is_scrolled_r
     app = make_app(seeded_brain_url)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: models(app).row_count == 2, what="two slot rows")
-        await pilot.press("A")  # the audit log: wider than 80 columns (its reasons)
+        await pilot.press("A")  # the audit log: wider than 80 columns with all its columns (its reasons)
         await wait_until(pilot, lambda: app.screen.query("#audit")
                          and app.screen.query_one("#audit", DataTable).row_count > 0,
                          what="the audit log's rows")
         table = app.screen.query_one("#audit", DataTable)
+        await pilot.press("w")  # every column: at 80 the log shows only those that fit
+        await wait_until(pilot, lambda: len(table.columns) == len(table.declared), what="every column")
         first = str(table.ordered_columns[0].label)
         assert table.virtual_size.width > table.size.width, "the table must be wider than 80 columns"
         assert first in header_text(table)

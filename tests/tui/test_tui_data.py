@@ -69,7 +69,7 @@ def table(app) -> DataTable:
 async def test_latest_reports_per_source_worst_first(seeded_brain_url):
     store_reports(seeded_brain_url)
     app = make_app(seeded_brain_url)
-    async with app.run_test(size=(140, 40)) as pilot:
+    async with app.run_test(size=(150, 40)) as pilot:  # wide enough for every column (145 cells)
         await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen), what="the models view")
         app.push_screen(DataQualityScreen())
         await wait_until(

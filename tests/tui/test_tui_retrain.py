@@ -116,7 +116,9 @@ async def test_an_ensemble_kind_blends_the_newest_version_of_each_kind(seeded_br
     with open_brain(seeded_brain_url) as brain:
         (job,) = brain.list_jobs()
         assert (job.kind, job.slot_key) == ("ensemble", GOOG)
-        assert job.params == {"members": [1, 2], "method": "stacking"}
+        # The house's labelling config travels with the job (the blend's metrics by regime).
+        assert job.params == {"members": [1, 2], "method": "stacking",
+                              "regimes": app.config.regimes.model_dump(mode="json")}
         latest = brain.latest_version(GOOG)
         assert (latest.number, latest.model_kind) == (3, "ensemble")
         assert latest.manifest["spec"]["ensemble"] == {"members": [1, 2], "method": "stacking"}

@@ -30,6 +30,7 @@ class AuditScreen(LogTableScreen):
     TITLE_TEXT = "Audit log"
     TABLE_ID = "audit"
     COLUMNS = AUDIT_COLUMNS
+    COLUMN_PRIORITY = ("id", "action", "target", "outcome", "actor", "ts", "reason")
 
     def read(self, brain) -> list:
         return brain.list_audit(limit=AUDIT_READ)

@@ -23,7 +23,7 @@ from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
 from huracan_tui.console.screens.promote import ask_promotion
-from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
+from huracan_tui.console.widgets.filtered_table import FilteredTable, columns_hint, filter_box
 from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 from scheduler.services.comparison import champion_of, overall_verdict
@@ -38,6 +38,8 @@ CHALLENGER_COLUMNS = (("version", "Ver"), ("model", "Model"), ("trained", "Train
 # verdicts fit an 80-column terminal.
 RESULT_COLUMNS = (("challenger", "Ver"), ("test", "Test"), ("statistic", "Statistic"),
                   ("p", "p"), ("p_adjusted", "p adj."), ("effect", "Effect"), ("verdict", "Verdict"))
+# What a narrow terminal keeps, most important first (Enter shows a result's whole record).
+RESULT_PRIORITY = ("challenger", "test", "verdict", "p_adjusted", "effect", "statistic", "p")
 
 
 @dataclass(frozen=True)
@@ -125,14 +127,12 @@ class CompareScreen(FilteredScreen):
         yield Static(f"A/B: {self.slot_key}", classes="section-title", id="compare-title")
         yield filter_box()
         challengers = FilteredTable(id="challengers", cursor_type="row", zebra_stripes=True)
-        for key, label in CHALLENGER_COLUMNS:
-            challengers.add_column(label, key=key)
+        challengers.set_columns(CHALLENGER_COLUMNS)  # four short columns: they fit 80 columns
         yield challengers
         yield Static("", id="compare-job")
         yield Static("", classes="section-title", id="results-title")
         results = FilteredTable(id="results", cursor_type="row")
-        for key, label in RESULT_COLUMNS:
-            results.add_column(label, key=key)
+        results.set_columns(RESULT_COLUMNS, priority=RESULT_PRIORITY)
         yield results
         yield Static("", id="overall")
         yield details_panel()
@@ -212,7 +212,8 @@ class CompareScreen(FilteredScreen):
         alpha = (first.get("details") or {}).get("alpha")
         title.update(f"Comparison of {fmt.timestamp(first['ts'])} UTC: "
                      f"champion v{first['champion_version']}, "
-                     f"{first['correction'] or '-'} correction, alpha {alpha if alpha is not None else '-'}")
+                     f"{first['correction'] or '-'} correction, alpha {alpha if alpha is not None else '-'}"
+                     f"{columns_hint(table)}")
         line = Text("Overall: ")
         for number in sorted({row["challenger_version"] for row in rows}):
             verdict = overall_verdict([row["verdict"] for row in rows if row["challenger_version"] == number])

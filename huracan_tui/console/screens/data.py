@@ -17,7 +17,7 @@ from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
-from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
+from huracan_tui.console.widgets.filtered_table import FilteredTable, columns_hint, filter_box, match_line
 from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 
@@ -30,6 +30,7 @@ QUALITY_COLUMNS = (
     ("severity", "Severity"),
     ("example", "First example"),
 )
+QUALITY_PRIORITY = ("source", "symbol", "timeframe", "kind", "severity", "count", "example")
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "", "ok": "green"}
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2, "ok": 3}
 _SOURCE_WIDTH = 36
@@ -87,12 +88,11 @@ class DataQualityScreen(FilteredScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Static(
-            "Data quality: the latest report of each source", classes="section-title", id="data-title"
+            "Data quality: latest per source", classes="section-title", id="data-title"
         )
         yield filter_box()
         table = FilteredTable(id="quality", cursor_type="row", zebra_stripes=True)
-        for key, label in QUALITY_COLUMNS:
-            table.add_column(label, key=key)
+        table.set_columns(QUALITY_COLUMNS, priority=QUALITY_PRIORITY)
         yield table
         yield Static(EMPTY_HINT, id="empty-hint")
         yield details_panel()
@@ -133,9 +133,10 @@ class DataQualityScreen(FilteredScreen):
         table.sort("source", "kind", "severity", key=self._order)
         sources = len({record.source for record in records})
         plural = "s" if sources != 1 else ""
-        title = f"Data quality: the latest report of each source ({sources} source{plural})"
+        # Short, so that at 80 columns the "+N columns" hint fits beside it.
+        title = f"Data quality: latest per source ({sources} source{plural})"
         self.query_one("#data-title", Static).update(
-            match_line(title, shown, len(rows), self.filter_text))
+            match_line(title, shown, len(rows), self.filter_text) + columns_hint(table))
 
     def _order(self, cells: tuple) -> tuple:
         """`ordered`'s order, told from the cells (a stable sort keeps ids in order within a kind)."""

@@ -2,7 +2,8 @@
 tables): `/` opens a filter box above the tables and every keystroke hands its text to the view's
 FilteredTables (which narrow their rows, synced in place); Enter keeps the filter, closes the box and
 returns to the table, Esc in the box clears it. A details panel under the tables shows what Enter drilled
-into; Esc closes it before it leaves the view."""
+into; Esc closes it before it leaves the view. Tables too wide for the terminal leave out their least
+important columns (FilteredTable.set_columns) and `w` shows them all."""
 
 from __future__ import annotations
 
@@ -61,6 +62,23 @@ class FilteredScreen(HuracanScreen):
         for table in self.query(FilteredTable):
             table.filter_text = text
         self.show_filtered()
+
+    def fitting_tables(self) -> list[FilteredTable]:
+        """The view's tables that fit their columns to the width (those declared with a priority)."""
+        return [table for table in self.query(FilteredTable) if table.priority]
+
+    def action_toggle_wide(self) -> None:
+        """`w`: every column (scrolling, the key column pinned), or again only those that fit."""
+        tables = self.fitting_tables()
+        wide = not any(table.wide for table in tables)
+        for table in tables:
+            table.wide = wide
+            table.refit()
+        self.show_filtered()  # the heading says which
+
+    @on(FilteredTable.ColumnsFitted)
+    def _columns_fitted(self) -> None:
+        self.show_filtered()  # the heading's "+N columns"
 
     def show_details(self, text) -> None:
         panel = self.query_one(f"#{self.DETAILS_ID}", Static)

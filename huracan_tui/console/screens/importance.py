@@ -20,7 +20,7 @@ from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.screens.base import HuracanScreen
 from huracan_tui.console.screens.filtered import FilteredScreen
-from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
+from huracan_tui.console.widgets.filtered_table import FilteredTable, columns_hint, filter_box
 from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.heatmap import sparkline
 from huracan_tui.console.widgets.status_bar import StatusBar
@@ -30,6 +30,7 @@ FEATURES_SHOWN = 15
 PREFERRED_METHODS = ("shap", "tree_shap", "permutation", "native", "correlation", "variance")
 COLUMNS = (("rank", "#"), ("feature", "Feature"), ("value", "Importance"), ("change", "Δ rank"),
            ("trend", "Rank by version"), ("ranks", "Ranks (oldest → newest)"))
+COLUMN_PRIORITY = ("rank", "feature", "value", "change", "trend", "ranks")
 EMPTY_HINT = "No feature importance stored for this slot yet: training stores it with each version."
 
 
@@ -127,8 +128,7 @@ class ImportanceScreen(FilteredScreen):
         yield Static("", id="importance-alert")
         yield filter_box()
         table = FilteredTable(id="importance", cursor_type="row", zebra_stripes=True, filter_by_key=True)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
+        table.set_columns(COLUMNS, priority=COLUMN_PRIORITY)
         yield table
         yield Static(EMPTY_HINT, id="empty-hint")
         yield ConsoleFooter()
@@ -166,7 +166,8 @@ class ImportanceScreen(FilteredScreen):
         ranked = sorted(latest.ranks, key=latest.ranks.get)
         wanted = self.filter_text.lower()
         candidates = ranked if wanted else ranked[:FEATURES_SHOWN]  # a filter looks past the top ones
-        shown = self.query_one("#importance", FilteredTable).show_rows(
+        table = self.query_one("#importance", FilteredTable)
+        shown = table.show_rows(
             {feature: feature_cells(feature, data) for feature in candidates},
             # Resorted every time: another method (or a new version) ranks the same rows anew.
             sort_by="rank", sort_key=lambda cell: int(str(cell)), resort=True)
@@ -175,9 +176,10 @@ class ImportanceScreen(FilteredScreen):
                  else f"{shown} of {len(ranked)} features match '{self.filter_text}'")
         others = [m for m in data.methods if m != data.method]
         switch = f"  ·  m: {', '.join(others)}" if others else ""
+        # The columns hint first: the rest of the line is what an 80-column terminal cuts.
         self.query_one("#importance-title", Static).update(
-            f"Importance: {self.slot_key}  ·  {data.method}, {which} of v{latest.number} "
-            f"{latest.model_kind}  ·  versions {numbers}{switch}")
+            f"Importance: {self.slot_key}{columns_hint(table)}  ·  {data.method}, {which} of "
+            f"v{latest.number} {latest.model_kind}  ·  versions {numbers}{switch}")
 
     def action_next_method(self) -> None:
         """Show the next method the slot's versions have (they cycle)."""

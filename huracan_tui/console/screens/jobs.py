@@ -20,7 +20,7 @@ from huracan_tui.console.screens.confirm import ConfirmScreen
 from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
 from huracan_tui.console.screens.models import job_cells
-from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
+from huracan_tui.console.widgets.filtered_table import FilteredTable, columns_hint, filter_box, match_line
 from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.loss_chart import LossChart, latest_curve
 from huracan_tui.console.widgets.status_bar import StatusBar
@@ -28,6 +28,8 @@ from huracan_tui.console.widgets.status_bar import StatusBar
 JOBS_LISTED = 200
 JOB_COLUMNS = (("id", "Job"), ("kind", "Kind"), ("state", "State"), ("progress", "Progress"),
                ("device", "Device"), ("elapsed", "Elapsed"), ("eta", "ETA"), ("message", "Message"))
+# What a narrow terminal keeps, most important first (Enter's details show the whole job).
+JOB_PRIORITY = ("id", "kind", "state", "progress", "eta", "elapsed", "device", "message")
 
 
 def duration(seconds: float | None) -> str:
@@ -101,8 +103,7 @@ class JobsScreen(FilteredScreen):
         yield Static("Jobs", classes="section-title", id="jobs-title")
         yield filter_box()
         table = FilteredTable(id="all-jobs", cursor_type="row", zebra_stripes=True)
-        for key, label in JOB_COLUMNS:
-            table.add_column(label, key=key)
+        table.set_columns(JOB_COLUMNS, priority=JOB_PRIORITY)
         yield table
         yield details_panel()
         yield LossChart(id="loss-chart")
@@ -172,9 +173,10 @@ class JobsScreen(FilteredScreen):
                 "elapsed": fmt.right(duration(elapsed)), "eta": fmt.right(duration(eta)),
                 "message": cells["message"],
             }
-        shown = self.query_one("#all-jobs", FilteredTable).show_rows(
-            rows, sort_by="id", sort_key=lambda cell: int(str(cell)), reverse=True)
-        self.query_one("#jobs-title", Static).update(match_line("Jobs", shown, len(rows), self.filter_text))
+        table = self.query_one("#all-jobs", FilteredTable)
+        shown = table.show_rows(rows, sort_by="id", sort_key=lambda cell: int(str(cell)), reverse=True)
+        self.query_one("#jobs-title", Static).update(
+            match_line("Jobs", shown, len(rows), self.filter_text) + columns_hint(table))
         if self.query_one(f"#{self.DETAILS_ID}").display and self.details_job in self.jobs:
             self.show_details(job_details(self.jobs[self.details_job], now))
 

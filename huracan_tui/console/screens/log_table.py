@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from brain import BrainError
 from huracan_tui.console.screens.filtered import FilteredScreen
-from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box, match_line
+from huracan_tui.console.widgets.filtered_table import FilteredTable, columns_hint, filter_box, match_line
 from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 
@@ -53,6 +53,8 @@ class LogTableScreen(FilteredScreen):
     TITLE_TEXT = ""
     TABLE_ID = "records"
     COLUMNS: tuple[tuple[str, str], ...] = ()
+    # Most important first: the columns a narrow terminal keeps (the first one always; `w` shows all).
+    COLUMN_PRIORITY: tuple[str, ...] = ()
     DETAILS_ID = "log-details"
 
     def __init__(self) -> None:
@@ -66,8 +68,7 @@ class LogTableScreen(FilteredScreen):
         yield Static(self.TITLE_TEXT, classes="section-title", id="log-title")
         yield filter_box()
         table = FilteredTable(id=self.TABLE_ID, cursor_type="row", zebra_stripes=True)
-        for key, label in self.COLUMNS:
-            table.add_column(label, key=key)
+        table.set_columns(self.COLUMNS, priority=self.COLUMN_PRIORITY)
         yield table
         yield Static("", id="log-details", classes="log-details")
         yield ConsoleFooter()
@@ -118,11 +119,13 @@ class LogTableScreen(FilteredScreen):
     def show_records(self) -> None:
         rows = {key: self.cells(record) for key, record in self.records.items()}
         # Newest first: by the record id in the first column (new rows arrive at the end).
-        shown = self.query_one(f"#{self.TABLE_ID}", FilteredTable).show_rows(
+        table = self.query_one(f"#{self.TABLE_ID}", FilteredTable)
+        shown = table.show_rows(
             rows, sort_by=self.COLUMNS[0][0], sort_key=lambda cell: int(str(cell)), reverse=True)
         total = len(self.records)
         title = match_line(self.TITLE_TEXT, shown, total, self.filter_text)
-        self.query_one("#log-title", Static).update(title if total else f"{self.TITLE_TEXT}: nothing yet")
+        self.query_one("#log-title", Static).update(
+            (title if total else f"{self.TITLE_TEXT}: nothing yet") + columns_hint(table))
 
     def selected(self):
         table = self.query_one(f"#{self.TABLE_ID}", DataTable)

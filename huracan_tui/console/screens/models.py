@@ -13,7 +13,7 @@ from huracan_tui.console import formatting as fmt
 from huracan_tui.console.actions import bindings
 from huracan_tui.console.export import TypedColumns
 from huracan_tui.console.screens.filtered import FilteredScreen
-from huracan_tui.console.widgets.filtered_table import filter_box, sync_rows
+from huracan_tui.console.widgets.filtered_table import SCROLLBAR_WIDTH, columns_hint, filter_box, sync_rows
 from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.slot_table import (
     COLUMN_MEANINGS,
@@ -76,18 +76,6 @@ def job_message(job) -> str:
 FIRST_RUN_HINT = ("New here? A row is a slot: a symbol, a timeframe and a target. Its champion is the "
                   "version serving live forecasts; the Live columns score those, Sharpe and Hit rate the "
                   "walk-forward out-of-sample test. ? explains every column (and hides this hint).")
-
-# Kept free beside the table for its vertical scrollbar, so the columns that fit are not cut.
-SCROLLBAR_WIDTH = 2
-
-
-def columns_hint(table: SlotTable) -> str:
-    """What the heading says of columns the terminal is too narrow for, and how to see them."""
-    if table.wide:
-        return "  ·  all columns (w fits them to the width)"
-    hidden = table.hidden_columns
-    return f"  ·  +{hidden} column{'s' if hidden != 1 else ''} (w shows all)" if hidden else ""
-
 
 def set_display(widget, shown: bool) -> None:
     """Show or hide, touching the widget (and the layout) only when that changes."""

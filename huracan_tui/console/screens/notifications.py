@@ -23,6 +23,7 @@ class NotificationsScreen(LogTableScreen):
     TITLE_TEXT = "Notifications"
     TABLE_ID = "notifications"
     COLUMNS = NOTIFICATION_COLUMNS
+    COLUMN_PRIORITY = ("id", "severity", "title", "ts", "message")
 
     def load(self) -> None:
         """The log is in memory: no thread, no brain read, no timer. The app calls this again on

@@ -28,6 +28,8 @@ class QueuesScreen(LogTableScreen):
     TITLE_TEXT = "Queues: retrain and prune"
     TABLE_ID = "queue-items"
     COLUMNS = QUEUE_COLUMNS
+    # The reason (why the item was queued, in words) before the rule's name: what a decision needs.
+    COLUMN_PRIORITY = ("id", "queue", "slot", "version", "state", "reason", "rule", "created", "decided")
 
     def read(self, brain) -> list:
         return brain.list_queue(limit=QUEUE_READ)

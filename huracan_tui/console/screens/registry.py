@@ -28,7 +28,7 @@ from huracan_tui.console.screens.confirm import ConfirmScreen
 from huracan_tui.console.screens.filtered import FilteredScreen, details_panel
 from huracan_tui.console.screens.log_table import details_text
 from huracan_tui.console.screens.promote import ask_promotion
-from huracan_tui.console.widgets.filtered_table import FilteredTable, filter_box
+from huracan_tui.console.widgets.filtered_table import FilteredTable, columns_hint, filter_box
 from huracan_tui.console.widgets.footer import ConsoleFooter
 from huracan_tui.console.widgets.status_bar import StatusBar
 
@@ -37,6 +37,9 @@ VERSION_COLUMNS = (("version", "Ver"), ("model", "Model"), ("status", "Status"),
 TIMELINE_COLUMNS = (("id", "#"), ("ts", "When (UTC)"), ("version", "Ver"), ("previous", "From"),
                     ("kind", "Kind"), ("forced", "Forced"), ("verdict", "Verdict"), ("actor", "Who"),
                     ("reason", "Reason"))
+# What a narrow terminal keeps, most important first (Enter shows a row's whole record).
+VERSION_PRIORITY = ("version", "status", "model", "sharpe", "hit", "trained")
+TIMELINE_PRIORITY = ("id", "version", "kind", "verdict", "forced", "ts", "previous", "actor", "reason")
 STATUS_STYLES = {"champion": "bold green", "challenger": "", "pruned": "dim strike"}
 KIND_STYLES = {"promote": "green", "rollback": "yellow", "auto_rollback": "bold yellow"}
 
@@ -145,13 +148,11 @@ class RegistryScreen(FilteredScreen):
         yield Static(f"Registry: {self.slot_key}", classes="section-title", id="registry-title")
         yield filter_box()
         versions = FilteredTable(id="registry-versions", cursor_type="row", zebra_stripes=True)
-        for key, label in VERSION_COLUMNS:
-            versions.add_column(label, key=key)
+        versions.set_columns(VERSION_COLUMNS, priority=VERSION_PRIORITY)
         yield versions
         yield Static("Promotion timeline (newest first)", classes="section-title", id="timeline-title")
         timeline = FilteredTable(id="timeline", cursor_type="row", zebra_stripes=True)
-        for key, label in TIMELINE_COLUMNS:
-            timeline.add_column(label, key=key)
+        timeline.set_columns(TIMELINE_COLUMNS, priority=TIMELINE_PRIORITY)
         yield timeline
         yield details_panel(self.DETAILS_ID)
         yield ConsoleFooter()
@@ -189,8 +190,6 @@ class RegistryScreen(FilteredScreen):
             return
         champion = "no champion yet" if state.champion is None else f"champion v{state.champion}"
         matches = "" if not self.filter_text else f"  ·  filter '{self.filter_text}'"
-        self.query_one("#registry-title", Static).update(
-            f"Registry: {self.slot_key}  ·  {champion}  ·  {len(state.versions)} versions{matches}")
         rows = {}
         for version in reversed(state.versions):
             status = version_status(version, state.champion)
@@ -201,8 +200,12 @@ class RegistryScreen(FilteredScreen):
                 "trained": fmt.timestamp(version.created_at),
                 "sharpe": fmt.signed(metrics.get("sharpe")), "hit": fmt.percent(metrics.get("hit_rate")),
             }
-        self.query_one("#registry-versions", FilteredTable).show_rows(
+        versions = self.query_one("#registry-versions", FilteredTable)
+        versions.show_rows(
             rows, sort_by="version", sort_key=lambda cell: int(str(cell).removeprefix("v")), reverse=True)
+        self.query_one("#registry-title", Static).update(
+            f"Registry: {self.slot_key}  ·  {champion}  ·  {len(state.versions)} versions{matches}"
+            f"{columns_hint(versions)}")
         timeline = {str(p.id): {
             "id": fmt.right(str(p.id)), "ts": f"{p.ts:%Y-%m-%d %H:%M:%S}",
             "version": fmt.right(f"v{p.version}"),
@@ -214,8 +217,10 @@ class RegistryScreen(FilteredScreen):
         # Newest first, by the promotion's id (new rows arrive at the end).
         self.query_one("#timeline", FilteredTable).show_rows(
             timeline, sort_by="id", sort_key=lambda cell: int(str(cell)), reverse=True)
+        heading = ("Promotion timeline (newest first)" if state.history
+                   else "Promotion timeline: no promotions yet")
         self.query_one("#timeline-title", Static).update(
-            "Promotion timeline (newest first)" if state.history else "Promotion timeline: no promotions yet")
+            heading + columns_hint(self.query_one("#timeline", FilteredTable)))
 
     # ---- selection -----------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ class RollbacksScreen(LogTableScreen):
     TITLE_TEXT = "Rollback log"
     TABLE_ID = "rollbacks"
     COLUMNS = ROLLBACK_COLUMNS
+    COLUMN_PRIORITY = ("id", "slot", "change", "ts", "how", "reason", "actor")
 
     def read(self, brain) -> list:
         return brain.list_rollbacks(limit=ROLLBACKS_READ)

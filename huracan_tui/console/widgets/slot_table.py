@@ -18,7 +18,8 @@ from rich.text import Text
 from engine.timeframes import bar_seconds
 from huracan_tui.console import formatting as fmt
 from huracan_tui.console.export import Typed
-from huracan_tui.console.widgets.filtered_table import FilteredTable
+from huracan_tui.console.widgets.filtered_table import CELL_PADDING, FilteredTable  # noqa: F401 (CELL_PADDING: tests)
+from huracan_tui.console.widgets.filtered_table import fit_columns as fit_table_columns
 from huracan_tui.console.widgets.heatmap import sparkline
 from scheduler.services.overview import DriftFlag, SlotOverview
 
@@ -73,23 +74,14 @@ COLUMN_MEANINGS = {
 # sorted column), says how many it left out, and `w` shows them all.
 COLUMN_PRIORITY = ("slot", "champion", "live_sharpe", "live_n", "drift", "sharpe", "queue", "last_forecast",
                    "model", "version", "live_hit", "hit", "trend", "trained", "ic", "rmse", "mae")
-CELL_PADDING = 2  # DataTable's cell padding, one column each side
 
 
 def fit_columns(widths: dict[str, int], available: int, *, keep: str = "slot") -> tuple[str, ...]:
     """The columns (in the table's order) that fit in `available` cells: the most important ones
     by COLUMN_PRIORITY, dropping from the least important until the rest fit; the slot and the
     `keep` column (the sorted one) stay whatever the width."""
-    wanted = ["slot"] + ([keep] if keep != "slot" else [])
-    used = sum(widths[key] + CELL_PADDING for key in wanted)
-    for key in COLUMN_PRIORITY:
-        if key in wanted:
-            continue
-        used += widths[key] + CELL_PADDING
-        if used > available:
-            break
-        wanted.append(key)
-    return tuple(key for key, _ in MODEL_COLUMNS if key in wanted)
+    return fit_table_columns(widths, available, order=(key for key, _ in MODEL_COLUMNS),
+                             priority=COLUMN_PRIORITY, keep=("slot", keep))
 
 
 # Each column in an exported file (export.py), beside what it shows: the same number unformatted
