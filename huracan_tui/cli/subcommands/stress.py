@@ -31,7 +31,7 @@ def register(command) -> None:
     parser.add_argument("--bars", type=int, default=None, metavar="L",
                         help="synthetic bars per path (default 252)")
     parser.add_argument("--gan-steps", type=int, default=None, metavar="K",
-                        help="GAN training steps when no stored generator fits (default 300)")
+                        help="GAN training steps when no stored generator fits (default 2,000)")
 
 
 def run(args, config) -> None:
