@@ -16,7 +16,7 @@ a LightGBM champion on the `core` recipe, one new bar a tick through a replay fe
 brain as (a)'s slots, so the overview read is the big one; the endpoint is served from the same
 process, as `huracan-tui --headless` serves it, with the default `cache_seconds: 1`. The scraper is
 another process (as Prometheus is), requesting /metrics back to back (as fast as it is answered,
-which the endpoint caps at 20 a second), or once a second. Blocks of ticks cycle through no
+which the endpoint caps at 4 a second), or once a second. Blocks of ticks cycle through no
 scraper and the two, so the machine's background load falls on every side alike; p50 / p95 of
 each and the p95 ratio to no scraper. Target: p95 slowdown <= 5 %.
 
