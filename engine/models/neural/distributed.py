@@ -367,7 +367,8 @@ def _exit_with_the_launcher(launcher: int, every: float = 1.0) -> None:
 
 
 def _alive(pid: int) -> bool:
-    """Whether process `pid` runs (a zombie does not)."""
+    """Whether process `pid` runs (a zombie does not). brain.lease.pid_alive's probe, repeated:
+    the engine imports nothing of ours (the import contracts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
