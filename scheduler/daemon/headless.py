@@ -37,7 +37,8 @@ from scheduler.config import HuracanConfig
 from scheduler.daemon import pause_points
 from scheduler.daemon.executor import Executor, make_executor
 from scheduler.daemon.lease import HEARTBEAT_SECONDS, LeaderLease
-from scheduler.daemon.metrics_server import MetricsUnavailable, serve_metrics
+from scheduler.daemon.metrics_process import start_metrics_process
+from scheduler.daemon.metrics_server import MetricsUnavailable
 from scheduler.daemon.recorder import record_console_frames
 from scheduler.services.feeds import feeds_from_config
 from scheduler.services.job_params import train_job_params
@@ -313,9 +314,10 @@ def run_headless(
     brain = open_brain(brain_url)
     lease = LeaderLease(brain)
     # First: a process that cannot serve the /metrics it was asked to stops having done nothing. A
-    # leader a console embeds serves none (it would take the port of the monitored one).
+    # leader a console embeds serves none (it would take the port of the monitored one). The
+    # endpoint runs in a process of its own: a page's making never holds this one's interpreter.
     try:
-        metrics = (serve_metrics(brain_url, config, leading=lease.is_valid, holder=lease.holder_id)
+        metrics = (start_metrics_process(brain_url, config, holder=lease.holder_id)
                    if exit_with is None else None)
     except MetricsUnavailable as error:
         brain.close()

@@ -3,12 +3,14 @@
 
 Every headless process so configured serves it, the leader and each standby: the numbers come
 from the brain, so a standby's are the same, and `huracan_leader` says which process leads (1) and
-which stands by (0). A leader a console embeds (`--exit-with`) serves none: it would fight the
-monitored leader for the port.
+which stands by (0: the brain's lease is held by another). A leader a console embeds
+(`--exit-with`) serves none: it would fight the monitored leader for the port. Each serves it from
+a process of its own (metrics_process.py, which runs `serve_metrics` here): the page's making
+costs the leader's interpreter nothing.
 
-What it costs the leader: a scrape reads the brain in the HTTP server's thread through a Brain of
-its own (its own connections), never the leader's; one read answers every scrape for
-`metrics.cache_seconds`, so a scrape storm costs one read. The per-slot numbers are the console's
+What a scrape costs: it reads the brain in the HTTP server's thread through a Brain of its own
+(its own connections); one read answers every scrape for `metrics.cache_seconds`, so a scrape
+storm costs one read. The per-slot numbers are the console's
 overview (scheduler/services/overview.py), read in batch queries and, between whole reads, only
 for the slots the brain's change marks name; their text is written again only for the slots whose
 overview changed (SlotSamples), since prometheus_client's writer costs tens of microseconds a
@@ -241,7 +243,7 @@ class MetricsPage:
     # scrape makes one itself again (a leader nobody scrapes reads nothing for its metrics).
     IDLE_SECONDS = 300.0
 
-    def __init__(self, reader: BrainReader, *, leading: Callable[[], bool], holder: str,
+    def __init__(self, reader: BrainReader, *, leading: Callable[[], bool] | None, holder: str,
                  cache_seconds: float):
         self.reader = reader
         self.leading = leading
@@ -287,7 +289,10 @@ class MetricsPage:
 
     def _make(self) -> None:
         reading = self.reader.read()
-        leading = self.leading()
+        leader = reading.snapshot.leader
+        # Without a word from the process itself, the reading says: `holder` holds the lease.
+        leading = self.leading() if self.leading is not None else (
+            leader is not None and leader.holder == self.holder)
         brain_wide = generate_latest(BrainCollector(reading, leading=leading, holder=self.holder))
         self._body = brain_wide + self._slots.text(reading.snapshot.slots, reading.at).encode()
         self._made_at = time.monotonic()
@@ -392,9 +397,11 @@ class MetricsServer:
         self._brain.close()
 
 
-def serve_metrics(brain_url: str, config: HuracanConfig, *, leading: Callable[[], bool],
-                  holder: str) -> MetricsServer | None:
-    """Start the endpoint the config asks for (None when `metrics.enabled` is false). Raises
+def serve_metrics(brain_url: str, config: HuracanConfig, *, holder: str,
+                  leading: Callable[[], bool] | None = None) -> MetricsServer | None:
+    """Start the endpoint the config asks for in this process (None when `metrics.enabled` is
+    false): `huracan-tui --headless` runs it in a process of its own (metrics_process.py).
+    `leading`: whether the process `holder` leads (default: the brain's lease says so). Raises
     MetricsUnavailable, one line, when it cannot listen there: checked first, before the brain is
     opened for it, so a headless process that cannot serve its metrics stops having done nothing."""
     settings = config.metrics

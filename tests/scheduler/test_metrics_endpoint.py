@@ -266,3 +266,34 @@ def test_a_headless_process_whose_port_is_taken_stops_having_written_nothing(emp
     with open_brain(empty_brain_url) as brain:
         assert brain.list_audit() == audit_before and brain.list_jobs() == jobs_before
         assert brain.current_leader() is None
+
+
+def test_the_endpoint_runs_in_a_process_of_its_own_that_ends_with_the_headless_one(empty_brain_url, tmp_path):
+    # A page at 1,000 slots is tens of ms of Python: made in the leader's process it held the
+    # interpreter the live tick needed. The child must still go when the leader is killed -9.
+    import psutil
+
+    monitored_brain(empty_brain_url, queued_job=False)
+    config = write_config(tmp_path / "h.yaml", metrics={"enabled": True, "port": 0})
+    log = tmp_path / "leader.log"
+    leader = _start(empty_brain_url, config, log)
+    try:
+        url = wait_until(lambda: _served_url(log), 60, "the leader's endpoint")
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        with open_brain(empty_brain_url) as brain:
+            holder = wait_until(lambda: (found := brain.current_leader()) and found.holder, 60, "the leader")
+        wait_until(lambda: scrape(url)["huracan_leader"] == {(("holder", holder),): 1}, 30,
+                   "the endpoint to say its headless process leads")
+        listeners = {c.pid for c in psutil.net_connections("tcp")
+                     if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+        endpoint = psutil.Process(listeners.pop())
+        assert endpoint.pid != leader.pid and endpoint.ppid() == leader.pid
+        assert "scheduler.daemon.metrics_process" in endpoint.cmdline()
+        assert not any(empty_brain_url in part for part in endpoint.cmdline())  # the URL is not shown
+    finally:
+        leader.kill()
+        leader.wait(timeout=30)
+    wait_until(lambda: not endpoint.is_running() or endpoint.status() == psutil.STATUS_ZOMBIE, 30,
+               "the endpoint's process to end with its leader")
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(url, timeout=5)

@@ -1,0 +1,160 @@
+"""/metrics served from a process of its own, as `huracan-tui --headless` serves it.
+
+Every number on the page comes from the brain, so nothing ties the endpoint to the leader's
+process, and keeping it out takes the page's cost off the leader's interpreter: a page at 1,000
+slots is tens of ms of Python (the overview read, the text), and made in a thread of the leader it
+held the GIL the leader's live tick needed (a scraper once a second cost the tick's p95 up to
+10 %; benchmarks/bench_metrics.py measures both ways). Whether this process's headless process
+leads is read from the brain too: the lease's live holder is the `holder` it was started for.
+
+The parent starts it with `start_metrics_process`, which returns once the child listens, or
+raises MetricsUnavailable with the child's one line (a port in use) and nothing left running.
+The brain URL travels in the environment and the config on standard input: neither may show on a
+command line, where `ps` shows it to every user. The child ends on SIGTERM (the parent's close)
+and on its own once the parent is gone, however the parent ended (a kill -9 included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+
+from scheduler.config import HuracanConfig
+from scheduler.daemon.metrics_server import MetricsUnavailable, serve_metrics
+from scheduler.services.worker_process import BRAIN_URL_ENV
+
+log = logging.getLogger("huracan.metrics")
+
+READY = "listening"
+FAILED = "error:"
+# The child imports the brain, SQLAlchemy and prometheus_client and opens the brain before it
+# answers; on a loaded machine that has taken seconds.
+START_SECONDS = 60.0
+
+
+@dataclass
+class MetricsProcess:
+    """The running endpoint process: where it listens, and how to stop it."""
+
+    process: subprocess.Popen
+    host: str
+    port: int
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def start_metrics_process(brain_url: str, config: HuracanConfig, *, holder: str,
+                          start_seconds: float = START_SECONDS) -> MetricsProcess | None:
+    """Start the endpoint the config asks for in a child process (None when `metrics.enabled` is
+    false); see the module. MetricsUnavailable, one line, when it cannot listen there."""
+    if not config.metrics.enabled:
+        return None
+    command = [sys.executable, "-m", "scheduler.daemon.metrics_process",
+               "--holder", holder, "--exit-with", str(os.getpid())]
+    process = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True,
+        # Its own session: Ctrl-C in the operator's terminal goes to the headless process only,
+        # which then closes this one.
+        start_new_session=True,
+        env={**os.environ, BRAIN_URL_ENV: brain_url, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write(config.model_dump_json())
+    process.stdin.close()
+    line = _first_line(process, start_seconds)
+    if line.startswith(READY + " "):
+        host, port = line[len(READY) + 1:].rsplit(" ", 1)
+        return MetricsProcess(process, host, int(port))
+    MetricsProcess(process, "", 0).close()
+    if line.startswith(FAILED):
+        raise MetricsUnavailable(line[len(FAILED):].strip())
+    code = process.returncode
+    raise MetricsUnavailable("metrics: the endpoint's process " + (
+        f"exited with code {code} before listening" if code is not None
+        else f"did not listen within {start_seconds:g} s"))
+
+
+def _first_line(process: subprocess.Popen, seconds: float) -> str:
+    """The child's first line of output, "" if it ends or stays silent for `seconds`."""
+    lines: list[str] = []
+    stdout = process.stdout
+    assert stdout is not None
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(seconds)
+    if not lines:
+        return ""
+    if not lines[0]:
+        process.wait()  # the child ended without a word: its exit code says how
+    return lines[0].strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scheduler.daemon.metrics_process",
+                                     description="the /metrics endpoint of a headless process")
+    parser.add_argument("--holder", required=True, help="the lease holder id of the headless process")
+    parser.add_argument("--exit-with", type=int, required=True, metavar="PID")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    brain_url = os.environ.get(BRAIN_URL_ENV)
+    if not brain_url:
+        print(f"{FAILED} metrics: {BRAIN_URL_ENV} is not set", flush=True)
+        return 2
+    config = HuracanConfig.model_validate_json(sys.stdin.read())
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    _stop_with(args.exit_with, stop)
+    try:
+        server = serve_metrics(brain_url, config, holder=args.holder)
+    except MetricsUnavailable as error:
+        print(f"{FAILED} {error}", flush=True)
+        return 1
+    assert server is not None  # the parent starts this process only when metrics are enabled
+    host, port = server.address
+    print(f"{READY} {host} {port}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        server.close()
+    return 0
+
+
+def _stop_with(pid: int, stop: threading.Event, every: float = 1.0) -> None:
+    from brain.lease import pid_alive
+
+    def watch() -> None:
+        while not stop.wait(every):  # a poll of the process table: there is no event to wait on
+            if not pid_alive(pid):
+                log.info("metrics: process %d, which started this endpoint, is gone: stopping", pid)
+                stop.set()
+
+    threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
