@@ -5,7 +5,9 @@ The generator is an LSTM fed fresh noise at every bar, so one trained on windows
 run on for a path of any length, its state carrying the volatility it has built up (see
 PathGenerator for its drift-and-volatility shape). The
 discriminator reads a window through dilated 1-D convolutions over the bars and their squares
-(the squares make volatility clustering easy for it to see, hence for the generator to learn).
+(the squares make volatility clustering easy for it to see; that alone did not teach the
+generator clustering on most seeds, so engine.synthetic.gan also holds the generator to the
+series' autocorrelation of |u| and u).
 """
 
 from __future__ import annotations

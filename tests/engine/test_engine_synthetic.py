@@ -5,6 +5,7 @@ code)."""
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -102,9 +103,10 @@ def test_the_gan_is_seeded_and_its_weights_load_as_a_state_dict(goog):
     assert not np.array_equal(paths, other.paths(3, 50, seed=9))
     state = torch.load(io.BytesIO(first.weights), weights_only=True)
     assert all(isinstance(tensor, torch.Tensor) for tensor in state.values())
-    stored = load_generator(first.spec.to_json(), first.weights)
+    assert first.weights == again.weights
+    stored = load_generator(json.loads(first.spec_bytes()), first.weights)  # as the brain keeps it
     np.testing.assert_array_equal(stored.paths(3, 50, seed=9), paths)
-    assert stored.spec.data_fingerprint == first.spec.data_fingerprint and len(stored.spec.mean) == 5
+    assert stored.spec == first.spec and len(stored.spec.tail) == 5
 
 
 class _Payload:
@@ -133,3 +135,57 @@ def test_a_series_shorter_than_a_window_is_refused(goog):
         train_gan(goog.head(60), GanSettings(window=64))
     with pytest.raises(ValueError, match="steps must be at least 1"):
         GanSettings(steps=0)
+    with pytest.raises(ValueError, match="window must be more than 20 bars"):
+        GanSettings(window=20)
+    with pytest.raises(ValueError, match="heavy_tails names no bar column: close"):
+        GanSettings(heavy_tails=("ret", "close"))
+
+
+def test_lambert_w_tails_gaussianise_goog_and_come_back(goog):
+    from scipy import stats
+
+    from engine.synthetic.gan import GanSettings, fitted_spec, gaussianised, heavy_tailed
+
+    u = np.linspace(-4, 4, 81)
+    np.testing.assert_allclose(gaussianised(heavy_tailed(u, 0.3), 0.3), u, atol=1e-12)
+    rows = bar_rows(goog)
+    spec = fitted_spec(rows, GanSettings())
+    ret, gap = BAR_COLUMNS.index("ret"), BAR_COLUMNS.index("gap")
+    assert spec.tail[ret] > 0.1 and spec.tail[gap] > 0.1 and spec.tail[2:] == (0.0,) * 3
+    standard = spec.standardised(rows)
+    assert stats.kurtosis(rows[:, ret]) > 5  # what the networks no longer have to learn
+    assert abs(stats.kurtosis(standard[:, ret])) < 0.05 and abs(stats.kurtosis(standard[:, gap])) < 0.05
+    assert abs(standard[:, ret].mean()) < 0.01 and standard[:, ret].std() == pytest.approx(1, abs=0.01)
+    back = spec.in_units(standard)
+    np.testing.assert_allclose(back[:, [ret, gap]], rows[:, [ret, gap]], rtol=1e-9, atol=1e-12)
+    # a tailed column never goes past the series' extremes, however far the networks drift
+    assert spec.in_units(np.full((1, 5), 50.0))[0, ret] == pytest.approx(rows[:, ret].max())
+
+
+def test_a_spec_from_before_lambert_w_tails_is_refused_in_one_line(goog):
+    from engine.synthetic.gan import GanSettings, load_generator, train_gan
+
+    trained = train_gan(goog, GanSettings(seed=1, **{**TINY, "steps": 1}))
+    old = {**trained.spec.to_json(), "format": "huracan-gan/1"}
+    with pytest.raises(ValueError, match="huracan-gan/1 is from before Lambert W tails.*train the generator"):
+        load_generator(old, trained.weights)
+    with pytest.raises(ValueError, match="not a GAN spec of format huracan-gan/2: None"):
+        load_generator({k: v for k, v in old.items() if k != "format"}, trained.weights)
+
+
+def test_the_default_gan_passes_all_four_stylised_facts_on_goog(goog, goog_returns):
+    """Issue 16: 20 paths of 500 bars, as `huracan stress` judges them. The GAN before Lambert W
+    tails and the matching terms failed tails and volatility clustering here (kurtosis 2.1
+    against 7.6, mean ACF(|r|) 0.07 against 0.14); about a minute on one thread."""
+    import torch
+
+    from engine.synthetic.gan import GanSettings, train_gan
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the figures are those of one thread, as the issue measured them
+    try:
+        made = train_gan(goog, GanSettings(seed=0)).paths(20, 500, seed=0)
+    finally:
+        torch.set_num_threads(threads)
+    facts = stylised_facts(goog_returns, list(made[:, :, 0]))
+    assert facts.verdict == "passes", [(fact.name, fact.synthetic, fact.tolerance) for fact in facts.facts]
