@@ -11,9 +11,12 @@ than left waiting on the Dask scheduler forever.
 A distributed training job (training.distributed.processes > 1) runs its fits' ranks as tasks
 of their own, one per Dask worker (`DaskRankLauncher`): rank 0 hosts the rendezvous store on its
 worker's host, on a port the OS picks, and passes the address to the others through a Dask
-Variable; nccl ranks go to the workers that advertise a GPU resource, one GPU each. A fit that
-keeps checkpoints gets rank 0's after each epoch through a second Dask Queue (its put returns once
-the scheduler holds it, before any rank starts the next epoch), and saves it in the job's store.
+Variable; nccl ranks go to the workers that advertise a GPU resource, one GPU each. Each rank
+trains in a child process of its worker (`run_rank_process`): when one rank fails, dies or loses
+its worker, the launcher sets the fit's Dask Event, and every other rank's task kills its child at
+once (a thread blocked in a gloo collective could not be stopped, and would hold the worker's
+thread, cores and memory until the group's timeout). A fit that keeps checkpoints gets rank 0's
+after each epoch through a second Dask Queue, and saves it in the job's store.
 
 Dask is imported only here, and this module only when the config says `executor: {kind: dask}`.
 """
@@ -21,6 +24,7 @@ Dask is imported only here, and this module only when the config says `executor:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -40,6 +44,11 @@ log = logging.getLogger("huracan.dask")
 
 GPU_RESOURCE = "GPU"
 CONNECT_TIMEOUT_SECONDS = 10.0
+# After a rank fails, how long the launcher waits for the others' tasks to end (stopped, or failed
+# on the broken group) before it names the rank to blame: a rank that died is named, not the
+# peer that lost its connection to it.
+SETTLE_SECONDS = 10.0
+RENDEZVOUS_STEP_SECONDS = 0.5  # how often a rank waiting for rank 0's address asks if it should stop
 # What a LocalExecutor's worker process would have exited with, so the leader reads both alike.
 EXIT_CODES = {"succeeded": 0, "cancelled": 0, "interrupted": 143}
 
@@ -66,19 +75,23 @@ def run_rank_task(task, rank: int, name: str) -> dict | None:
     Rank 0 opens the rendezvous store on its own host (the others reach it as they reach any
     worker of the cluster) and publishes host:port in the Variable `name`; rank 0 also passes
     each epoch's report on through the Queue `name`, and each epoch's checkpoint (when the fit
-    keeps them) through the Queue `name`-checkpoints."""
+    keeps them) through the Queue `name`-checkpoints. The rank trains in a child process, killed
+    as soon as the Event `name`-stop is set (RankStopped)."""
     import torch.distributed as dist
-    from distributed import Queue, Variable, get_worker
+    from distributed import Event, Queue, Variable, get_worker
     from distributed.comm import get_address_host
 
-    from engine.models.neural.distributed import run_rank
+    from engine.models.neural.distributed import run_rank_process
 
-    timeout = _timedelta(task.timeout_seconds)
+    stop = Event(_stop_event(name))
     report: Callable[..., None] | None = None
     save: Callable[[int, bytes], None] | None = None
+    store = None  # rank 0's server, alive as long as this task runs
     if rank == 0:
         host = get_address_host(get_worker().address)
-        store = dist.TCPStore(host, 0, is_master=True, wait_for_workers=False, timeout=timeout)
+        store = dist.TCPStore(host, 0, is_master=True, wait_for_workers=False,
+                              timeout=_timedelta(task.timeout_seconds))
+        address = (host, store.port)
         Variable(name).set(f"{host}:{store.port}")
         events = Queue(name)
 
@@ -91,11 +104,32 @@ def run_rank_task(task, rank: int, name: str) -> dict | None:
             def save(epoch: int, data: bytes) -> None:
                 saved.put([epoch, data])
     else:
-        host, port = Variable(name).get(timeout=task.timeout_seconds).rsplit(":", 1)
-        store = dist.TCPStore(host, int(port), is_master=False, timeout=timeout)
+        address = _rendezvous_address(Variable(name), rank, task, stop)
     # A Dask GPU worker owns one GPU (CUDA_VISIBLE_DEVICES, as dask-cuda sets it): device 0.
-    result = run_rank(task, rank, store, report, gpu=0, save=save)
+    result = run_rank_process(task, rank, address, report, save, gpu=0, stopped=stop.is_set)
     return None if result is None else result.as_payload()
+
+
+def _rendezvous_address(variable, rank: int, task, stop) -> tuple[str, int]:
+    """Rank 0's store address from `variable`, waited for in steps: a fit whose rank 0 failed
+    before it published one stops this rank at once (`stop` set), not after the group's timeout."""
+    from engine.models.neural.distributed import RankStopped
+
+    deadline = time.monotonic() + task.timeout_seconds
+    while True:
+        try:
+            host, port = variable.get(timeout=RENDEZVOUS_STEP_SECONDS).rsplit(":", 1)
+            return host, int(port)
+        except TimeoutError:
+            if stop.is_set():
+                raise RankStopped(f"rank {rank} of {task.world_size} stopped: another rank of its "
+                                  "fit failed") from None
+            if time.monotonic() > deadline:
+                raise
+
+
+def _stop_event(name: str) -> str:
+    return f"{name}-stop"
 
 
 def _checkpoint_queue(name: str) -> str:
@@ -126,9 +160,7 @@ class DaskRankLauncher:
             return self._run(client, task, progress, save)
 
     def _run(self, client: Client, task, progress, save):
-        import threading
-
-        from distributed import Queue
+        from distributed import Event, Queue
 
         from engine.models.neural.distributed import DistributedTrainingError, RankResult
 
@@ -145,15 +177,14 @@ class DaskRankLauncher:
         name = f"huracan-ddp-{uuid.uuid4().hex[:12]}"
         events = Queue(name, client=client)
         checkpoints = Queue(_checkpoint_queue(name), client=client)
+        # Never cleared: a rank task that starts late (Dask reran it) must see it set too.
+        stop = Event(_stop_event(name), client=client)
         futures = [
             client.submit(run_rank_task, task, rank, name, key=f"{name}-rank-{rank}", pure=False,
                           workers=[hosts[rank]], allow_other_workers=False, retries=0)
             for rank in range(task.world_size)
         ]
-
-        ended = threading.Event()  # set as each rank's task ends: the loop wakes on it, or to poll
-        for future in futures:
-            future.add_done_callback(lambda _: ended.set())
+        ranks = _Ranks(client, futures, hosts[: task.world_size])
 
         def forward_events() -> None:
             reports = [events.get() for _ in range(events.qsize())]
@@ -167,22 +198,101 @@ class DaskRankLauncher:
                 if progress is not None:
                     progress(fraction, message, values)
 
+        fitted = False
         try:
-            while not all(future.done() for future in futures):
-                ended.wait(self.poll_seconds)
-                ended.clear()
+            while not ranks.failing():
+                if ranks.all_finished():
+                    forward_events()
+                    result = RankResult(**cast(dict, futures[0].result()))  # rank 0's payload
+                    fitted = True
+                    return result
+                ranks.ended.wait(self.poll_seconds)
+                ranks.ended.clear()
                 forward_events()
-                for rank, future in enumerate(futures):
-                    if future.status in ("error", "cancelled", "lost"):
-                        forward_events()  # what rank 0 saved before the failure is the resume point
-                        raise DistributedTrainingError(
-                            f"rank {rank} of {task.world_size} failed on its Dask worker "
-                            f"{hosts[rank]}: {_first_line(future)}; no model was fitted"
-                        )
-            forward_events()
-            return RankResult(**cast(dict, futures[0].result()))  # rank 0 returns the payload
+            stop.set()
+            ranks.settle(SETTLE_SECONDS)
+            forward_events()  # what rank 0 saved before the failure is the resume point
+            raise DistributedTrainingError(ranks.blame(task.world_size))
         finally:
+            if not fitted:
+                stop.set()  # failed, or the caller stopped (its job cancelled): no rank goes on
             client.cancel([future for future in futures if not future.done()])
+
+
+@dataclass
+class _Ranks:
+    """A fit's rank tasks as the launcher watches them: which ended, in what order, and whether
+    each one's worker is still in the cluster (a task whose worker died is not failed by Dask: it
+    waits, pinned to a worker that is gone)."""
+
+    client: Client
+    futures: list[Future]
+    hosts: list[str]
+    ended_keys: list[str] = field(default_factory=list)
+    ended: threading.Event = field(default_factory=threading.Event)  # set as each task ends
+
+    def __post_init__(self) -> None:
+        for future in self.futures:
+            future.add_done_callback(self._on_done)
+
+    def _on_done(self, future) -> None:
+        self.ended_keys.append(future.key)
+        self.ended.set()
+
+    def all_finished(self) -> bool:
+        return all(future.status == "finished" for future in self.futures)
+
+    def gone(self) -> list[int]:
+        """Ranks whose task has not ended and whose worker has left the cluster."""
+        waiting = [rank for rank, future in enumerate(self.futures) if not future.done()]
+        if not waiting:
+            return []
+        present = set(self.client.nthreads())
+        return [rank for rank in waiting if self.hosts[rank] not in present]
+
+    def failing(self) -> bool:
+        return any(future.status in ("error", "cancelled", "lost") for future in self.futures) \
+            or bool(self.gone())
+
+    def settle(self, seconds: float) -> None:
+        """Wait until every task has ended or lost its worker, `seconds` at most."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            gone = set(self.gone())
+            if all(future.done() or rank in gone for rank, future in enumerate(self.futures)):
+                return
+            self.ended.wait(0.1)
+            self.ended.clear()
+
+    def blame(self, world_size: int) -> str:
+        """The one line naming the rank that failed first: one whose worker left or whose process
+        died before one that raised, and one stopped by the launcher last of all."""
+        from engine.models.neural.distributed import RankFailed, RankStopped
+
+        def line(rank: int, what: str, detail: str) -> str:
+            return (f"rank {rank} of {world_size} {what} on its Dask worker {self.hosts[rank]}: "
+                    f"{detail}; no model was fitted")
+
+        gone = self.gone()
+        if gone:
+            return line(gone[0], "died", "the worker left the cluster")
+        errors = {rank: future.exception() for rank, future in enumerate(self.futures)
+                  if future.status == "error"}
+        order = {key: place for place, key in enumerate(self.ended_keys)}
+
+        def precedence(rank: int) -> tuple[bool, bool, int]:
+            error = errors[rank]
+            died = isinstance(error, RankFailed) and error.died
+            return isinstance(error, RankStopped), not died, order.get(self.futures[rank].key, len(order))
+
+        if errors:
+            rank = min(errors, key=precedence)
+            error = errors[rank]
+            if isinstance(error, RankFailed):
+                return line(rank, "died" if error.died else "failed", error.detail)
+            return line(rank, "failed", _first_line(self.futures[rank]))
+        rank = next(rank for rank, future in enumerate(self.futures) if future.status != "finished")
+        return line(rank, "failed", self.futures[rank].status)
 
 
 def _first_line(future) -> str:

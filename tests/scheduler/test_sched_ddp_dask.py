@@ -1,9 +1,13 @@
 """Data-parallel training on Dask: a distributed fit runs one rank per Dask worker (rendezvous on
 a port rank 0's worker picks, passed through a Dask Variable), and a train job queued with two
-processes stores a version whose manifest records how it was trained."""
+processes stores a version whose manifest records how it was trained. A rank that raises, or whose
+worker is killed, fails the fit in one line naming it, and the other rank ends at once: its worker
+(the same process) runs the next task within seconds, not after the process group's timeout."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import distributed
@@ -14,13 +18,18 @@ from brain import open_brain
 from engine.data import load_ohlcv
 from engine.datasets import bundled_path
 from engine.models.neural import LSTMModel
-from engine.models.neural.distributed import DistributedTrainingError, use_launcher
+from engine.models.neural.distributed import TEST_EXIT_ENV, DistributedTrainingError, use_launcher
 from scheduler.config import TrainingConfig
 from scheduler.daemon.dask_executor import DaskExecutor, DaskRankLauncher
 from scheduler.services.job_params import train_job_params
+from tests.waiting import wait_until
 
 SMALL = {"lookback": 4, "hidden_size": 4, "dropout": 0.0, "batch_size": 16, "max_epochs": 2,
          "validation_fraction": 0.0, "device": "cpu", "seed": 3}
+# Long enough that the surviving rank is still training when its peer fails.
+LONG = {**SMALL, "max_epochs": 200, "patience": 200}
+# Far under the process group's timeout (300 s): the surviving rank must not wait it out.
+ENDS_WITHIN_SECONDS = 20.0
 
 
 @pytest.fixture(scope="module")
@@ -85,4 +94,103 @@ def test_a_train_job_with_two_processes_stores_a_version_that_records_them(clien
         version = brain.latest_version("GOOG:1d:fwd_ret_1")
         params = version.manifest["spec"]["model"]["params"]
         assert (params["processes"], params["backend"]) == (2, "gloo")
+    executor.stop_all()
+
+
+def _worker_pids(client) -> dict[str, int]:
+    return client.run(os.getpid)
+
+
+def _rank_processes(client) -> dict[str, int]:
+    """How many rank processes each worker still runs (multiprocessing children)."""
+    import multiprocessing
+
+    return client.run(lambda: len(multiprocessing.active_children()))
+
+
+def _assert_free_at_once(client, address: str, pid: int) -> None:
+    """The worker at `address` is the same process, and runs a task within seconds."""
+    started = time.monotonic()
+    probe = client.submit(os.getpid, workers=[address], allow_other_workers=False, pure=False)
+    assert probe.result(timeout=ENDS_WITHIN_SECONDS) == pid
+    assert time.monotonic() - started < ENDS_WITHIN_SECONDS
+
+
+def test_a_rank_that_raises_on_dask_stops_the_other_rank_at_once(client, monkeypatch):
+    generator = np.random.default_rng(1)
+    X, y = generator.normal(size=(90, 2)), generator.normal(size=90)
+    pids = _worker_pids(client)
+    hosts = sorted(pids)
+    monkeypatch.setenv(TEST_EXIT_ENV, "1:2:raise")  # rank 1 raises after its second epoch
+    model = LSTMModel(**LONG, processes=2)
+    with use_launcher(DaskRankLauncher(client)), pytest.raises(
+        DistributedTrainingError,
+        match=rf"^rank 1 of 2 failed on its Dask worker {hosts[1]}: .*TestRankFailure: rank 1 failed "
+              r"after epoch 2 \(test\); no model was fitted$",
+    ):
+        model.fit(X, y)
+    assert not hasattr(model, "network_")
+    for address in hosts:  # rank 0 (blocked in a collective) was stopped; no worker was lost
+        _assert_free_at_once(client, address, pids[address])
+    wait_until(lambda: not any(_rank_processes(client).values()), timeout=ENDS_WITHIN_SECONDS,
+               what="every rank's process ended")
+
+
+def test_a_rank_whose_worker_is_killed_fails_the_fit_and_frees_the_other_at_once():
+    generator = np.random.default_rng(1)
+    X, y = generator.normal(size=(90, 2)), generator.normal(size=90)
+    # A cluster of its own: the killed worker comes back under another address.
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster.scheduler_address, set_as_default=False) as own:
+        pids = _worker_pids(own)
+        hosts = sorted(pids)
+        killed = []
+
+        def kill_rank_1(fraction, message, values=None):
+            if values is not None and values["epoch"] == 2 and not killed:
+                os.kill(pids[hosts[1]], signal.SIGKILL)
+                killed.append(time.monotonic())
+
+        with use_launcher(DaskRankLauncher(own)), pytest.raises(
+            DistributedTrainingError,
+            match=rf"^rank 1 of 2 died on its Dask worker {hosts[1]}: the worker left the cluster; "
+                  "no model was fitted$",
+        ):
+            LSTMModel(**LONG, processes=2).fit(X, y, progress=kill_rank_1)
+        assert killed and time.monotonic() - killed[0] < ENDS_WITHIN_SECONDS
+        _assert_free_at_once(own, hosts[0], pids[hosts[0]])
+        wait_until(lambda: not _rank_processes(own).get(hosts[0]), timeout=ENDS_WITHIN_SECONDS,
+                   what="rank 0's process ended")
+
+
+def test_a_train_job_whose_rank_fails_on_dask_fails_in_one_line_and_stores_no_version(client, tmp_path):
+    brain_url = f"sqlite:///{tmp_path / 'brain.db'}"
+    training = TrainingConfig.model_validate({
+        "models": ["lstm"], "n_folds": 2, "cadence": "quick",
+        "params": {"lstm": {**{k: v for k, v in LONG.items() if k != "seed"}}},
+    })
+    executor = DaskExecutor(brain_url, client, owns_client=False)
+    pids = _worker_pids(client)
+    # The job's task reads the hook where it runs: on a worker (a lambda, so that it runs on the
+    # worker's environment, not on a pickled copy of this one).
+    client.run(lambda: os.environ.__setitem__(TEST_EXIT_ENV, "1:1:raise"))
+    try:
+        with open_brain(brain_url) as brain:
+            frame = load_ohlcv(bundled_path("GOOG"), symbol="GOOG")
+            brain.store_bars("GOOG", "1d", frame.tail(400))
+            job = brain.create_job("train", slot_key="GOOG:1d:fwd_ret_1",
+                                   params=train_job_params("GOOG", "1d", training, processes=2))
+            executor.submit(job.id)
+            codes = wait_until(executor.reap, timeout=300, what="the failing train job ended")
+            done = brain.get_job(job.id)
+            assert codes == {job.id: 1}, done.error  # a failed job, as a worker process exits
+            assert done.state == "failed"
+            assert "rank 1 of 2 failed on its Dask worker" in done.error
+            assert done.error.rstrip().endswith("no model was fitted"), done.error
+            assert brain.latest_version("GOOG:1d:fwd_ret_1") is None
+    finally:
+        client.run(lambda: os.environ.pop(TEST_EXIT_ENV, None))
+    for address, pid in pids.items():
+        _assert_free_at_once(client, address, pid)
     executor.stop_all()

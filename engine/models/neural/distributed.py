@@ -9,15 +9,18 @@ The validation loss is rank 0's, broadcast, so early stopping stops every rank a
 
 How ranks are started is a `RankLauncher`: `LocalLauncher` spawns N processes on this machine
 (rendezvous on a TCPStore this process hosts on 127.0.0.1, port chosen by the OS); the Dask
-executor installs its own launcher (one rank per Dask worker) with `use_launcher`. Rank 0 hands
-back the weights and the history; a rank that dies or fails fails the fit with one line naming
-it, and the others are stopped (locally) or time out on the process group (`timeout_seconds`).
+executor installs its own launcher (one rank per Dask worker, each in a forkserver child of its
+worker: `run_rank_process`) with `use_launcher`. Rank 0 hands back the weights and the history; a
+rank that dies or fails fails the fit with one line naming it, and the others are stopped at once
+(a rank blocked in a gloo collective cannot be woken: its process is killed).
 
 Checkpoints: the store lives in the process that called the fit, the ranks are other processes.
 After each epoch rank 0 hands the epoch's checkpoint (loop.py's format, with every rank's dropout
 generators) to its launcher, which passes it to the caller's `save`; no rank starts the next
 epoch before that hand-over is done (a barrier), so a rank that dies after epoch k leaves epoch
-k's checkpoint behind. A fit that finds one of its own inputs starts every rank from it.
+k's checkpoint behind. (A rank 0 in a child of a Dask worker hands it to its worker, which passes
+it on within STOP_POLL_SECONDS: a kill of that whole worker in between loses it, and the fit
+resumes from the epoch before.) A fit that finds one of its own inputs starts every rank from it.
 
 torch is imported inside functions only: the settings and errors here cost nothing to import.
 """
@@ -31,15 +34,21 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 BACKENDS = ("gloo", "nccl")
 DEFAULT_TIMEOUT_SECONDS = 300.0
 # Tests only: "RANK:EPOCH" makes that rank exit at once (os._exit(3)) after that epoch, the way
-# a rank killed by the OOM killer or a lost machine would vanish mid-training.
+# a rank killed by the OOM killer or a lost machine would vanish mid-training; "RANK:EPOCH:raise"
+# makes it raise TestRankFailure there instead, as a rank whose training fails would.
 TEST_EXIT_ENV = "HURACAN_DDP_TEST_EXIT"
 TEST_EXIT_CODE = 3
+TEST_RAISE = "raise"
+STOP_POLL_SECONDS = 0.2  # how often a rank's process is looked at, and its stop signal asked
 ORPHANED_EXIT_CODE = 4  # a rank whose launcher died
+RAISED_EXIT_CODE = 5  # a rank that raised, the first of its fit to fail: its line in rank<N>.error
+AFTER_PEER_EXIT_CODE = 6  # a rank that failed after another one had: that rank's number in rank<N>.error
+FIRST_FAILURE_KEY = "huracan/first-failure"  # in the rendezvous store: the first rank that raised
 START_METHOD = "forkserver"
 CHECKPOINT_PREFIX = "checkpoint-"  # a local rank 0's epoch checkpoints, in the fit's temporary folder
 # What the forkserver imports once for every rank it forks: DDP's constructor imports dynamo
@@ -56,6 +65,28 @@ SaveCheckpoint = Callable[[int, bytes], None]
 
 class DistributedTrainingError(ValueError):
     """A distributed fit that cannot start or did not finish, in one line naming the rank."""
+
+
+class RankFailed(DistributedTrainingError):
+    """Rank `rank`'s process died (`died`: killed, or exited) or raised; `detail` says how, in one
+    line ("exit code 3", "MemoryError: ..."). Its arguments are its state: it pickles (Dask)."""
+
+    def __init__(self, rank: int, world_size: int, died: bool, detail: str) -> None:
+        super().__init__(rank, world_size, died, detail)
+        self.rank, self.world_size, self.died, self.detail = rank, world_size, died, detail
+
+    def __str__(self) -> str:
+        if self.died:
+            return f"rank {self.rank} of {self.world_size} died: {self.detail}; no model was fitted"
+        return f"rank {self.rank} of {self.world_size} failed: {self.detail}"
+
+
+class RankStopped(DistributedTrainingError):
+    """A rank ended by its launcher because another rank of the fit failed."""
+
+
+class TestRankFailure(RuntimeError):
+    """What a rank raises where TEST_EXIT_ENV says "RANK:EPOCH:raise" (tests only)."""
 
 
 @dataclass(frozen=True)
@@ -338,8 +369,12 @@ def _on(windows, device):
 
 
 def _epoch_hook(rank: int, progress: Progress | None, exit_at: str) -> Progress:
+    where, raising, _ = exit_at.partition(f":{TEST_RAISE}")
+
     def hook(fraction: float, message: str, values: dict | None = None) -> None:
-        if exit_at and values is not None and exit_at == f"{rank}:{values.get('epoch')}":
+        if where and values is not None and where == f"{rank}:{values.get('epoch')}":
+            if raising:
+                raise TestRankFailure(f"rank {rank} failed after epoch {values['epoch']} (test)")
             os._exit(TEST_EXIT_CODE)
         if progress is not None:
             progress(fraction, message, values)
@@ -382,15 +417,17 @@ def _alive(pid: int) -> bool:
         return True  # no /proc: trust the signal probe
 
 
-def _local_rank(rank: int, task: RankTask, port: int, result_path: str, events, launcher: int) -> None:
-    """Entry point of a spawned rank (top level: spawn pickles it by name)."""
+def _local_rank(index: int, task: RankTask, address: tuple[str, int], result_path: str, events,
+                launcher: int, first_rank: int, gpu: int | None) -> None:
+    """Entry point of a rank's process, rank `first_rank + index` (top level: the forkserver
+    pickles it by name); it joins the store at `address`."""
     import torch
     import torch.distributed as dist
 
     _exit_with_the_launcher(launcher)
 
-    store = dist.TCPStore("127.0.0.1", port, is_master=False,
-                          timeout=_timedelta(task.timeout_seconds))
+    host, port = address
+    store = dist.TCPStore(host, port, is_master=False, timeout=_timedelta(task.timeout_seconds))
 
     def report(fraction, message, values=None):
         events.put((fraction, message, values))
@@ -403,9 +440,50 @@ def _local_rank(rank: int, task: RankTask, port: int, result_path: str, events, 
         partial.write_bytes(data)
         os.replace(partial, folder / f"{CHECKPOINT_PREFIX}{epoch:06d}.pt")
 
-    result = run_rank(task, rank, store, report, save=save)
-    if result is not None:
-        torch.save(result.as_payload(), result_path)
+    rank = first_rank + index
+    try:
+        result = run_rank(task, rank, store, report, gpu=gpu, save=save)
+        if result is not None:
+            torch.save(result.as_payload(), result_path)
+    except BaseException:
+        import traceback
+
+        _leave_failed(store, rank, Path(result_path).parent, _last_line(traceback.format_exc()))
+
+
+def _leave_failed(store, rank: int, folder: Path, line: str) -> NoReturn:
+    """End a rank that raised, at once. Its peers lose their connections to it and fail too: the
+    first to fail claims FIRST_FAILURE_KEY before its own connections close, so a launcher names
+    it and not a peer. No teardown: a gloo group freed with a collective outstanding deadlocks
+    (its worker thread frees the work and waits for the GIL, which the main thread holds while it
+    joins that thread), and a rank that never exits holds its peers to the group's timeout."""
+    # The line first: a rank that reads this one's number from the store finds its line here.
+    _error_file(folder, rank).write_text(line, encoding="utf-8")
+    try:
+        first = int(store.compare_set(FIRST_FAILURE_KEY, "", str(rank)))
+    except Exception:  # the store's host is gone too: this rank cannot tell
+        first = rank
+    if first != rank:
+        _error_file(folder, rank).write_text(str(first), encoding="utf-8")
+    os._exit(RAISED_EXIT_CODE if first == rank else AFTER_PEER_EXIT_CODE)
+
+
+def _error_file(folder: Path, rank: int) -> Path:
+    return folder / f"rank{rank}.error"
+
+
+def _rank_failure(error, rank: int, world_size: int, folder: Path) -> DistributedTrainingError:
+    """What a rank's process that exited with `error` (ProcessExitedException) says happened."""
+    written = _error_file(folder, rank)
+    if error.exit_code == RAISED_EXIT_CODE and written.exists():
+        return RankFailed(rank, world_size, False, written.read_text(encoding="utf-8"))
+    if error.exit_code == AFTER_PEER_EXIT_CODE and written.exists():
+        first = int(written.read_text(encoding="utf-8"))
+        theirs = _error_file(folder, first)
+        if theirs.exists():  # a rank of this launcher's: its own line
+            return RankFailed(first, world_size, False, theirs.read_text(encoding="utf-8"))
+        return RankStopped(f"rank {rank} of {world_size} stopped: rank {first} failed first")
+    return RankFailed(rank, world_size, True, _exit_reason(error))
 
 
 class LocalLauncher:
@@ -418,55 +496,105 @@ class LocalLauncher:
 
     def run_ranks(self, task: RankTask, progress: Progress | None,
                   save: SaveCheckpoint | None = None) -> RankResult:
-        import queue
-
-        import torch
         import torch.distributed as dist
-        import torch.multiprocessing as mp
 
         store = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
                               timeout=_timedelta(task.timeout_seconds))
-        context = mp.get_context(START_METHOD)
-        context.set_forkserver_preload(FORKSERVER_PRELOAD)
-        events = context.Queue()
-        with tempfile.TemporaryDirectory(prefix="huracan-ddp-") as folder:
-            result_path = str(Path(folder) / "rank0.pt")
-            context = mp.start_processes(
-                _local_rank, args=(task, store.port, result_path, events, os.getpid()),
-                nprocs=task.world_size, join=False, start_method=START_METHOD,
+        result = _run_processes(task, range(task.world_size), ("127.0.0.1", store.port), progress, save)
+        assert result is not None  # rank 0 is among them
+        return result
+
+
+def run_rank_process(
+    task: RankTask, rank: int, address: tuple[str, int], progress: Progress | None = None,
+    save: SaveCheckpoint | None = None, *, gpu: int | None = None,
+    stopped: Callable[[], bool] = lambda: False,
+) -> RankResult | None:
+    """Train rank `rank` of `task` in a forkserver child of this process, joined through the
+    store at `address` (host, port), as LocalLauncher runs each of its ranks: rank 0's result, or
+    None. RankFailed when that process dies or raises; RankStopped, the process killed, as soon as
+    `stopped()` (asked every STOP_POLL_SECONDS) says another rank failed. For a launcher whose
+    ranks run in long-lived processes (Dask workers): a rank blocked in a gloo collective waits
+    out the group's timeout (gloo's abort does not wake it), and only its process can be ended."""
+    return _run_processes(task, range(rank, rank + 1), address, progress, save, gpu=gpu, stopped=stopped)
+
+
+def _run_processes(
+    task: RankTask, ranks: range, address: tuple[str, int], progress: Progress | None,
+    save: SaveCheckpoint | None, *, gpu: int | None = None, stopped: Callable[[], bool] = lambda: False,
+) -> RankResult | None:
+    """Run `ranks` of `task`, one forkserver child each, until they end; see run_rank_process."""
+    import queue
+
+    import torch
+    import torch.multiprocessing as mp
+
+    context = mp.get_context(START_METHOD)
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
+    events = context.Queue()
+    with tempfile.TemporaryDirectory(prefix="huracan-ddp-") as folder:
+        result_path = str(Path(folder) / "rank0.pt")
+        with _children_allowed():
+            processes = mp.start_processes(
+                _local_rank, args=(task, address, result_path, events, os.getpid(), ranks.start, gpu),
+                nprocs=len(ranks), join=False, daemon=True, start_method=START_METHOD,
             )
 
-            def forward_events() -> None:
-                reports = []
-                while True:
-                    try:
-                        reports.append(events.get_nowait())
-                    except queue.Empty:
-                        break
-                # Rank 0 wrote an epoch's checkpoint before reporting the epoch: the store has it
-                # before the caller hears of the epoch, as in a single-process fit.
-                forward_checkpoints(Path(folder), save)
-                for fraction, message, values in reports:
-                    if progress is not None:
-                        progress(fraction, message, values)
+        def forward_events() -> None:
+            reports = []
+            while True:
+                try:
+                    reports.append(events.get_nowait())
+                except queue.Empty:
+                    break
+            # Rank 0 wrote an epoch's checkpoint before reporting the epoch: the store has it
+            # before the caller hears of the epoch, as in a single-process fit.
+            forward_checkpoints(Path(folder), save)
+            for fraction, message, values in reports:
+                if progress is not None:
+                    progress(fraction, message, values)
 
-            try:
-                while not context.join(timeout=0.2):
-                    forward_events()
-            except mp.ProcessExitedException as error:  # join has stopped the other ranks
-                forward_events()  # what rank 0 saved before it stopped is the resume point
-                raise DistributedTrainingError(
-                    f"rank {error.error_index} of {task.world_size} died: {_exit_reason(error)}; "
-                    "no model was fitted"
-                ) from None
-            except mp.ProcessRaisedException as error:
+        try:
+            while not processes.join(timeout=STOP_POLL_SECONDS):
                 forward_events()
-                raise DistributedTrainingError(
-                    f"rank {error.error_index} of {task.world_size} failed: {_last_line(str(error))}"
-                ) from None
+                if stopped():
+                    raise RankStopped(f"rank {ranks.start} of {task.world_size} stopped: another "
+                                      "rank of its fit failed")
+        except mp.ProcessExitedException as error:  # join has stopped the other ranks
+            forward_events()  # what rank 0 saved before it stopped is the resume point
+            raise _rank_failure(error, ranks.start + error.error_index, task.world_size,
+                                Path(folder)) from None
+        except mp.ProcessRaisedException as error:
             forward_events()
-            payload = torch.load(result_path, map_location="cpu", weights_only=True)
-        return RankResult(**payload)
+            raise RankFailed(ranks.start + error.error_index, task.world_size, False,
+                             _last_line(str(error))) from None
+        finally:
+            # Stopped, or the caller's progress raised (its job was cancelled): no rank goes on.
+            for process in processes.processes:
+                if process.is_alive():
+                    process.kill()
+                process.join()
+        forward_events()
+        if ranks.start != 0:
+            return None
+        payload = torch.load(result_path, map_location="cpu", weights_only=True)
+    return RankResult(**payload)
+
+
+@contextlib.contextmanager
+def _children_allowed() -> Iterator[None]:
+    """Let a daemonic process (a Dask worker's, say) start rank processes: multiprocessing refuses
+    it children lest they outlive it, and a rank's process ends with its launcher's anyway
+    (`_exit_with_the_launcher`; the ranks are daemons, ended when it exits)."""
+    import multiprocessing
+
+    me = multiprocessing.current_process()
+    daemonic = me.daemon
+    me.daemon = False
+    try:
+        yield
+    finally:
+        me.daemon = daemonic
 
 
 def forward_checkpoints(folder: Path, save: SaveCheckpoint | None) -> None:
