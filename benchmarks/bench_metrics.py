@@ -18,18 +18,23 @@ brain as (a)'s slots, so the overview read is the big one; the endpoint is serve
 of the ticking process, as before), with the default `cache_seconds: 1`. The scraper is another
 process (as Prometheus is), requesting /metrics back to back (as fast as it is answered, which
 the endpoint caps at 4 a second), or once a second. Blocks of ticks cycle through no scraper and
-the two, so the machine's background load falls on every side alike; p50 / p95 of each, the p95
-ratio to no scraper, and that ratio's 90 % interval from a bootstrap over the cycles of blocks
-(run-to-run noise on a p95 is several per cent: the interval says whether a ratio is one).
+the two, in a shuffled order each cycle, so the machine's drifting speed falls on every side
+alike. Each scraper, and the endpoint's process in the blocks without a scraper, is stopped
+(SIGSTOP) outside its blocks; with `--served-by thread` the endpoint's thread goes on making
+pages in those blocks for up to its idle time after the last scrape, so that baseline is a little
+slow. Printed: p50 / p95 of each side, the p95 ratio to no scraper, and that ratio's 90 %
+interval from a bootstrap over the cycles (this machine's p95 drifts by more than the 5 % looked
+for: the interval says whether a ratio is one).
 Target: p95 slowdown <= 5 %.
 
 Run: .venv/bin/python -m benchmarks.bench_metrics [--slots 1000] [--scrapes 200] [--blocks 9]
-     [--ticks 60] [--history 5000] [--part a|b|ab] [--served-by process|thread]
+     [--ticks 50] [--history 5000] [--part a|b|ab] [--served-by process|thread]
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,14 +49,14 @@ from benchmarks.bench_pipeline import long_series
 
 SCRAPER = """
 import sys, time, urllib.request
-url, every, count, started = sys.argv[1], float(sys.argv[2]), 0, time.monotonic()
+url, every, count = sys.argv[1], float(sys.argv[2]), 0
 try:
     while True:
-        urllib.request.urlopen(url, timeout=30).read()
+        urllib.request.urlopen(url, timeout=300).read()
         count += 1
         time.sleep(every)
 except KeyboardInterrupt:
-    print(count / (time.monotonic() - started))
+    print(count)
 """
 # Blocks of ticks cycle through these: no scraper, one asking back to back, one every second
 # (an eager Prometheus; the usual scrape_interval is 15 s or more).
@@ -134,8 +139,12 @@ def served_latency(brain, url: str, reader, scrapes: int) -> None:
     print(f"    {'as served (cache 1 s)':<18} {summary(served)}   (the page made in the background)")
 
 
-def live_ticks(brain, url: str, history: int, ticks: int, blocks: int, folder: Path, served_by: str) -> None:
-    """(b): alternating blocks of ticks without and with a scraper process."""
+def live_ticks(brain, url: str, history: int, ticks: int, blocks: int, folder: Path,
+               endpoint: subprocess.Popen | None) -> None:
+    """(b): alternating blocks of ticks without and with a scraper process. The scrapers run
+    throughout, each stopped (SIGSTOP) outside its own blocks, and so is the endpoint's process
+    (`endpoint`, when it has one) in the blocks without a scraper: those are a leader serving no
+    metrics, whatever the blocks before them asked of the endpoint."""
     from scheduler.config import HuracanConfig, TrainingConfig
     from scheduler.services.feeds import ReplayFeed
     from scheduler.services.live import LiveState, live_tick
@@ -153,25 +162,45 @@ def live_ticks(brain, url: str, history: int, ticks: int, blocks: int, folder: P
     ticks_of: dict[str, list[float]] = {label: [] for label, _ in SIDES}
     cycles: list[dict[str, list[float]]] = []  # each cycle's ticks by side, for the interval
     rates: dict[str, list[float]] = {label: [] for label, _ in SIDES}
+    active = dict.fromkeys(ticks_of, 0.0)  # seconds each scraper ran, for its rate
+    scrapers = {label: subprocess.Popen([sys.executable, "-c", SCRAPER, url, str(every)],
+                                        stdout=subprocess.PIPE, text=True)
+                for label, every in SIDES if every is not None}
+    time.sleep(2.0)  # the scrapers' interpreters started
+    for scraper in scrapers.values():
+        scraper.send_signal(signal.SIGSTOP)
+    # Each cycle runs the sides in an order of its own: the machine's speed drifts by more than
+    # the 5 % looked for (a p95 over 500 ticks alone moved 30.8-40.3 ms on this one), and a fixed
+    # order would hand the drift within a cycle to the same side every time.
+    order = np.random.default_rng(0)
     for block in range(blocks):
-        label, every = SIDES[block % len(SIDES)]
         if block % len(SIDES) == 0:
             cycles.append({side: [] for side, _ in SIDES})
-        scraper = None
-        if every is not None:
-            scraper = subprocess.Popen([sys.executable, "-c", SCRAPER, url, str(every)],
-                                       stdout=subprocess.PIPE, text=True)
-            time.sleep(1.5)  # under way before the ticks are timed
+            sides = [SIDES[i][0] for i in order.permutation(len(SIDES))]
+        label = sides[block % len(SIDES)]
+        woken = [process for process in (scrapers.get(label), endpoint if label in scrapers else None)
+                 if process is not None]
+        for process in woken:
+            process.send_signal(signal.SIGCONT)
+        began = time.perf_counter()
+        if woken:
+            time.sleep(1.0)  # under way again (a page made on waking) before the ticks are timed
         for _ in range(ticks):
             started = time.perf_counter()
             live_tick(brain, settings, [feed], state=state)
             ticks_of[label].append(time.perf_counter() - started)
             cycles[-1][label].append(ticks_of[label][-1])
-        if scraper is not None:
-            scraper.send_signal(2)  # SIGINT: it prints its rate
-            rates[label].append(float(scraper.communicate(timeout=30)[0] or 0))
+        for process in woken:
+            process.send_signal(signal.SIGSTOP)
+        active[label] += time.perf_counter() - began
+    for label, scraper in scrapers.items():
+        scraper.send_signal(signal.SIGCONT)
+        scraper.send_signal(signal.SIGINT)  # it prints its count
+        rates[label].append(float(scraper.communicate(timeout=60)[0] or 0) / active[label])
+    if endpoint is not None:
+        endpoint.send_signal(signal.SIGCONT)
     timed = sum(len(seconds) for seconds in ticks_of.values())
-    where = "its own process" if served_by == "process" else "a thread of the ticking process"
+    where = "its own process" if endpoint is not None else "a thread of the ticking process"
     print(f"(b) live tick (EUR/USD 1h, LightGBM core, {history:,} bars + {timed} ticks) beside "
           f"{len(brain.list_slots()):,} slots, /metrics cache 1 s, served from {where}:")
     base = np.percentile(np.asarray(ticks_of[SIDES[0][0]]) * 1e3, 95)
@@ -204,7 +233,8 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=200)
     parser.add_argument("--blocks", type=int, default=9, help="blocks of ticks, cycling through the sides")
     parser.add_argument("--part", choices=["a", "b", "ab"], default="ab")
-    parser.add_argument("--ticks", type=int, default=60, help="ticks per block")
+    parser.add_argument("--ticks", type=int, default=50,
+                        help="ticks per block (the live loop's heavier tick comes every 50th)")
     parser.add_argument("--history", type=int, default=5000, help="EUR/USD bars stored before the replay")
     parser.add_argument("--served-by", choices=["process", "thread"], default="process",
                         help="(b): the endpoint in a process of its own (as headless serves it) or a thread")
@@ -235,7 +265,7 @@ def main() -> None:
                     served_latency(brain, server.url, server.reader, args.scrapes)
                 else:
                     live_ticks(brain, server.url, args.history, args.ticks, args.blocks, Path(folder),
-                               args.served_by)
+                               getattr(server, "process", None))
             finally:
                 server.close()
         brain.close()
