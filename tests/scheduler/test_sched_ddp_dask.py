@@ -69,6 +69,13 @@ def test_more_ranks_than_workers_is_refused_in_one_line(client):
         LSTMModel(**SMALL, processes=3).fit(X, y)
 
 
+def queue_goog_train(brain, training):
+    """A train job of GOOG's last 400 daily bars over two ranks, queued."""
+    brain.store_bars("GOOG", "1d", load_ohlcv(bundled_path("GOOG"), symbol="GOOG").tail(400))
+    return brain.create_job("train", slot_key="GOOG:1d:fwd_ret_1",
+                            params=train_job_params("GOOG", "1d", training, processes=2))
+
+
 def test_a_train_job_with_two_processes_stores_a_version_that_records_them(client, tmp_path):
     brain_url = f"sqlite:///{tmp_path / 'brain.db'}"
     training = TrainingConfig.model_validate({
@@ -77,10 +84,7 @@ def test_a_train_job_with_two_processes_stores_a_version_that_records_them(clien
     })
     executor = DaskExecutor(brain_url, client, owns_client=False)
     with open_brain(brain_url) as brain:
-        frame = load_ohlcv(bundled_path("GOOG"), symbol="GOOG")
-        brain.store_bars("GOOG", "1d", frame.tail(400))
-        job = brain.create_job("train", slot_key="GOOG:1d:fwd_ret_1",
-                               params=train_job_params("GOOG", "1d", training, processes=2))
+        job = queue_goog_train(brain, training)
         executor.submit(job.id)
         deadline = time.monotonic() + 600
         codes: dict[int, int] = {}
@@ -177,10 +181,7 @@ def test_a_train_job_whose_rank_fails_on_dask_fails_in_one_line_and_stores_no_ve
     client.run(lambda: os.environ.__setitem__(TEST_EXIT_ENV, "1:1:raise"))
     try:
         with open_brain(brain_url) as brain:
-            frame = load_ohlcv(bundled_path("GOOG"), symbol="GOOG")
-            brain.store_bars("GOOG", "1d", frame.tail(400))
-            job = brain.create_job("train", slot_key="GOOG:1d:fwd_ret_1",
-                                   params=train_job_params("GOOG", "1d", training, processes=2))
+            job = queue_goog_train(brain, training)
             executor.submit(job.id)
             codes = wait_until(executor.reap, timeout=300, what="the failing train job ended")
             done = brain.get_job(job.id)

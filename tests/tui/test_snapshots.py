@@ -52,9 +52,19 @@ def test_model_detail(snap_compare, seeded_brain_url, size):
                          what="fold rows")
         await wait_until(pilot, lambda: pilot.app.screen.query_one("#equity-live").summary,
                          what="equity lines")
-        await pilot.pause()
+        await tables_measured(pilot)
 
     assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_goog)
+
+
+async def tables_measured(pilot) -> None:
+    """Wait until every DataTable on the screen has measured the rows it was given: DataTable
+    sizes its columns on idle, and a loaded machine once took the picture before (the versions
+    table's columns as wide as their headings)."""
+    await wait_until(pilot, lambda: not any(table._require_update_dimensions
+                                            for table in pilot.app.screen.query(DataTable)),
+                     what="the tables' columns measured")
+    await pilot.pause()
 
 
 @pytest.mark.parametrize("size", SIZES)
