@@ -242,7 +242,7 @@ def main() -> None:
 
     from brain import open_brain
     from scheduler.config import HuracanConfig
-    from scheduler.daemon.metrics_process import start_metrics_process
+    from scheduler.daemon.metrics_process import MetricsProcess, start_metrics_process
     from scheduler.daemon.metrics_server import serve_metrics
 
     with tempfile.TemporaryDirectory() as folder:
@@ -265,7 +265,7 @@ def main() -> None:
                     served_latency(brain, server.url, server.reader, args.scrapes)
                 else:
                     live_ticks(brain, server.url, args.history, args.ticks, args.blocks, Path(folder),
-                               getattr(server, "process", None))
+                               server.process if isinstance(server, MetricsProcess) else None)
             finally:
                 server.close()
         brain.close()

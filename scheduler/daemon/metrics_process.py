@@ -26,6 +26,7 @@ import threading
 from dataclasses import dataclass
 
 from scheduler.config import HuracanConfig
+from scheduler.daemon.lifeline import exit_with
 from scheduler.daemon.metrics_server import MetricsUnavailable, serve_metrics
 from scheduler.services.worker_process import BRAIN_URL_ENV
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    _stop_with(args.exit_with, stop)
+    exit_with(args.exit_with, "endpoint")  # SIGTERM: stops it as close() does
     try:
         server = serve_metrics(brain_url, config, holder=args.holder)
     except MetricsUnavailable as error:
@@ -148,18 +149,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.close()
     return 0
-
-
-def _stop_with(pid: int, stop: threading.Event, every: float = 1.0) -> None:
-    from brain.lease import pid_alive
-
-    def watch() -> None:
-        while not stop.wait(every):  # a poll of the process table: there is no event to wait on
-            if not pid_alive(pid):
-                log.info("metrics: process %d, which started this endpoint, is gone: stopping", pid)
-                stop.set()
-
-    threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True).start()
 
 
 if __name__ == "__main__":

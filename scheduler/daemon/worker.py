@@ -14,14 +14,12 @@ import os
 import signal
 import socket
 import sys
-import threading
-import time
 import traceback
 
 from brain import Brain, BrainError, open_brain
-from brain.lease import pid_alive
 from scheduler.daemon import pause_points
 from scheduler.daemon.gpu import GpuSampler, describe_gpus
+from scheduler.daemon.lifeline import exit_with
 from scheduler.daemon.runners import RUNNERS
 from scheduler.services.worker_process import BRAIN_URL_ENV
 
@@ -55,21 +53,6 @@ def install_stop_handlers() -> None:
     """SIGTERM and SIGINT interrupt the running job (see `stopped_by`)."""
     signal.signal(signal.SIGTERM, _raise_interrupted)
     signal.signal(signal.SIGINT, _raise_interrupted)
-
-
-def exit_with(pid: int, every: float = 1.0) -> threading.Thread:
-    """Stop this worker as SIGTERM does (its job ends interrupted) once process `pid` has ended:
-    the console that started it, which may have been killed without a chance to stop it."""
-
-    def watch() -> None:
-        while pid_alive(pid):
-            time.sleep(every)  # a poll of the process table: there is no event to wait on
-        log.info("process %d, which started this worker, is gone: stopping", pid)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    watcher = threading.Thread(target=watch, name=f"exit-with-{pid}", daemon=True)
-    watcher.start()
-    return watcher
 
 
 def stopped_by(_error: BaseException) -> str | None:
@@ -146,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     install_stop_handlers()
     if args.exit_with is not None:
-        exit_with(args.exit_with)
+        exit_with(args.exit_with, "worker")  # its job ends interrupted, as on SIGTERM
     try:
         with open_brain(brain_url) as brain:
             try:
