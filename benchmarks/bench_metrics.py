@@ -166,8 +166,7 @@ def live_ticks(brain, url: str, history: int, ticks: int, blocks: int, folder: P
     scrapers = {label: subprocess.Popen([sys.executable, "-c", SCRAPER, url, str(every)],
                                         stdout=subprocess.PIPE, text=True)
                 for label, every in SIDES if every is not None}
-    time.sleep(2.0)  # the scrapers' interpreters started
-    for scraper in scrapers.values():
+    for scraper in scrapers.values():  # stopped at once: only their blocks' requests are counted
         scraper.send_signal(signal.SIGSTOP)
     # Each cycle runs the sides in an order of its own: the machine's speed drifts by more than
     # the 5 % looked for (a p95 over 500 ticks alone moved 30.8-40.3 ms on this one), and a fixed
