@@ -94,6 +94,11 @@ def summary(seconds: list[float]) -> str:
 
 
 def scrape_seconds(url: str) -> float:
+    """One scrape's latency, asked no sooner than the endpoint answers (SCRAPE_GAP_SECONDS after
+    the last): a scrape asked sooner waits out the gap, and would time the cap, not the page."""
+    from scheduler.daemon.metrics_server import SCRAPE_GAP_SECONDS
+
+    time.sleep(SCRAPE_GAP_SECONDS)
     started = time.perf_counter()
     with urllib.request.urlopen(url, timeout=30) as response:
         response.read()
@@ -135,7 +140,6 @@ def served_latency(brain, url: str, reader, scrapes: int) -> None:
         if step % 10 == 0:
             reader.forget_previous()
         served.append(scrape_seconds(url))
-        time.sleep(0.02)  # a scraper a little slower than back to back, as several Prometheus would be
     print(f"    {'as served (cache 1 s)':<18} {summary(served)}   (the page made in the background)")
 
 
