@@ -29,6 +29,7 @@ Target: p95 slowdown <= 5 %.
 
 Run: .venv/bin/python -m benchmarks.bench_metrics [--slots 1000] [--scrapes 200] [--blocks 9]
      [--ticks 50] [--history 5000] [--part a|b|ab] [--served-by process|thread]
+     [--gap SECONDS] [--ungated]
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_pipeline import long_series
+from scheduler.daemon.metrics_process import MetricsProcess
 
 SCRAPER = """
 import sys, time, urllib.request
@@ -144,11 +146,14 @@ def served_latency(brain, url: str, reader, scrapes: int) -> None:
 
 
 def live_ticks(brain, url: str, history: int, ticks: int, blocks: int, folder: Path,
-               endpoint: subprocess.Popen | None) -> None:
+               endpoint: MetricsProcess | None, gap: float = 0.0, gated: bool = True) -> None:
     """(b): alternating blocks of ticks without and with a scraper process. The scrapers run
     throughout, each stopped (SIGSTOP) outside its own blocks, and so is the endpoint's process
     (`endpoint`, when it has one) in the blocks without a scraper: those are a leader serving no
-    metrics, whatever the blocks before them asked of the endpoint."""
+    metrics, whatever the blocks before them asked of the endpoint. Each tick runs inside the
+    endpoint's `ticking`, as the headless leader runs it."""
+    import contextlib
+
     from scheduler.config import HuracanConfig, TrainingConfig
     from scheduler.services.feeds import ReplayFeed
     from scheduler.services.live import LiveState, live_tick
@@ -181,7 +186,8 @@ def live_ticks(brain, url: str, history: int, ticks: int, blocks: int, folder: P
             cycles.append({side: [] for side, _ in SIDES})
             sides = [SIDES[i][0] for i in order.permutation(len(SIDES))]
         label = sides[block % len(SIDES)]
-        woken = [process for process in (scrapers.get(label), endpoint if label in scrapers else None)
+        woken = [process for process in (scrapers.get(label),
+                                         endpoint.process if endpoint and label in scrapers else None)
                  if process is not None]
         for process in woken:
             process.send_signal(signal.SIGCONT)
@@ -190,9 +196,12 @@ def live_ticks(brain, url: str, history: int, ticks: int, blocks: int, folder: P
             time.sleep(1.0)  # under way again (a page made on waking) before the ticks are timed
         for _ in range(ticks):
             started = time.perf_counter()
-            live_tick(brain, settings, [feed], state=state)
+            with endpoint.ticking() if endpoint and gated else contextlib.nullcontext():
+                live_tick(brain, settings, [feed], state=state)
             ticks_of[label].append(time.perf_counter() - started)
             cycles[-1][label].append(ticks_of[label][-1])
+            if gap:
+                time.sleep(gap)  # a leader's ticks come on a cadence (live_every, 5 s by default)
         for process in woken:
             process.send_signal(signal.SIGSTOP)
         active[label] += time.perf_counter() - began
@@ -201,9 +210,10 @@ def live_ticks(brain, url: str, history: int, ticks: int, blocks: int, folder: P
         scraper.send_signal(signal.SIGINT)  # it prints its count
         rates[label].append(float(scraper.communicate(timeout=60)[0] or 0) / active[label])
     if endpoint is not None:
-        endpoint.send_signal(signal.SIGCONT)
+        endpoint.process.send_signal(signal.SIGCONT)
     timed = sum(len(seconds) for seconds in ticks_of.values())
-    where = "its own process" if endpoint is not None else "a thread of the ticking process"
+    where = ("its own process" + ("" if gated else ", ungated") if endpoint is not None
+             else "a thread of the ticking process")
     print(f"(b) live tick (EUR/USD 1h, LightGBM core, {history:,} bars + {timed} ticks) beside "
           f"{len(brain.list_slots()):,} slots, /metrics cache 1 s, served from {where}:")
     base = np.percentile(np.asarray(ticks_of[SIDES[0][0]]) * 1e3, 95)
@@ -239,13 +249,17 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=50,
                         help="ticks per block (the live loop's heavier tick comes every 50th)")
     parser.add_argument("--history", type=int, default=5000, help="EUR/USD bars stored before the replay")
+    parser.add_argument("--gap", type=float, default=0.0,
+                        help="(b): seconds between ticks (0: back to back, the worst case)")
+    parser.add_argument("--ungated", action="store_true",
+                        help="(b): ticks not run inside the endpoint's `ticking` (what it buys)")
     parser.add_argument("--served-by", choices=["process", "thread"], default="process",
                         help="(b): the endpoint in a process of its own (as headless serves it) or a thread")
     args = parser.parse_args()
 
     from brain import open_brain
     from scheduler.config import HuracanConfig
-    from scheduler.daemon.metrics_process import MetricsProcess, start_metrics_process
+    from scheduler.daemon.metrics_process import start_metrics_process
     from scheduler.daemon.metrics_server import serve_metrics
 
     with tempfile.TemporaryDirectory() as folder:
@@ -268,7 +282,8 @@ def main() -> None:
                     served_latency(brain, server.url, server.reader, args.scrapes)
                 else:
                     live_ticks(brain, server.url, args.history, args.ticks, args.blocks, Path(folder),
-                               server.process if isinstance(server, MetricsProcess) else None)
+                               server if isinstance(server, MetricsProcess) else None, args.gap,
+                               not args.ungated)
             finally:
                 server.close()
         brain.close()

@@ -15,6 +15,7 @@ interrupted (and queued again for the next leader), and the lease is given up at
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -22,6 +23,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -80,6 +82,9 @@ class Leader:
         self.holder = f"leader {socket.gethostname()}:{os.getpid()}"
         # A regime labeller per series, carried from tick to tick (scheduler.services.regimes).
         self.labellers: dict = {}
+        # What each live tick runs inside: the /metrics process's `ticking`, which makes no page
+        # meanwhile (a page landing on a tick slowed it).
+        self.around_tick: Callable[[], AbstractContextManager] = contextlib.nullcontext
 
     def schedule_entries(self) -> list[ScheduleEntry]:
         schedule = self.config.schedule
@@ -120,14 +125,15 @@ class Leader:
         """New bars -> features -> champion (+ online blend) forecasts -> outcomes -> policies."""
         from scheduler.services.live import live_tick
 
-        report = live_tick(self.brain, self.config, self.feeds)
-        if report.new_bars:
-            log.info("live: %s", report)
-            # The new bars' regime labels, stored while the bars are fresh (only they are computed).
-            from scheduler.services.regimes import refresh_regimes
+        with self.around_tick():
+            report = live_tick(self.brain, self.config, self.feeds)
+            if report.new_bars:
+                log.info("live: %s", report)
+                # The new bars' regime labels, stored while the bars are fresh (only they are computed).
+                from scheduler.services.regimes import refresh_regimes
 
-            refresh_regimes(self.brain, [feed.series for feed in self.feeds], config=self.config.regimes,
-                            labellers=self.labellers)
+                refresh_regimes(self.brain, [feed.series for feed in self.feeds],
+                                config=self.config.regimes, labellers=self.labellers)
         return report
 
     def send_alerts(self):
@@ -326,6 +332,8 @@ def run_headless(
     actor, origin = current_actor()
     log_path = (log_dir / "workers.log") if log_dir else None
     leader = Leader(brain, config, make_executor(config, brain_url, log_path=log_path), feeds=feeds)
+    if metrics is not None:
+        leader.around_tick = metrics.ticking
 
     schedule = config.schedule
     scheduler = BackgroundScheduler(

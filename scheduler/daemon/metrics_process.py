@@ -12,17 +12,26 @@ raises MetricsUnavailable with the child's one line (a port in use) and nothing 
 The brain URL travels in the environment and the config on standard input: neither may show on a
 command line, where `ps` shows it to every user. The child ends on SIGTERM (the parent's close)
 and on its own once the parent is gone, however the parent ended (a kill -9 included).
+
+Pages are made between the leader's live ticks. A page's CPU (some 12 ms at 1,000 slots, a whole
+read 80 ms) landing on a tick slowed that tick, and the few ticks it met were enough to move the
+tick's p95 by some 10 % on two cores, whichever process made the page. So the parent says on the
+child's standard input when a tick starts and ends (`MetricsProcess.ticking`), and the child
+starts no page while one runs (for `TICK_WAIT_SECONDS` at most: a tick that hangs must not stop
+the metrics that would show it). A scrape meanwhile gets the page made last.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scheduler.config import HuracanConfig
@@ -42,6 +51,8 @@ NICENESS = 10
 # The child imports the brain, SQLAlchemy and prometheus_client and opens the brain before it
 # answers; on a loaded machine that has taken seconds.
 START_SECONDS = 60.0
+TICK, TICKED = "tick\n", "ticked\n"  # the parent's lines: a live tick started, ended
+TICK_WAIT_SECONDS = 5.0
 
 
 @dataclass
@@ -61,6 +72,25 @@ class MetricsProcess:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/metrics"
 
+    @contextlib.contextmanager
+    def ticking(self) -> Iterator[None]:
+        """Around a live tick: the endpoint makes no page meanwhile (see the module)."""
+        self._tell(TICK)
+        try:
+            yield
+        finally:
+            self._tell(TICKED)
+
+    def _tell(self, line: str) -> None:
+        stdin = self.process.stdin
+        if stdin is None or stdin.closed:
+            return
+        try:
+            stdin.write(line)
+            stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the endpoint is gone: its absence is for the scraper to notice, not the tick
+
     def close(self, timeout: float = 5.0) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -69,8 +99,12 @@ class MetricsProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None and not stream.closed:
+                try:
+                    stream.close()
+                except BrokenPipeError:
+                    pass
 
 
 def start_metrics_process(brain_url: str, config: HuracanConfig, *, holder: str,
@@ -89,8 +123,8 @@ def start_metrics_process(brain_url: str, config: HuracanConfig, *, holder: str,
         env={**os.environ, BRAIN_URL_ENV: brain_url, "PYTHONUNBUFFERED": "1"},
     )
     assert process.stdin is not None and process.stdout is not None
-    process.stdin.write(config.model_dump_json())
-    process.stdin.close()
+    process.stdin.write(config.model_dump_json() + "\n")  # one line: pydantic's JSON has no newline
+    process.stdin.flush()
     line = _first_line(process, start_seconds)
     if line.startswith(READY + " "):
         host, port = line[len(READY) + 1:].rsplit(" ", 1)
@@ -131,24 +165,48 @@ def main(argv: list[str] | None = None) -> int:
     if not brain_url:
         print(f"{FAILED} metrics: {BRAIN_URL_ENV} is not set", flush=True)
         return 2
-    config = HuracanConfig.model_validate_json(sys.stdin.read())
+    config = HuracanConfig.model_validate_json(sys.stdin.readline())
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     exit_with(args.exit_with, "endpoint")  # SIGTERM: stops it as close() does
     try:
-        server = serve_metrics(brain_url, config, holder=args.holder)
+        gate = TickGate()
+        server = serve_metrics(brain_url, config, holder=args.holder, before_page=gate.wait)
     except MetricsUnavailable as error:
         print(f"{FAILED} {error}", flush=True)
         return 1
     assert server is not None  # the parent starts this process only when metrics are enabled
     host, port = server.address
     print(f"{READY} {host} {port}", flush=True)
+    threading.Thread(target=gate.follow, args=(sys.stdin, stop), name="huracan-metrics-ticks",
+                     daemon=True).start()
     try:
         stop.wait()
     finally:
         server.close()
     return 0
+
+
+class TickGate:
+    """Open between the parent's live ticks; `wait` returns once it is (TICK_WAIT_SECONDS at most)."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+
+    def wait(self) -> None:
+        self._open.wait(TICK_WAIT_SECONDS)
+
+    def follow(self, lines, stop: threading.Event) -> None:
+        """Read the parent's lines until its end of the pipe closes (it is gone: stop)."""
+        for line in lines:
+            if line == TICK:
+                self._open.clear()
+            elif line == TICKED:
+                self._open.set()
+        self._open.set()
+        stop.set()
 
 
 if __name__ == "__main__":

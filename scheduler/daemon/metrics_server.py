@@ -244,8 +244,9 @@ class MetricsPage:
     IDLE_SECONDS = 300.0
 
     def __init__(self, reader: BrainReader, *, leading: Callable[[], bool] | None, holder: str,
-                 cache_seconds: float):
+                 cache_seconds: float, before_page: Callable[[], None] | None = None):
         self.reader = reader
+        self.before_page = before_page  # returns when a page may be made (metrics_process.TickGate)
         self.leading = leading
         self.holder = holder
         self.cache_seconds = cache_seconds
@@ -288,6 +289,8 @@ class MetricsPage:
             return self._body
 
     def _make(self) -> None:
+        if self.before_page is not None:
+            self.before_page()
         reading = self.reader.read()
         leader = reading.snapshot.leader
         # Without a word from the process itself, the reading says: `holder` holds the lease.
@@ -398,10 +401,12 @@ class MetricsServer:
 
 
 def serve_metrics(brain_url: str, config: HuracanConfig, *, holder: str,
-                  leading: Callable[[], bool] | None = None) -> MetricsServer | None:
+                  leading: Callable[[], bool] | None = None,
+                  before_page: Callable[[], None] | None = None) -> MetricsServer | None:
     """Start the endpoint the config asks for in this process (None when `metrics.enabled` is
     false): `huracan-tui --headless` runs it in a process of its own (metrics_process.py).
-    `leading`: whether the process `holder` leads (default: the brain's lease says so). Raises
+    `leading`: whether the process `holder` leads (default: the brain's lease says so);
+    `before_page`: called before each page is made, returning when it may be. Raises
     MetricsUnavailable, one line, when it cannot listen there: checked first, before the brain is
     opened for it, so a headless process that cannot serve its metrics stops having done nothing."""
     settings = config.metrics
@@ -414,7 +419,8 @@ def serve_metrics(brain_url: str, config: HuracanConfig, *, holder: str,
         httpd.server_close()
         raise
     reader = BrainReader(brain, config)
-    httpd.page = MetricsPage(reader, leading=leading, holder=holder, cache_seconds=settings.cache_seconds)
+    httpd.page = MetricsPage(reader, leading=leading, holder=holder, cache_seconds=settings.cache_seconds,
+                             before_page=before_page)
     httpd.page.start()
     server = MetricsServer(httpd, brain, reader)
     log.info("metrics: serving %s", server.url)

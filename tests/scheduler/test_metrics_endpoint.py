@@ -297,3 +297,28 @@ def test_the_endpoint_runs_in_a_process_of_its_own_that_ends_with_the_headless_o
                "the endpoint's process to end with its leader")
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=5)
+
+
+def test_the_endpoint_makes_no_page_while_its_leader_ticks(empty_brain_url):
+    # A page landing on a live tick slowed it: the headless leader runs each tick inside the
+    # endpoint's `ticking`, and a scrape that needs a new page meanwhile waits for the tick's end.
+    import threading
+
+    from scheduler.daemon.metrics_process import start_metrics_process
+
+    monitored_brain(empty_brain_url)
+    endpoint = start_metrics_process(empty_brain_url, metrics_config(cache_seconds=0), holder="h:1:x")
+    try:
+        assert slot_value(scrape(endpoint.url), "huracan_slot_live_samples", GOOG) == 40
+        answered: list[dict] = []
+        with endpoint.ticking():
+            scraper = threading.Thread(target=lambda: answered.append(scrape(endpoint.url)), daemon=True)
+            scraper.start()
+            scraper.join(1.5)  # bounded: what must not happen within it
+            assert not answered, "a page was made during the tick"
+        scraper.join(30)
+        assert answered and slot_value(answered[0], "huracan_slot_live_samples", GOOG) == 40
+        endpoint.process.stdin.close()  # the leader's end of the pipe gone: the endpoint stops
+        assert endpoint.process.wait(timeout=30) == 0
+    finally:
+        endpoint.close()
