@@ -37,3 +37,15 @@ async def wait_until(pilot, condition: Callable[[], T], *, timeout: float = 20.0
             raise AssertionError(timed_out(timeout, what))
         await pilot.pause(POLL_SECONDS)
     return value
+
+
+async def tables_measured(pilot) -> None:
+    """Wait until every DataTable on the screen has measured the rows and columns it was given:
+    DataTable sizes itself on idle, and a loaded machine has looked before (a snapshot's columns
+    as wide as their headings; a virtual width of every column after the narrow set was chosen)."""
+    from textual.widgets import DataTable
+
+    await wait_until(pilot, lambda: not any(table._require_update_dimensions
+                                            for table in pilot.app.screen.query(DataTable)),
+                     what="the tables measured")
+    await pilot.pause()

@@ -9,7 +9,7 @@ import pytest
 from textual.widgets import DataTable
 
 from huracan_tui.console.screens.demo import DemoOfferScreen
-from tests.tui.helpers import make_app, wait_until
+from tests.tui.helpers import make_app, tables_measured, wait_until
 
 SIZES = [pytest.param((120, 40), id="120x40"), pytest.param((80, 24), id="80x24")]
 
@@ -55,16 +55,6 @@ def test_model_detail(snap_compare, seeded_brain_url, size):
         await tables_measured(pilot)
 
     assert snap_compare(make_app(seeded_brain_url), terminal_size=size, run_before=open_goog)
-
-
-async def tables_measured(pilot) -> None:
-    """Wait until every DataTable on the screen has measured the rows it was given: DataTable
-    sizes its columns on idle, and a loaded machine once took the picture before (the versions
-    table's columns as wide as their headings)."""
-    await wait_until(pilot, lambda: not any(table._require_update_dimensions
-                                            for table in pilot.app.screen.query(DataTable)),
-                     what="the tables' columns measured")
-    await pilot.pause()
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from huracan_tui.console.screens.models import ModelsScreen
 from huracan_tui.console.widgets.slot_table import COLUMN_PRIORITY, MODEL_COLUMNS, SlotTable
-from tests.tui.helpers import make_app, wait_until
+from tests.tui.helpers import make_app, tables_measured, wait_until
 
 GOOG = "GOOG:1d:fwd_ret_1"
 
@@ -29,6 +29,7 @@ async def test_at_80_columns_the_important_columns_fit_and_w_shows_the_rest(seed
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen) and models(app).row_count == 2,
                          what="two slot rows")
+        await tables_measured(pilot)
         table = models(app)
         shown = shown_keys(app)
         # The most important first: slot, champion, live Sharpe, its count, drift, the CV Sharpe.
