@@ -11,7 +11,8 @@ The parent starts it with `start_metrics_process`, which returns once the child 
 raises MetricsUnavailable with the child's one line (a port in use) and nothing left running.
 The brain URL travels in the environment and the config on standard input: neither may show on a
 command line, where `ps` shows it to every user. The child ends on SIGTERM (the parent's close)
-and on its own once the parent is gone, however the parent ended (a kill -9 included).
+and on its own once the parent is gone, however the parent ended (a kill -9 included): its end of
+the standard-input pipe, which no other process holds, closes then.
 
 Pages are made between the leader's live ticks. A page's CPU (some 12 ms at 1,000 slots, a whole
 read 80 ms) landing on a tick slowed that tick, and the few ticks it met were enough to move the
@@ -35,7 +36,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scheduler.config import HuracanConfig
-from scheduler.daemon.lifeline import exit_with
 from scheduler.daemon.metrics_server import MetricsUnavailable, serve_metrics
 from scheduler.services.worker_process import BRAIN_URL_ENV
 
@@ -113,8 +113,7 @@ def start_metrics_process(brain_url: str, config: HuracanConfig, *, holder: str,
     false); see the module. MetricsUnavailable, one line, when it cannot listen there."""
     if not config.metrics.enabled:
         return None
-    command = [sys.executable, "-m", "scheduler.daemon.metrics_process",
-               "--holder", holder, "--exit-with", str(os.getpid())]
+    command = [sys.executable, "-m", "scheduler.daemon.metrics_process", "--holder", holder]
     process = subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True,
         # Its own session: Ctrl-C in the operator's terminal goes to the headless process only,
@@ -157,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scheduler.daemon.metrics_process",
                                      description="the /metrics endpoint of a headless process")
     parser.add_argument("--holder", required=True, help="the lease holder id of the headless process")
-    parser.add_argument("--exit-with", type=int, required=True, metavar="PID")
     args = parser.parse_args(argv)
     os.nice(NICENESS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -169,7 +167,6 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    exit_with(args.exit_with, "endpoint")  # SIGTERM: stops it as close() does
     try:
         gate = TickGate()
         server = serve_metrics(brain_url, config, holder=args.holder, before_page=gate.wait)
